@@ -1,0 +1,126 @@
+"""The data bundle every task receives, and the split/standardize helpers the loaders share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from initlab.config import spec
+from initlab.registry import Registry
+
+DATASETS: Registry = Registry("data", "initlab.data")
+
+
+class DataUnavailableError(RuntimeError):
+    """A data set's files are absent and cannot be fetched; the message says what to do."""
+
+
+@dataclass(kw_only=True)
+class SplitConfig:
+    """Keys every data set shares (each data schema inherits them)."""
+
+    name: str
+    seed: int = spec(help="seed of the train/val/test split (fixed independently of the run seed)")
+    val_fraction: float = spec(min=0.0, max=0.5)
+    test_fraction: float = spec(min=0.0, max=0.5)
+    max_train: int | None = spec(min=1, help="keep at most this many training examples")
+    standardize: bool
+
+
+@dataclass
+class DataBundle:
+    """Tensors of a data set, already split and preprocessed, plus what models need to know.
+
+    ``input_shape`` is per example: ``(features,)`` for vectors, ``(C, H, W)`` for images.
+    """
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+    metric: str = "accuracy"
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.input_shape) == 3
+
+    def split(self, which: str) -> tuple[torch.Tensor, torch.Tensor]:
+        if which not in ("train", "val", "test"):
+            raise ValueError(f"unknown split {which!r}")
+        return getattr(self, f"x_{which}"), getattr(self, f"y_{which}")
+
+    def to(self, device: torch.device | str) -> DataBundle:
+        moved = {k: v.to(device) for k, v in vars(self).items() if isinstance(v, torch.Tensor)}
+        return DataBundle(name=self.name, num_classes=self.num_classes, metric=self.metric, **moved)
+
+
+def split_indices(
+    n: int, val_fraction: float, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A permutation of range(n) cut into train/val/test; the same seed gives the same cut."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_test = int(round(test_fraction * n))
+    n_val = int(round(val_fraction * n))
+    return order[n_test + n_val :], order[n_test : n_test + n_val], order[:n_test]
+
+
+def bundle_from_arrays(
+    name: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    cfg: SplitConfig,
+    num_classes: int | None = None,
+) -> BundleParts:
+    """Split one pool of examples by ``cfg`` (see :func:`finish_bundle` for the rest)."""
+    train, val, test = split_indices(len(x), cfg.val_fraction, cfg.test_fraction, cfg.seed)
+    return BundleParts(name, x[train], y[train], x[val], y[val], x[test], y[test], num_classes)
+
+
+@dataclass
+class BundleParts:
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int | None = None
+
+
+def finish_bundle(parts: BundleParts, cfg: SplitConfig) -> DataBundle:
+    """Subsample train, standardize with training statistics only, and convert to tensors.
+
+    Vectors are standardized per feature; images per channel. Test data never leaks into the
+    statistics.
+    """
+    x_train, y_train = parts.x_train, parts.y_train
+    if cfg.max_train is not None and len(x_train) > cfg.max_train:
+        keep = np.random.default_rng(cfg.seed + 1).permutation(len(x_train))[: cfg.max_train]
+        x_train, y_train = x_train[np.sort(keep)], y_train[np.sort(keep)]
+    xs = [np.asarray(a, dtype=np.float32) for a in (x_train, parts.x_val, parts.x_test)]
+    if cfg.standardize:
+        axes = (0,) if xs[0].ndim == 2 else (0, 2, 3)
+        mean = xs[0].mean(axis=axes, keepdims=True)
+        std = xs[0].std(axis=axes, keepdims=True)
+        std = np.where(std > 0, std, 1.0)
+        xs = [(a - mean) / std for a in xs]
+    ys = [np.asarray(a, dtype=np.int64) for a in (y_train, parts.y_val, parts.y_test)]
+    num_classes = parts.num_classes or int(max(int(y.max()) for y in ys if len(y)) + 1)
+    t = [torch.from_numpy(np.ascontiguousarray(a)) for a in (*xs, *ys)]
+    return DataBundle(parts.name, t[0], t[3], t[1], t[4], t[2], t[5], num_classes)
+
+
+def build_data(cfg: SplitConfig) -> DataBundle:
+    """Load the data set named by ``cfg.name`` (a typed config from ``DATASETS.parse``)."""
+    return DATASETS.build(cfg)

@@ -1,0 +1,163 @@
+"""What every initlab model offers beyond ``forward``, and the building blocks they share.
+
+Tasks never inspect config names: they ask the model. ``layer_outputs(x)`` gives the hidden
+representation after every layer (every hidden layer of an MLP, every residual block of a
+ResNet) for angle and distance measurements; ``residual_branches()`` lists the branches that
+Fixup rescales; ``classifier`` is the final linear layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from initlab.config import ConfigError, spec
+from initlab.registry import Registry
+
+MODELS: Registry = Registry("model", "initlab.models")
+
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "selu": nn.SELU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "leaky_relu": nn.LeakyReLU,
+    "sigmoid": nn.Sigmoid,
+    "identity": nn.Identity,
+}
+NORMS = ("none", "batch", "layer")
+DROPOUTS = ("standard", "alpha")
+
+
+@dataclass(kw_only=True)
+class ModelConfig:
+    """Keys every model shares."""
+
+    name: str
+    depth: int = spec(min=1, help="hidden layers (MLP, CNN) or residual blocks (ResNets)")
+    width: int = spec(min=1, help="units (vectors) or channels (images) per layer")
+    activation: str = spec(choices=tuple(ACTIVATIONS))
+    norm: str = spec(choices=NORMS)
+    dropout: float = spec(min=0.0, max=0.99)
+    dropout_type: str = spec(choices=DROPOUTS, help="alpha: alpha-dropout (SELU nets)")
+
+
+def activation(name: str) -> nn.Module:
+    return ACTIVATIONS[name]()
+
+
+def norm_layer(kind: str, features: int, image: bool) -> nn.Module:
+    """Normalization over ``features`` units/channels; identity for ``none``."""
+    if kind == "none":
+        return nn.Identity()
+    if kind == "batch":
+        return nn.BatchNorm2d(features) if image else nn.BatchNorm1d(features)
+    if kind == "layer":
+        return nn.GroupNorm(1, features) if image else nn.LayerNorm(features)
+    raise ValueError(f"unknown norm {kind!r}")
+
+
+def dropout_layer(p: float, kind: str) -> nn.Module:
+    if p == 0.0:
+        return nn.Identity()
+    return nn.AlphaDropout(p) if kind == "alpha" else nn.Dropout(p)
+
+
+class ScalarBias(nn.Module):
+    """One learnable scalar added to every entry (Fixup's bias); zero at construction."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.bias
+
+
+class ScalarScale(nn.Module):
+    """One learnable scalar multiplier (Fixup's per-branch scale); one at construction."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+class ResidualBranch(nn.Module):
+    """The non-identity path of a residual block.
+
+    ``layers`` are its weight layers in order (Linear or Conv2d). With ``scalar_affine`` the
+    branch carries Fixup's scalar biases (before every weight layer and activation, and at the
+    end) and one scalar multiplier; ``has_fixup_scalars`` says so.
+    """
+
+    layers: list[nn.Module]
+
+    def __init__(
+        self,
+        layers: list[nn.Module],
+        act: str,
+        norm: str,
+        width: int,
+        image: bool,
+        scalar_affine: bool,
+        dropout: nn.Module,
+    ) -> None:
+        super().__init__()
+        self.has_fixup_scalars = scalar_affine
+        ops: list[nn.Module] = []
+        for i, layer in enumerate(layers):
+            if i > 0:
+                ops.append(dropout)
+            ops.append(norm_layer(norm, width, image))
+            if scalar_affine:
+                ops.append(ScalarBias())
+            ops.append(layer)
+            if i < len(layers) - 1:
+                if scalar_affine:
+                    ops.append(ScalarBias())
+                ops.append(activation(act))
+        if scalar_affine:
+            ops.extend([ScalarScale(), ScalarBias()])
+        self.ops = nn.Sequential(*ops)
+        self.weight_layers = nn.ModuleList(layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.ops(x)
+
+    def scalars(self) -> tuple[list[ScalarBias], list[ScalarScale]]:
+        biases = [m for m in self.ops if isinstance(m, ScalarBias)]
+        scales = [m for m in self.ops if isinstance(m, ScalarScale)]
+        return biases, scales
+
+
+class InitlabModel(nn.Module):
+    """Base class: subclasses build ``self.classifier`` and implement ``layer_outputs``."""
+
+    classifier: nn.Module
+
+    def layer_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Hidden representation after every layer/block, in order, each (batch, ...)."""
+        raise NotImplementedError
+
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        """Map the last hidden representation to logits."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.layer_outputs(x)[-1])
+
+    def residual_branches(self) -> list[ResidualBranch]:
+        return [m for m in self.modules() if isinstance(m, ResidualBranch)]
+
+
+def build_model(cfg: ModelConfig, input_shape: tuple[int, ...], num_classes: int) -> InitlabModel:
+    """Build the model named by ``cfg.name`` for inputs of ``input_shape`` (per example)."""
+    if len(input_shape) not in (1, 3):
+        raise ConfigError(f"model: inputs of shape {input_shape} are neither vectors nor images")
+    return MODELS.build(cfg, tuple(input_shape), num_classes)

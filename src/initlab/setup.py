@@ -1,0 +1,90 @@
+"""The composed config, checked and typed, and the factory for initialized models.
+
+``parse_config`` is the single gate: every group is checked against its registered schema
+before any work starts (see :mod:`initlab.config`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from initlab.config import ConfigError, check, spec
+from initlab.data import DATASETS, DataBundle
+from initlab.inits import INITS, InitContext, initialize
+from initlab.models import MODELS, InitlabModel, build_model
+from initlab.optim import OPTIMIZERS
+from initlab.run import resolve_device
+from initlab.tasks import TASKS
+from initlab.tracking import LoggerConfig
+
+GROUPS = {"model": MODELS, "init": INITS, "data": DATASETS, "task": TASKS, "optim": OPTIMIZERS}
+
+
+@dataclass(kw_only=True)
+class RootConfig:
+    """Top-level keys; each group is checked by its own registry."""
+
+    model: dict
+    init: dict
+    data: dict
+    task: dict
+    optim: dict
+    logger: dict
+    seed: int = spec(min=0)
+    device: str = spec(help="auto, cpu, cuda, cuda:N or mps")
+    deterministic: bool = spec(help="deterministic algorithms (CPU runs are reproducible)")
+
+    def validate(self) -> None:
+        allowed = ("auto", "cpu", "cuda", "mps")
+        if self.device not in allowed and not self.device.startswith("cuda:"):
+            raise ConfigError(
+                f"device: {self.device!r} is not allowed; allowed: {', '.join(allowed)}, cuda:N"
+            )
+
+
+@dataclass
+class Setup:
+    """Typed configs of one run plus the resolved dict they came from."""
+
+    model: Any
+    init: Any
+    data: Any
+    task: Any
+    optim: Any
+    logger: LoggerConfig
+    seed: int
+    device_name: str
+    deterministic: bool
+    resolved: dict[str, Any]
+
+    @property
+    def device(self) -> torch.device:
+        return resolve_device(self.device_name)
+
+    def new_model(self, data: DataBundle, run: Any = None, init: Any = None) -> InitlabModel:
+        """A model sized for ``data``, initialized on the CPU (same numbers on any device)."""
+        model = build_model(self.model, data.input_shape, data.num_classes)
+        initialize(model, init or self.init, InitContext(data=data, run=run))
+        return model.to(self.device)
+
+
+def parse_config(resolved: dict[str, Any]) -> Setup:
+    """Check a resolved config dict; raise ConfigError naming the first bad key."""
+    root = check(resolved, RootConfig, "")
+    typed = {group: registry.parse(resolved[group], group) for group, registry in GROUPS.items()}
+    logger = check(root.logger, LoggerConfig, "logger")
+    if root.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"device: {root.device!r} asked for, but no CUDA device is available; use device=auto"
+        )
+    return Setup(
+        **typed,
+        logger=logger,
+        seed=root.seed,
+        device_name=root.device,
+        deterministic=root.deterministic,
+        resolved=resolved,
+    )

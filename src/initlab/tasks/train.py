@@ -1,0 +1,31 @@
+"""``task=train``: initialize, train, evaluate on train/val/test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from initlab.data import DataBundle
+from initlab.run import Run
+from initlab.setup import Setup
+from initlab.tasks.base import TASKS, TaskConfig, TaskResult
+from initlab.training import TrainLoopConfig, train_model
+
+
+@dataclass(kw_only=True)
+class TrainConfig(TaskConfig, TrainLoopConfig):
+    """Only the loop's keys (see ``initlab.training``)."""
+
+
+@TASKS.register("train", TrainConfig)
+def train_task(cfg: TrainConfig, setup: Setup, data: DataBundle, run: Run) -> TaskResult:
+    model = setup.new_model(data, run)
+    outcome = train_model(
+        model,
+        data,
+        cfg,
+        setup.optim,
+        run,
+        seed=setup.seed,
+        show_progress=setup.logger.show_progress(),
+    )
+    return TaskResult(outcome.status, outcome.metrics)
