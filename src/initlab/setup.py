@@ -20,6 +20,7 @@ from initlab.run import resolve_device
 from initlab.tasks import TASKS
 from initlab.tracking import LoggerConfig
 
+PROFILES = ("dev", "quick", "full")
 GROUPS = {"model": MODELS, "init": INITS, "data": DATASETS, "task": TASKS, "optim": OPTIMIZERS}
 
 
@@ -34,6 +35,7 @@ class RootConfig:
     optim: dict
     logger: dict
     seed: int = spec(min=0)
+    profile: str = spec(choices=PROFILES, help="scale of an experiment; results/<profile>/")
     device: str = spec(help="auto, cpu, cuda, cuda:N or mps")
     deterministic: bool = spec(help="deterministic algorithms (CPU runs are reproducible)")
 

@@ -4,7 +4,9 @@ The loss is the mean over all N examples, ``L = (1/N) sum_i l_i``. The data come
 ``(x, y)`` chunks and ``loss_fn(model(x), y)`` must return the MEAN loss over its chunk (the
 default reduction of torch's losses). Chunk contributions are weighted by the chunk size
 ``x.shape[0]`` and divided by N at the end, so any chunking gives the one-big-batch answer up to
-float rounding, while memory stays bounded by one chunk.
+float rounding, while memory stays bounded by one chunk. Each operator application re-iterates the
+chunks, so they must yield the same data on every pass (no random augmentation); a one-shot
+iterator is stored as a list.
 
 The model is used in whatever mode it is in. For BatchNorm models evaluated with batch statistics
 use :func:`batchnorm_batch_stats`; their statistics are then per chunk, so there chunking changes
@@ -86,6 +88,8 @@ class ChunkedOperator:
         self.chunk_product = chunk_product
         self.batches = _reiterable(batches)
         self.params = list(params)
+        if not self.params:
+            raise ValueError("no parameters to differentiate")
         self.n = num_elements(self.params)
         self.dtype = self.params[0].dtype
         self.device = self.params[0].device

@@ -1,0 +1,87 @@
+"""Claim entries and verdict rules.
+
+The catalog (``catalog.py``) lists every claim id of ``shared/PAPERS.md`` with a one-line
+statement. A paper's module in this package attaches to its ids, with :func:`evaluator`, the
+rule that reads the results CSVs and returns a :class:`Verdict`. A claim without a rule, or whose
+CSVs are absent, is reported as ``not run yet``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STATUSES = ("reproduced", "partly", "not reproduced", "not run at this scale", "not run yet")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str
+    measured: str = ""  # the numbers, in one line
+    scale: str = ""  # profile and size it was measured at
+    figure: str | None = None  # path relative to the results directory
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"verdict status must be one of {STATUSES}, got {self.status!r}")
+
+
+NOT_RUN = Verdict("not run yet")
+Rule = Callable[[Path], Verdict]
+
+
+@dataclass
+class Claim:
+    id: str
+    paper: str
+    statement: str
+    experiment: str | None = None  # conf/experiment/<name>.yaml that feeds it
+    rule: Rule | None = field(default=None, repr=False)
+
+    def verdict(self, results_dir: Path) -> Verdict:
+        """The rule's verdict on ``results_dir``; ``not run yet`` while it has no rule or data."""
+        if self.rule is None:
+            return NOT_RUN
+        try:
+            return self.rule(Path(results_dir))
+        except FileNotFoundError:
+            return NOT_RUN
+
+
+CLAIMS: dict[str, Claim] = {}
+_loaded = False
+
+
+def add_claim(claim_id: str, paper: str, statement: str) -> None:
+    if claim_id in CLAIMS:
+        raise RuntimeError(f"claim {claim_id} listed twice")
+    CLAIMS[claim_id] = Claim(claim_id, paper, statement)
+
+
+def evaluator(claim_id: str, experiment: str) -> Callable[[Rule], Rule]:
+    """Attach a verdict rule (results dir -> Verdict) and its experiment to a claim id."""
+
+    def attach(rule: Rule) -> Rule:
+        from initlab.claims import catalog  # noqa: F401 - the ids must exist first
+
+        claim = CLAIMS[claim_id]
+        if claim.rule is not None:
+            raise RuntimeError(f"claim {claim_id} has two rules")
+        claim.rule, claim.experiment = rule, experiment
+        return rule
+
+    return attach
+
+
+def all_claims() -> list[Claim]:
+    """Every claim, in catalog order, with the rules of every paper module attached."""
+    global _loaded
+    if not _loaded:
+        package = importlib.import_module("initlab.claims")
+        for info in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"initlab.claims.{info.name}")
+        _loaded = True
+    return list(CLAIMS.values())

@@ -1,0 +1,1 @@
+"""CSVs -> figures -> results/REPORT.md. Nothing here trains."""
