@@ -1,13 +1,26 @@
-"""Regenerate the report from the results CSVs: ``python scripts/make_report.py [results_dir]``.
+"""Regenerate every figure and report from the results CSVs (never trains).
 
-Plot scripts (``scripts/plot_*.py``) run first, from ``make report``; this writes REPORT.md.
+    python scripts/make_report.py [results_dir]
+
+Runs each ``scripts/plot_*.py`` on every profile folder (``results/quick``, ``results/full``),
+then writes ``results/<profile>/REPORT.md`` and the combined ``results/REPORT.md``.
 """
 
+import subprocess
 import sys
 from pathlib import Path
 
-from initlab.report.build import write_report
+from initlab.report.build import PROFILES, write_reports
+
+SCRIPTS = Path(__file__).resolve().parent
 
 if __name__ == "__main__":
-    results = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("results")
-    print(f"wrote {write_report(results)}")
+    results = Path(sys.argv[1]) if len(sys.argv) > 1 else SCRIPTS.parent / "results"
+    for profile in PROFILES:
+        if not (results / profile).is_dir():
+            continue
+        for plot in sorted(SCRIPTS.glob("plot_*.py")):
+            print(f"{plot.name} {results / profile}", flush=True)
+            subprocess.run([sys.executable, str(plot), str(results / profile)], check=True)
+    for path in write_reports(results):
+        print(f"wrote {path}")

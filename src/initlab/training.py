@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,8 @@ class TrainLoopConfig:
     max_steps: int | None = spec(min=1, help="stop after this many steps in total")
     eval_every: int = spec(min=1, help="evaluate every k epochs (and at the end)")
     log_every: int = spec(min=1, help="log the training loss every k steps")
-    checkpoint_every: int = spec(min=0, help="checkpoint every k epochs; 0: never")
+    checkpoint_every: int = spec(min=0, help="checkpoint every k epochs and at the end; 0: never")
+    checkpoint_interval_s: float = spec(min=0.0, help="...but at most once per this many seconds")
     diverge_factor: float = spec(min=1.0, help="loss > factor x first loss: diverged")
     eval_batch_size: int = spec(min=1)
 
@@ -123,7 +125,11 @@ def train_model(
         _set_rng_state(state["rng"])
         run.tracker.csv.keep_until(step)
 
+    last_checkpoint = time.monotonic()
+
     def checkpoint() -> None:
+        nonlocal last_checkpoint
+        last_checkpoint = time.monotonic()
         run.save_checkpoint(
             {
                 "phase": phase,
@@ -191,7 +197,9 @@ def train_model(
         if epoch_done and (epoch % loop.eval_every == 0 or finished):
             metrics = evaluate_splits(model, data, loop.eval_batch_size)
             run.log({"step": step, "epoch": epoch, "phase": phase, **metrics})
-        if loop.checkpoint_every and (epoch % loop.checkpoint_every == 0 or finished):
+        due = epoch_done and epoch % max(loop.checkpoint_every, 1) == 0
+        waited = time.monotonic() - last_checkpoint >= loop.checkpoint_interval_s
+        if loop.checkpoint_every and (finished or (due and waited)):
             checkpoint()
     progress.close()
     if not metrics:

@@ -63,8 +63,11 @@ def fill_with_variance(weight: torch.Tensor, variance: float, distribution: str)
 
 @torch.no_grad()
 def reset_non_weight_parameters(model: nn.Module) -> None:
-    """Biases to zero, norm layers to identity, Fixup scalars to (bias 0, scale 1)."""
-    from initlab.models.base import ScalarBias, ScalarScale
+    """Biases to zero, norm layers to identity, Fixup scalars to (bias 0, scale 1).
+
+    Residual branches built with ``zero_last_norm`` get their last norm layer's scale back to 0.
+    """
+    from initlab.models.base import ResidualBranch, ScalarBias, ScalarScale
 
     for module in model.modules():
         if isinstance(module, WEIGHT_LAYERS) and module.bias is not None:
@@ -76,6 +79,9 @@ def reset_non_weight_parameters(model: nn.Module) -> None:
             module.bias.zero_()
         elif isinstance(module, ScalarScale):
             module.scale.fill_(1.0)
+    for module in model.modules():
+        if isinstance(module, ResidualBranch):
+            module.zero_last_norm_scale()
 
 
 def variance_scaling(model: nn.Module, variance_of_fans, distribution: str) -> None:

@@ -88,12 +88,19 @@ class ScalarScale(nn.Module):
         return x * self.scale
 
 
+def _in_features(layer: nn.Module, default: int) -> int:
+    return getattr(layer, "in_channels", None) or getattr(layer, "in_features", None) or default
+
+
 class ResidualBranch(nn.Module):
     """The non-identity path of a residual block.
 
     ``layers`` are its weight layers in order (Linear or Conv2d). With ``scalar_affine`` the
     branch carries Fixup's scalar biases (before every weight layer and activation, and at the
-    end) and one scalar multiplier; ``has_fixup_scalars`` says so.
+    end) and one scalar multiplier; ``has_fixup_scalars`` says so. With ``zero_last_norm`` the
+    affine scale (gamma) of the branch's last normalization layer starts at zero (and is kept
+    there by :func:`initlab.inits.base.reset_non_weight_parameters`), so that with zero biases
+    the branch outputs zero at initialization ("zero-init the last BN of each branch").
     """
 
     layers: list[nn.Module]
@@ -107,14 +114,18 @@ class ResidualBranch(nn.Module):
         image: bool,
         scalar_affine: bool,
         dropout: nn.Module,
+        zero_last_norm: bool = False,
     ) -> None:
         super().__init__()
         self.has_fixup_scalars = scalar_affine
+        self.zero_last_norm = zero_last_norm
         ops: list[nn.Module] = []
+        self._norm_positions: list[int] = []  # indices in ``ops`` (not registered twice)
         for i, layer in enumerate(layers):
             if i > 0:
                 ops.append(dropout)
-            ops.append(norm_layer(norm, width, image))
+            self._norm_positions.append(len(ops))
+            ops.append(norm_layer(norm, _in_features(layer, width), image))
             if scalar_affine:
                 ops.append(ScalarBias())
             ops.append(layer)
@@ -126,6 +137,22 @@ class ResidualBranch(nn.Module):
             ops.extend([ScalarScale(), ScalarBias()])
         self.ops = nn.Sequential(*ops)
         self.weight_layers = nn.ModuleList(layers)
+        if zero_last_norm:
+            if self.last_norm() is None:
+                raise ValueError("zero_last_norm needs a normalization layer with an affine scale")
+            self.zero_last_norm_scale()
+
+    def last_norm(self) -> nn.Module | None:
+        """The branch's last normalization layer with a learnable scale, or None."""
+        norms = [self.ops[i] for i in self._norm_positions]
+        norms = [m for m in norms if getattr(m, "weight", None) is not None]
+        return norms[-1] if norms else None
+
+    @torch.no_grad()
+    def zero_last_norm_scale(self) -> None:
+        """Set gamma of the last normalization layer to 0 (a no-op unless ``zero_last_norm``)."""
+        if self.zero_last_norm:
+            self.last_norm().weight.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.ops(x)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -17,21 +18,34 @@ from initlab.models.base import (
 )
 
 
+def hidden_layer(cfg: ModelConfig, fan_in: int, width: int) -> nn.Sequential:
+    """One hidden layer: Linear -> norm -> activation -> dropout (the MLP's building block)."""
+    return nn.Sequential(
+        nn.Linear(fan_in, width),
+        norm_layer(cfg.norm, width, image=False),
+        activation(cfg.activation),
+        dropout_layer(cfg.dropout, cfg.dropout_type),
+    )
+
+
 class MLP(InitlabModel):
-    def __init__(self, cfg: ModelConfig, input_shape: tuple[int, ...], num_classes: int) -> None:
+    """``widths``: units of each hidden layer (default ``cfg.depth`` layers of ``cfg.width``)."""
+
+    def __init__(
+        self,
+        cfg: ModelConfig,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+        widths: Sequence[int] | None = None,
+    ) -> None:
         super().__init__()
+        widths = [cfg.width] * cfg.depth if widths is None else list(widths)
         fan_in = math.prod(input_shape)
         layers = []
-        for _ in range(cfg.depth):
-            layers.append(
-                nn.Sequential(
-                    nn.Linear(fan_in, cfg.width),
-                    norm_layer(cfg.norm, cfg.width, image=False),
-                    activation(cfg.activation),
-                    dropout_layer(cfg.dropout, cfg.dropout_type),
-                )
-            )
-            fan_in = cfg.width
+        for width in widths:
+            layers.append(hidden_layer(cfg, fan_in, width))
+            fan_in = width
+        self.widths = widths
         self.hidden = nn.ModuleList(layers)
         self.classifier = nn.Linear(fan_in, num_classes)
 

@@ -4,7 +4,14 @@ The branch F is ``branch_layers`` weight layers (Linear for vector data, 3x3 Con
 chosen from the data's shape) with the activation between them and the normalization before
 each weight layer, so that with ``norm=none`` and two layers F(x) = W2 act(W1 x). With
 ``scalar_affine`` each branch carries Fixup's scalar biases and multiplier (identity at
-construction). ``resnet_bn`` is the same network with BatchNorm.
+construction). ``resnet_bn`` is the same network with BatchNorm; its ``zero_last_bn`` starts the
+last BatchNorm of every branch with gamma = 0, so every branch outputs zero at initialization.
+
+``stages`` > 1 (images only) gives the CIFAR ResNets of He et al. used by the Fixup paper:
+the ``depth`` blocks are split evenly into stages of ``width``, 2 ``width``, 4 ``width``, ...
+channels; the first block of every later stage halves the resolution (stride-2 first conv) and
+its skip path subsamples and pads the new channels with zeros (parameter free, as in Fixup's
+code), e.g. ResNet-32 = ``depth=15 stages=3 width=16``, ResNet-110 = ``depth=54 stages=3``.
 """
 
 from __future__ import annotations
@@ -13,9 +20,10 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from initlab.config import spec
+from initlab.config import ConfigError, spec
 from initlab.models.base import (
     MODELS,
     InitlabModel,
@@ -32,52 +40,82 @@ class ResNetConfig(ModelConfig):
     branch_layers: int = spec(min=2, help="weight layers per residual branch (Fixup's m)")
     scalar_affine: bool = spec(help="Fixup's scalar biases and multiplier in each branch")
     post_activation: bool = spec(help="apply the activation after the addition")
+    stages: int = spec(min=1, help="images: stages of doubling width and halving resolution")
+
+    def validate(self) -> None:
+        if self.depth % self.stages:
+            raise ConfigError(f"depth: {self.depth} blocks do not split into {self.stages} stages")
 
 
 @dataclass(kw_only=True)
 class ResNetBNConfig(ResNetConfig):
     norm: str = spec(choices=("batch",))
+    zero_last_bn: bool = spec(help="gamma = 0 in the last BatchNorm of every branch")
+
+
+class Downsample(nn.Module):
+    """Skip path into a wider, coarser stage: stride-``stride`` subsampling, zero channels."""
+
+    def __init__(self, stride: int, extra_channels: int) -> None:
+        super().__init__()
+        self.stride, self.extra = stride, extra_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]
+        return F.pad(x, (0, 0, 0, 0, 0, self.extra))
 
 
 class ResNet(InitlabModel):
     def __init__(self, cfg: ResNetConfig, input_shape: tuple[int, ...], num_classes: int) -> None:
         super().__init__()
         self.image = len(input_shape) == 3
+        if cfg.stages > 1 and not self.image:
+            raise ConfigError("model.stages: more than one stage needs image data")
         width = cfg.width
         if self.image:
             self.stem = nn.Conv2d(input_shape[0], width, 3, padding=1, bias=False)
         else:
             self.stem = nn.Linear(math.prod(input_shape), width)
 
-        def weight_layer() -> nn.Module:
+        def weight_layer(c_in: int, c_out: int, stride: int) -> nn.Module:
             if self.image:
-                return nn.Conv2d(width, width, 3, padding=1, bias=not cfg.scalar_affine)
-            return nn.Linear(width, width, bias=not cfg.scalar_affine)
+                return nn.Conv2d(c_in, c_out, 3, stride, padding=1, bias=not cfg.scalar_affine)
+            return nn.Linear(c_in, c_out, bias=not cfg.scalar_affine)
 
         drop = dropout_layer(cfg.dropout, cfg.dropout_type)
-        self.blocks = nn.ModuleList(
-            ResidualBranch(
-                [weight_layer() for _ in range(cfg.branch_layers)],
-                cfg.activation,
-                cfg.norm,
-                width,
-                self.image,
-                cfg.scalar_affine,
-                drop,
+        blocks, skips = [], []
+        per_stage = cfg.depth // cfg.stages
+        c_in = width
+        for index in range(cfg.depth):
+            c_out = width * 2 ** (index // per_stage)
+            stride = 2 if c_out != c_in else 1
+            layers = [weight_layer(c_in, c_out, stride)]
+            layers += [weight_layer(c_out, c_out, 1) for _ in range(cfg.branch_layers - 1)]
+            blocks.append(
+                ResidualBranch(
+                    layers,
+                    cfg.activation,
+                    cfg.norm,
+                    c_out,
+                    self.image,
+                    cfg.scalar_affine,
+                    drop,
+                    zero_last_norm=getattr(cfg, "zero_last_bn", False),
+                )
             )
-            for _ in range(cfg.depth)
-        )
+            skips.append(Downsample(stride, c_out - c_in) if c_out != c_in else nn.Identity())
+            c_in = c_out
+        self.blocks = nn.ModuleList(blocks)
+        self.skips = nn.ModuleList(skips)
         self.after_add = activation(cfg.activation) if cfg.post_activation else nn.Identity()
-        self.final = nn.Sequential(
-            norm_layer(cfg.norm, width, self.image), activation(cfg.activation)
-        )
-        self.classifier = nn.Linear(width, num_classes)
+        self.final = nn.Sequential(norm_layer(cfg.norm, c_in, self.image), activation(cfg.activation))
+        self.classifier = nn.Linear(c_in, num_classes)
 
     def layer_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         h = self.stem(x if self.image else x.flatten(1))
         outputs = []
-        for branch in self.blocks:
-            h = self.after_add(h + branch(h))
+        for branch, skip in zip(self.blocks, self.skips, strict=True):
+            h = self.after_add(skip(h) + branch(h))
             outputs.append(h)
         return outputs
 

@@ -1,0 +1,51 @@
+# initlab: `make run` sets up .venv (pinned) and runs the main job; `make test` runs the tests.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROFILE ?= quick
+
+.PHONY: setup run test test-slow lint bench report experiment clean-outputs help
+
+help:
+	@echo "make run          set up .venv and run the main job (python train.py) on embedded digits"
+	@echo "make test         set up .venv and run the test suite"
+	@echo "make test-slow    the long tests (pytest -m slow)"
+	@echo "make lint         ruff check + format check"
+	@echo "make bench        benchmarks -> benchmarks/results/*.json"
+	@echo "make experiment NAME=<exp> [PROFILE=quick|full]   run one experiment's sweep + collect"
+	@echo "make report       figures and results/**/REPORT.md from the results CSVs (no training)"
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt
+	$(VENV)/bin/pip install --disable-pip-version-check -q --no-deps -e .
+	@touch $@
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	$(PY) train.py
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+experiment: $(STAMP)
+	@test -n "$(NAME)" || (echo "usage: make experiment NAME=<conf/experiment name> [PROFILE=quick|full]"; exit 2)
+	$(PY) scripts/run_experiment.py $(NAME) --profile $(PROFILE)
+
+report: $(STAMP)
+	MPLBACKEND=Agg $(PY) scripts/make_report.py results
+
+clean-outputs:
+	rm -rf outputs multirun

@@ -1,0 +1,69 @@
+"""Per-layer activation statistics of a model at initialization (SNN claim E3).
+
+Pre-activations are the outputs of every ``nn.Linear`` layer except the classifier, caught by
+forward hooks; post-activations are the model's ``layer_outputs`` (after norm, activation and
+dropout). Each statistic pools all units and examples of a layer: for a layer output ``h`` of
+shape (batch, units), ``mean = mean(h)`` and ``var = mean(h^2) - mean^2``, the (mu, nu) of the
+SNN paper's moment map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from initlab.models.base import InitlabModel
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    layer: int  # 1-based hidden layer index
+    kind: str  # "pre" (Linear output) or "post" (layer output)
+    mean: float
+    var: float
+    unit_mean_std: float  # spread of the per-unit means across units
+
+
+def _stats(layer: int, kind: str, h: torch.Tensor) -> LayerStats:
+    h = h.detach().double().flatten(1)
+    mean = h.mean()
+    var = (h * h).mean() - mean * mean
+    unit_means = h.mean(dim=0)
+    return LayerStats(layer, kind, float(mean), float(var), float(unit_means.std(unbiased=False)))
+
+
+def hidden_linears(model: InitlabModel) -> list[nn.Linear]:
+    """The model's Linear layers in forward order, without the classifier."""
+    return [m for m in model.modules() if isinstance(m, nn.Linear) and m is not model.classifier]
+
+
+@contextmanager
+def capture_pre_activations(model: InitlabModel) -> Iterator[list[torch.Tensor]]:
+    """Within the block, every hidden Linear layer's output is appended to the yielded list."""
+    captured: list[torch.Tensor] = []
+    handles = [
+        layer.register_forward_hook(lambda _m, _i, out: captured.append(out.detach()))
+        for layer in hidden_linears(model)
+    ]
+    try:
+        yield captured
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def activation_stats(model: InitlabModel, x: torch.Tensor) -> list[LayerStats]:
+    """Pre- and post-activation statistics of every hidden layer for one batch ``x``.
+
+    One forward pass: in train mode dropout masks and BatchNorm batch statistics are drawn once
+    and both kinds of statistics see the same draw.
+    """
+    with capture_pre_activations(model) as captured, torch.no_grad():
+        outputs = model.layer_outputs(x)
+    rows = [_stats(i + 1, "pre", h) for i, h in enumerate(captured)]
+    rows += [_stats(i + 1, "post", h) for i, h in enumerate(outputs)]
+    return rows

@@ -1,0 +1,299 @@
+"""Per-layer feature statistics: angles between input pairs, class distances, second moment.
+
+Usable without Hydra::
+
+    from initlab.analysis.features import layer_table, make_pairs
+    pairs = make_pairs([0.0, 0.5, 0.9], pairs_per_cosine=32, dim=64)
+    table = layer_table([model_a, model_b], pairs.x, pairs=pairs.pairs, groups=pairs.group)
+
+Layer 0 is the input itself (flattened); layer l >= 1 is ``model.layer_outputs(x)[l - 1]``.
+Features are computed in float64 on a copy of the model (a He ResNet's norm grows like 3^l).
+BatchNorm layers normalize with the statistics of the batch they see (true batch statistics; the
+running averages are left untouched); ``batch_size`` sets that batch, and the caller keeps the two
+members of a pair in the same batch. Every other module runs in eval mode.
+
+Statistics are vectorized over pairs, examples and layers of one model; a list of models (draws
+of different seeds) gives one block of rows per draw (column ``draw``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from initlab.theory.kernels import mlp_correlations, resnet_recursion
+
+TheoryFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass
+class PairSet:
+    """``x``: (2P, dim) inputs with the members of pair p at rows 2p and 2p + 1;
+    ``pairs``: (P, 2) row indices; ``group``: (P,) the target initial cosine of each pair."""
+
+    x: torch.Tensor
+    pairs: torch.Tensor
+    group: np.ndarray
+
+
+def make_pairs(
+    cosines: Sequence[float],
+    pairs_per_cosine: int,
+    dim: int,
+    generator: torch.Generator | None = None,
+) -> PairSet:
+    """Pairs of random Gaussian directions with exactly the given cosines, each of norm sqrt(dim)
+    (per-unit second moment 1, like standardized data)."""
+    if dim < 2:
+        raise ValueError("pairs of a given cosine need dim >= 2")
+    cos = torch.tensor(np.repeat(np.asarray(cosines, dtype=float), pairs_per_cosine))
+    count = len(cos)
+    a = torch.randn(count, dim, generator=generator, dtype=torch.float64)
+    a = a / a.norm(dim=1, keepdim=True)
+    u = torch.randn(count, dim, generator=generator, dtype=torch.float64)
+    u = u - (u * a).sum(1, keepdim=True) * a
+    u = u / u.norm(dim=1, keepdim=True)
+    b = cos[:, None] * a + torch.sqrt(1.0 - cos[:, None] ** 2) * u
+    x = torch.stack([a, b], dim=1).reshape(2 * count, dim) * math.sqrt(dim)
+    pairs = torch.arange(2 * count).reshape(count, 2)
+    return PairSet(x.float(), pairs, cos.numpy())
+
+
+def pairs_within_batches(
+    n: int, count: int, batch_size: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """``count`` random pairs (i, j), i != j, of rows 0..n-1 that share a batch of ``batch_size``
+    consecutive rows (so that BatchNorm sees both in one batch)."""
+    i = torch.randint(0, n, (count,), generator=generator)
+    start = (i // batch_size) * batch_size
+    size = torch.clamp(n - start, max=batch_size)
+    if torch.any(size < 2):
+        raise ValueError("every batch needs at least two rows to draw pairs from it")
+    offset = (i - start + 1 + (torch.rand(count, generator=generator) * (size - 1)).long()) % size
+    return torch.stack([i, start + offset], dim=1)
+
+
+@torch.no_grad()
+def layer_features(
+    model: nn.Module,
+    x: torch.Tensor,
+    batch_size: int | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> list[torch.Tensor]:
+    """[input, layer 1, ..., layer L], each (N, features), for the rows of ``x`` in batches."""
+    work = copy.deepcopy(model).to(dtype)
+    for module in work.modules():
+        is_bn = isinstance(module, _BatchNorm)
+        module.train(is_bn)
+        if is_bn:
+            module.momentum = 0.0  # batch statistics, running averages untouched
+    x = x.to(dtype)
+    size = batch_size or len(x)
+    chunks = [work.layer_outputs(x[s : s + size]) for s in range(0, len(x), size)]
+    layers = [torch.cat([c[i] for c in chunks]).flatten(1) for i in range(len(chunks[0]))]
+    return [x.flatten(1), *layers]
+
+
+def _pair_cosines(feats: list[torch.Tensor], pairs: torch.Tensor) -> np.ndarray:
+    out = []
+    for h in feats:
+        hn = h / h.norm(dim=1, keepdim=True).clamp_min(torch.finfo(h.dtype).tiny)
+        out.append((hn[pairs[:, 0]] * hn[pairs[:, 1]]).sum(1))
+    return torch.stack(out).clamp(-1.0, 1.0).cpu().numpy()
+
+
+def _class_distances(feats: list[torch.Tensor], labels: torch.Tensor) -> np.ndarray:
+    """(layers, 2): mean Euclidean distance within classes and between classes."""
+    labels = labels.to(feats[0].device)
+    same = labels[:, None] == labels[None, :]
+    off = ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    within_mask, between_mask = same & off, ~same
+    out = []
+    for h in feats:
+        rms = h.pow(2).sum(1).mean().sqrt().clamp_min(torch.finfo(h.dtype).tiny)
+        hs = h / rms
+        sq = hs.pow(2).sum(1)
+        dist = (sq[:, None] + sq[None, :] - 2.0 * hs @ hs.T).clamp_min(0.0).sqrt() * rms
+        within = dist[within_mask].mean() if within_mask.any() else torch.tensor(float("nan"))
+        between = dist[between_mask].mean() if between_mask.any() else torch.tensor(float("nan"))
+        out.append([within.item(), between.item()])
+    return np.asarray(out)
+
+
+def _weight_gain(layer: nn.Module) -> float:
+    """fan_in * mean(W^2): the variance scale of a weight layer (He: about 2)."""
+    w = layer.weight.detach().double()
+    return float(w[0].numel() * w.pow(2).mean())
+
+
+def _zero(t: torch.Tensor | None) -> bool:
+    return t is None or bool(torch.all(t == 0))
+
+
+def theory_for(model: nn.Module) -> TheoryFn | None:
+    """The mean-field prediction of pair cosines per layer for ``model``, asked of its structure.
+
+    Returns ``fn(xa, xb) -> (layers + 1, P)`` cosines for flattened input pairs, or None where no
+    closed form applies (BatchNorm, non-ReLU activations, images, biases, ...). Weight gains are
+    read from the model's own weights.
+    """
+    from initlab.models.base import ScalarBias, ScalarScale
+    from initlab.models.mlp import MLP
+    from initlab.models.resnet import ResNet
+
+    def inert(m: nn.Module) -> bool:
+        return isinstance(m, nn.Identity) or (isinstance(m, ScalarBias) and _zero(m.bias))
+
+    def cosine(xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
+        return (xa * xb).sum(1) / np.sqrt((xa * xa).sum(1) * (xb * xb).sum(1))
+
+    if isinstance(model, MLP):
+        for layer in model.hidden:
+            ops = [m for m in layer if not inert(m)]
+            if [type(m) for m in ops] != [nn.Linear, nn.ReLU] or not _zero(ops[0].bias):
+                return None
+        depth = len(model.hidden)
+        return lambda xa, xb: mlp_correlations(cosine(xa, xb), depth)
+    if not isinstance(model, ResNet) or model.image or not isinstance(model.after_add, nn.Identity):
+        return None
+    if not _zero(model.stem.bias):
+        return None
+    patterns = {
+        (nn.Linear, nn.ReLU, nn.Linear): "plain",
+        (nn.LayerNorm, nn.Linear, nn.ReLU, nn.LayerNorm, nn.Linear): "layernorm",
+    }
+    modes, gain1, gain2 = set(), [], []
+    for branch in model.blocks:
+        scale = 1.0
+        ops = []
+        for m in branch.ops:
+            if isinstance(m, ScalarScale):
+                scale *= float(m.scale.detach())
+            elif not inert(m):
+                ops.append(m)
+        mode = patterns.get(tuple(type(m) for m in ops))
+        if mode is None:
+            return None
+        for m in ops:
+            if isinstance(m, nn.Linear) and not _zero(m.bias):
+                return None
+            if isinstance(m, nn.LayerNorm) and not (
+                _zero(m.bias) and bool(torch.all(m.weight == 1))
+            ):
+                return None
+        linears = [m for m in ops if isinstance(m, nn.Linear)]
+        modes.add(mode)
+        gain1.append(_weight_gain(linears[0]))
+        gain2.append(_weight_gain(linears[1]) * scale**2)
+    if len(modes) != 1:
+        return None
+    mode = modes.pop()
+    stem_gain = _weight_gain(model.stem)
+    depth = len(model.blocks)
+
+    def predict(xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
+        d = xa.shape[1]
+        qa, qb = stem_gain * (xa * xa).sum(1) / d, stem_gain * (xb * xb).sum(1) / d
+        c, _, _ = resnet_recursion(
+            cosine(xa, xb), qa, qb, depth=depth, gain1=gain1, gain2=gain2, mode=mode
+        )
+        return c
+
+    return predict
+
+
+def layer_table(
+    models: nn.Module | Sequence[nn.Module],
+    x: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    pairs: torch.Tensor | None = None,
+    groups: Sequence | np.ndarray | None = None,
+    batch_size: int | None = None,
+    theory: bool = True,
+) -> pd.DataFrame:
+    """One row per (draw, layer, pair group) with the statistics of the features of ``x``.
+
+    Columns: draw, layer, group, n_pairs, cos0 (mean input cosine of the group's pairs),
+    cos_mean, cos_std, angle_mean, angle_std, one_minus_cos_mean (over the group's pairs),
+    theory_cos, theory_angle (mean-field prediction averaged over the pairs; NaN without one),
+    within, between (mean distances between examples of the same / different ``labels``), ratio
+    (between / within), second_moment (mean over examples and units of h^2).
+    Without ``pairs`` the pair columns are NaN and each layer has one row (group "").
+    """
+    models = [models] if isinstance(models, nn.Module) else list(models)
+    if pairs is not None:
+        pairs = torch.as_tensor(pairs, dtype=torch.long)
+        groups = np.asarray(groups if groups is not None else [""] * len(pairs), dtype=object)
+        names = list(dict.fromkeys(groups.tolist()))
+    else:
+        names = [""]
+    frames = []
+    for draw, model in enumerate(models):
+        feats = layer_features(model, x, batch_size)
+        n_layers = len(feats)
+        second = np.array([h.pow(2).mean().item() for h in feats])
+        if labels is not None:
+            dist = _class_distances(feats, torch.as_tensor(labels))
+        else:
+            dist = np.full((n_layers, 2), np.nan)
+        cos = _pair_cosines(feats, pairs) if pairs is not None else None
+        fn = theory_for(model) if (theory and pairs is not None) else None
+        if fn is not None:
+            flat = x.flatten(1).double().cpu().numpy()
+            th = fn(flat[pairs[:, 0].numpy()], flat[pairs[:, 1].numpy()])
+            if th.shape[0] != n_layers:
+                raise RuntimeError(f"theory has {th.shape[0]} layers, the model {n_layers}")
+        for name in names:
+            block = {
+                "draw": draw,
+                "layer": np.arange(n_layers),
+                "group": name,
+                "n_pairs": 0,
+                **{
+                    k: np.nan
+                    for k in (
+                        "cos0",
+                        "cos_mean",
+                        "cos_std",
+                        "angle_mean",
+                        "angle_std",
+                        "one_minus_cos_mean",
+                        "theory_cos",
+                        "theory_angle",
+                    )
+                },
+            }
+            if cos is not None:
+                mask = groups == name
+                c = cos[:, mask]
+                ang = np.arccos(c)
+                block.update(
+                    n_pairs=int(mask.sum()),
+                    cos0=c[0].mean(),
+                    cos_mean=c.mean(1),
+                    cos_std=c.std(1),
+                    angle_mean=ang.mean(1),
+                    angle_std=ang.std(1),
+                    one_minus_cos_mean=(1.0 - c).mean(1),
+                )
+                if fn is not None:
+                    block.update(
+                        theory_cos=th[:, mask].mean(1),
+                        theory_angle=np.arccos(np.clip(th[:, mask], -1, 1)).mean(1),
+                    )
+            block.update(
+                within=dist[:, 0],
+                between=dist[:, 1],
+                ratio=dist[:, 1] / dist[:, 0],
+                second_moment=second,
+            )
+            frames.append(pd.DataFrame(block))
+    return pd.concat(frames, ignore_index=True)

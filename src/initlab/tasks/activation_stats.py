@@ -1,0 +1,67 @@
+"""``task=activation_stats``: per-layer mean and variance through a network at init (E3).
+
+One freshly initialized model (``setup.new_model``) sees ``samples`` inputs of the chosen split,
+flattened and z-scored per feature within that batch (features with zero spread are left at 0),
+so every input feature has mean 0 and variance 1 as the SNN theory assumes. ``mode: train`` keeps
+dropout (alpha-dropout for SNNs) and BatchNorm's batch statistics active, as during training.
+``activations.csv`` holds one row per (layer, kind) with kind ``pre`` (Linear outputs) or
+``post`` (layer outputs, after the activation and dropout); see
+:mod:`initlab.analysis.activations`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+import torch
+
+from initlab.analysis.activations import activation_stats
+from initlab.config import ConfigError, spec
+from initlab.data import DataBundle
+from initlab.run import Run
+from initlab.setup import Setup
+from initlab.tasks.base import TASKS, TaskConfig, TaskResult
+from initlab.tracking import atomic_write_text
+
+
+@dataclass(kw_only=True)
+class ActivationStatsConfig(TaskConfig):
+    samples: int = spec(min=2, help="inputs taken from the split (all if fewer)")
+    split: str = spec(choices=("train", "val", "test"))
+    mode: str = spec(choices=("train", "eval"), help="train: dropout and batch statistics active")
+    standardize_features: bool = spec(help="z-score every input feature within the batch")
+
+
+def standardized_inputs(x: torch.Tensor, standardize: bool) -> torch.Tensor:
+    """``x`` with each feature (flattened) at mean 0 and variance 1 over the batch."""
+    if not standardize:
+        return x
+    flat = x.flatten(1).double()
+    mean = flat.mean(dim=0, keepdim=True)
+    std = flat.std(dim=0, unbiased=False, keepdim=True)
+    z = torch.where(std > 0, (flat - mean) / torch.where(std > 0, std, 1.0), 0.0)
+    return z.to(x.dtype).reshape(x.shape)
+
+
+@TASKS.register("activation_stats", ActivationStatsConfig)
+def activation_stats_task(
+    cfg: ActivationStatsConfig, setup: Setup, data: DataBundle, run: Run
+) -> TaskResult:
+    x, _ = data.split(cfg.split)
+    if len(x) < 2:
+        raise ConfigError(f"task.split: the {cfg.split} split has {len(x)} examples; need >= 2")
+    x = standardized_inputs(x[: cfg.samples], cfg.standardize_features)
+    model = setup.new_model(data, run)
+    model.train(cfg.mode == "train")
+    rows = [asdict(r) for r in activation_stats(model, x.to(setup.device))]
+    frame = pd.DataFrame(rows)
+    atomic_write_text(run.out_dir / "activations.csv", frame.to_csv(index=False))
+    metrics: dict[str, float] = {"samples": float(len(x))}
+    for kind, part in frame.groupby("kind"):
+        last = part[part["layer"] == part["layer"].max()].iloc[0]
+        metrics[f"{kind}_mean_last"] = float(last["mean"])
+        metrics[f"{kind}_var_last"] = float(last["var"])
+        metrics[f"{kind}_max_abs_mean"] = float(part["mean"].abs().max())
+        metrics[f"{kind}_max_abs_var_minus_1"] = float((part["var"] - 1.0).abs().max())
+    return TaskResult("completed", metrics)

@@ -1,0 +1,168 @@
+"""``task=hessian``: extreme eigenvalues of the Hessian (or Fisher) of the training loss.
+
+The operator is the mean cross-entropy over the first ``samples`` training examples, applied
+chunk by chunk (``chunk_size``) by Hessian-vector products (``matrix=hessian``) or Fisher-vector
+products (``fisher_true``, ``fisher_empirical``), and its ``top_k`` largest and/or smallest
+eigenvalues come from Lanczos with full re-orthogonalization to a relative residual ``tol``
+(:mod:`initlab.analysis`). The smallest ones matter: at Fixup initialization the spectrum has
+large negative eigenvalues that plain power iteration would report as the "top" one.
+
+The model is freshly initialized, or loaded from ``checkpoint`` (a ``checkpoint.pt`` of a train
+run, or a plain state dict). BatchNorm models are evaluated with batch statistics (train-mode
+normalisation, running statistics untouched; statistics per chunk, so use ``chunk_size >=
+samples`` for the full-batch function); the summary says ``bn_mode: batch_stats``.
+
+Writes ``hessian.csv`` (one row per reported eigenvalue) and puts ``lambda_max``, ``lambda_min``,
+the operator applications ``hvps`` and the residuals in the summary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from initlab.analysis.fisher import empirical_fisher, true_fisher
+from initlab.analysis.hvp import (
+    ChunkedOperator,
+    batchnorm_batch_stats,
+    full_gradient,
+    loss_hvp,
+    trainable_params,
+)
+from initlab.analysis.lanczos import lanczos
+from initlab.config import ConfigError, spec
+from initlab.data import DataBundle
+from initlab.run import Run
+from initlab.setup import Setup
+from initlab.tasks.base import TASKS, TaskConfig, TaskResult
+from initlab.tracking import atomic_write_text
+
+MATRICES = ("hessian", "fisher_true", "fisher_empirical")
+
+
+@dataclass(kw_only=True)
+class CurvatureData:
+    """Keys shared by the curvature tasks: which examples, in what chunks, at what precision."""
+
+    samples: int | None = spec(min=1, help="first n training examples; null: all of them")
+    chunk_size: int = spec(min=1, help="examples per forward/backward pass (memory bound)")
+    float64: bool = spec(help="compute in double precision (model and data)")
+    checkpoint: str | None = spec(help="load weights from this file instead of the init")
+
+
+@dataclass(kw_only=True)
+class HessianConfig(TaskConfig, CurvatureData):
+    matrix: str = spec(choices=MATRICES, help="hessian | fisher_true | fisher_empirical")
+    top_k: int = spec(min=1, help="eigenvalues reported at each requested end")
+    which: str = spec(choices=("both", "largest", "smallest"), help="ends of the spectrum")
+    tol: float = spec(min=0.0, min_exclusive=True, help="relative residual of every Ritz value")
+    max_iter: int = spec(min=1, help="Lanczos steps (operator applications) at most")
+    method: str = spec(
+        choices=("double_backward", "forward_over_reverse"), help="how H v is computed"
+    )
+
+
+def has_batchnorm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+def load_weights(model: nn.Module, path: str) -> None:
+    """Weights from a train run's ``checkpoint.pt`` (its ``model`` entry) or a state dict."""
+    file = Path(path)
+    if not file.exists():
+        raise ConfigError(f"task.checkpoint: {path} does not exist")
+    state = torch.load(file, map_location="cpu", weights_only=False)
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise ConfigError(f"task.checkpoint: {path} does not fit this model: {err}") from None
+
+
+def prepare(cfg: CurvatureData, setup: Setup, data: DataBundle) -> tuple[nn.Module, list]:
+    """The model (initialized or loaded, in the requested precision) and the data chunks."""
+    model = setup.new_model(data)
+    if cfg.checkpoint:
+        load_weights(model, cfg.checkpoint)
+    dtype = torch.float64 if cfg.float64 else torch.float32
+    model = model.to(dtype)
+    x, y = data.split("train")
+    n = len(x) if cfg.samples is None else min(cfg.samples, len(x))
+    if n == 0:
+        raise ConfigError("data: the training split is empty")
+    x, y = x[:n].to(dtype), y[:n]
+    chunks = [(x[i : i + cfg.chunk_size], y[i : i + cfg.chunk_size]) for i in range(0, n, cfg.chunk_size)]
+    return model, chunks
+
+
+def evaluation_mode(model: nn.Module) -> contextlib.AbstractContextManager:
+    """Batch statistics for BatchNorm models, eval mode (no dropout) otherwise."""
+    if has_batchnorm(model):
+        return batchnorm_batch_stats(model)
+    model.eval()
+    return contextlib.nullcontext(model)
+
+
+def curvature_operator(matrix: str, model: nn.Module, chunks: list, method: str) -> ChunkedOperator:
+    if matrix == "hessian":
+        return loss_hvp(model, F.cross_entropy, chunks, method=method)
+    if matrix == "fisher_true":
+        return true_fisher(model, chunks)
+    return empirical_fisher(model, chunks)
+
+
+@TASKS.register("hessian", HessianConfig)
+def hessian_task(cfg: HessianConfig, setup: Setup, data: DataBundle, run: Run) -> TaskResult:
+    model, chunks = prepare(cfg, setup, data)
+    params = trainable_params(model)
+    with evaluation_mode(model):
+        grad, loss = full_gradient(model, F.cross_entropy, chunks, params)
+        op = curvature_operator(cfg.matrix, model, chunks, cfg.method)
+        result = lanczos(
+            op, op.n, cfg.top_k, which=cfg.which, tol=cfg.tol, max_iter=cfg.max_iter, seed=setup.seed
+        )
+    rows = []
+    for end, values, residuals in (
+        ("top", result.top, result.top_residuals),
+        ("bottom", result.bottom, result.bottom_residuals),
+    ):
+        for index, (value, residual) in enumerate(zip(values.tolist(), residuals.tolist())):
+            rows.append(
+                {
+                    "matrix": cfg.matrix,
+                    "end": end,
+                    "index": index,
+                    "eigenvalue": value,
+                    "residual": residual,
+                    "rel_residual": residual / abs(value) if value else math.inf,
+                }
+            )
+    atomic_write_text(run.out_dir / "hessian.csv", pd.DataFrame(rows).to_csv(index=False))
+    metrics = {
+        "matrix": cfg.matrix,
+        "params": op.n,
+        "samples": sum(len(c[1]) for c in chunks),
+        "loss": loss,
+        "grad_norm": float(grad.norm()),
+        "hvps": op.calls,
+        "lanczos_iterations": result.iterations,
+        "converged": result.converged,
+        "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
+    }
+    if len(result.top):
+        metrics["lambda_max"] = float(result.top[0])
+        metrics["lambda_max_residual"] = float(result.top_residuals[0])
+    if len(result.bottom):
+        metrics["lambda_min"] = float(result.bottom[0])
+        metrics["lambda_min_residual"] = float(result.bottom_residuals[0])
+    if has_batchnorm(model):
+        metrics["bn_mode"] = "batch_stats"
+    return TaskResult("completed", metrics)

@@ -1,0 +1,103 @@
+"""Training end to end: accuracy, determinism, divergence, resume after a kill, no overwrite."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from initlab.main import OutputDirInUse, execute
+from initlab.training import FAULT_ENV
+from tests.conftest import QUIET, quiet_config, run_cli
+
+SHORT = ["data=digits", "task.epochs=4", "model.width=64", "model.depth=2", "device=cpu"]
+
+
+def test_short_training_on_digits_reaches_stated_accuracy(tmp_path):
+    summary = execute(quiet_config(*SHORT), tmp_path / "run")
+    assert summary["status"] == "completed"
+    # 4 epochs of SGD on 8x8 digits: a working loop gets > 90% (chance is 10%).
+    assert summary["test_accuracy"] > 0.90
+    assert summary["train_loss"] < summary["test_loss"] + 0.5
+    for key in (
+        "train_loss",
+        "test_loss",
+        "test_accuracy",
+        "seed",
+        "config_hash",
+        "wall_time_s",
+        "device",
+        "versions",
+        "git_commit",
+    ):
+        assert key in summary
+    saved = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert saved["status"] == "completed"
+    assert (tmp_path / "run" / "config.yaml").exists()
+    metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    assert metrics["step"].is_monotonic_increasing
+    assert metrics["test_accuracy"].dropna().size == 4  # one evaluation per epoch
+
+
+def test_same_config_and_seed_give_same_numbers(tmp_path):
+    first = execute(quiet_config(*SHORT, "model=resnet", "optim.lr=0.01"), tmp_path / "a")
+    second = execute(quiet_config(*SHORT, "model=resnet", "optim.lr=0.01"), tmp_path / "b")
+    other_seed = execute(
+        quiet_config(*SHORT, "model=resnet", "optim.lr=0.01", "seed=1"), tmp_path / "c"
+    )
+    for key in ("train_loss", "test_loss", "test_accuracy"):
+        assert first[key] == second[key]
+    assert first["train_loss"] != other_seed["train_loss"]
+    curves = [pd.read_csv(tmp_path / d / "metrics.csv") for d in ("a", "b")]
+    pd.testing.assert_frame_equal(curves[0], curves[1])
+
+
+def test_exploding_loss_is_recorded_as_diverged(tmp_path):
+    summary = execute(quiet_config(*SHORT, "optim.lr=1000", "optim.momentum=0"), tmp_path / "d")
+    assert summary["status"] == "diverged"
+    assert isinstance(summary["diverged_at_step"], int)
+    assert summary["diverged_at_step"] < 100
+
+
+def test_a_finished_run_is_skipped_and_another_config_is_refused(tmp_path):
+    execute(quiet_config(*SHORT), tmp_path / "run")
+    again = execute(quiet_config(*SHORT), tmp_path / "run")
+    assert again.get("skipped") is True
+    with pytest.raises(OutputDirInUse, match="holds a run of another config"):
+        execute(quiet_config(*SHORT, "seed=3"), tmp_path / "run")
+
+
+def test_killed_run_resumes_to_the_same_result(tmp_path):
+    """A hard kill mid-epoch (os._exit), then the same command again: equals an unbroken run."""
+    args = [
+        *QUIET,
+        "data=digits",
+        "task.epochs=3",
+        "model.width=32",
+        "model.depth=2",
+        "model.dropout=0.1",
+        "task.checkpoint_every=1",
+        "task.checkpoint_interval_s=0",
+        "task.log_every=5",
+    ]
+    whole = run_cli(*args, f"hydra.run.dir={tmp_path / 'whole'}", cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr
+    # 1257 training digits / 64 = 20 steps per epoch: die at step 33, in the second epoch,
+    # 13 steps after the checkpoint of epoch 1.
+    killed = run_cli(
+        *args, f"hydra.run.dir={tmp_path / 'resumed'}", cwd=tmp_path, env={FAULT_ENV: "33"}
+    )
+    assert killed.returncode == 3
+    assert not (tmp_path / "resumed" / "summary.json").exists()
+    logged = pd.read_csv(tmp_path / "resumed" / "metrics.csv")
+    assert logged["step"].max() == 30  # rows after the checkpoint were written before the kill
+    resumed = run_cli(*args, f"hydra.run.dir={tmp_path / 'resumed'}", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    summaries = [
+        json.loads((tmp_path / d / "summary.json").read_text()) for d in ("whole", "resumed")
+    ]
+    for key in ("train_loss", "val_loss", "test_loss", "test_accuracy", "steps"):
+        assert summaries[0][key] == summaries[1][key]
+    curves = [pd.read_csv(tmp_path / d / "metrics.csv") for d in ("whole", "resumed")]
+    pd.testing.assert_frame_equal(curves[0], curves[1])
