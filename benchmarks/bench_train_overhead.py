@@ -58,7 +58,7 @@ def bare_loop(setup, data) -> float:
         order = epoch_order(n, setup.seed, epoch)
         for i in range(0, n, bs):
             idx = order[i : i + bs]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
+            loss = F.cross_entropy(model(x[idx]), y[idx])  # what model.objective computes
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

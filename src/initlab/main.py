@@ -61,7 +61,7 @@ def execute(resolved: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
     earlier = guard_output_dir(out_dir, config_hash(resolved))
     if earlier is not None:
         return {**earlier, "skipped": True}
-    seed_everything(setup.seed, setup.deterministic)
+    seed_everything(setup.seed, setup.deterministic, setup.device)
     run = Run(out_dir, resolved, setup.seed, setup.device, setup.logger)
     try:
         data = build_data(setup.data).to(setup.device)

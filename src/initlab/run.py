@@ -58,11 +58,16 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def seed_everything(seed: int, deterministic: bool) -> None:
+def seed_everything(seed: int, deterministic: bool, device: torch.device | None = None) -> None:
+    """Seed every generator; on CUDA also ask for deterministic kernels.
+
+    CPU kernels used here are deterministic already, and ``use_deterministic_algorithms`` costs
+    seconds of imports, so it is only switched on for accelerators.
+    """
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    if deterministic:
+    if deterministic and device is not None and device.type != "cpu":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -52,18 +51,16 @@ class TrainOutcome:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> dict:
-    """Mean cross-entropy and accuracy in eval mode."""
+    """Every key of ``model.objective`` averaged over (x, y), in eval mode."""
     was_training = model.training
     model.eval()
-    total_loss, correct = 0.0, 0
+    totals: dict[str, float] = {}
     for start in range(0, len(x), batch_size):
-        logits = model(x[start : start + batch_size])
-        target = y[start : start + batch_size]
-        total_loss += F.cross_entropy(logits, target, reduction="sum").item()
-        correct += (logits.argmax(1) == target).sum().item()
+        values = model.objective(x[start : start + batch_size], y[start : start + batch_size])
+        for key, per_example in values.items():
+            totals[key] = totals.get(key, 0.0) + per_example.sum().item()
     model.train(was_training)
-    n = max(len(x), 1)
-    return {"loss": total_loss / n, "accuracy": correct / n}
+    return {key: total / max(len(x), 1) for key, total in totals.items()}
 
 
 def evaluate_splits(model: nn.Module, data: DataBundle, batch_size: int) -> dict[str, float]:
@@ -159,7 +156,7 @@ def train_model(
         order = epoch_order(n, seed, epoch).to(x_train.device)
         while batch_index < batches_per_epoch and step < total_steps:
             idx = order[batch_index * batch_size : (batch_index + 1) * batch_size]
-            loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
+            loss = model.objective(x_train[idx], y_train[idx])["loss"].mean()
             value = loss.item()
             first_loss = value if first_loss is None else first_loss
             if not math.isfinite(value) or value > loop.diverge_factor * max(first_loss, 1e-8):

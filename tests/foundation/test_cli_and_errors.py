@@ -62,8 +62,8 @@ def test_cli_refuses_without_a_traceback(tmp_path, args, message):
 
 def test_a_failing_sweep_member_is_recorded_and_the_sweep_goes_on(tmp_path):
     out = run_cli(
-        *QUIET,
         "-m",
+        *QUIET,
         "model=mlp,resnet",
         "init=fixup",
         "task.epochs=1",

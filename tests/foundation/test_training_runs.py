@@ -11,7 +11,7 @@ from initlab.main import OutputDirInUse, execute
 from initlab.training import FAULT_ENV
 from tests.conftest import QUIET, quiet_config, run_cli
 
-SHORT = ["data=digits", "task.epochs=4", "model.width=64", "model.depth=2", "device=cpu"]
+SHORT = ["data=digits", "task.epochs=4", "model.width=32", "model.depth=2", "device=cpu"]
 
 
 def test_short_training_on_digits_reaches_stated_accuracy(tmp_path):

@@ -42,7 +42,10 @@ def dense_hessian(
 
         def chunk_loss(theta: Tensor, x: Tensor = x, y: Tensor = y) -> Tensor:
             values = dict(zip(names, unflatten(theta, params), strict=True))
-            return loss_fn(functional_call(model, values, (x,)), y) * x.shape[0]
+            # tie_weights=False: with a module registered under two paths (ResidualBranch's
+            # weight layers), tying makes functional_call leave plain tensors in the model
+            out = functional_call(model, values, (x,), tie_weights=False)
+            return loss_fn(out, y) * x.shape[0]
 
         total += torch.autograd.functional.hessian(chunk_loss, theta0)
         count += x.shape[0]

@@ -150,7 +150,9 @@ def loss_hvp(
 
         def chunk_hvp(x: Tensor, y: Tensor, vs: list[Tensor]) -> list[Tensor]:
             def chunk_loss(theta: tuple[Tensor, ...]) -> Tensor:
-                out = functional_call(model, dict(zip(names, theta, strict=True)), (x,))
+                values = dict(zip(names, theta, strict=True))
+                # tie_weights=False: see initlab.analysis.dense (modules under two paths)
+                out = functional_call(model, values, (x,), tie_weights=False)
                 return loss_fn(out, y) * x.shape[0]
 
             _, hv = torch.func.jvp(torch.func.grad(chunk_loss), (primals,), (tuple(vs),))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from initlab.config import ConfigError, spec
@@ -178,6 +179,18 @@ class InitlabModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.layer_outputs(x)[-1])
+
+    def objective(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-example values of the training loss (key ``loss``) and of other metrics.
+
+        Training minimizes the batch mean of ``loss``; evaluation averages every key over a
+        split. Classifiers report cross-entropy and accuracy; a generative model overrides this.
+        """
+        logits = self(x)
+        return {
+            "loss": F.cross_entropy(logits, y, reduction="none"),
+            "accuracy": (logits.argmax(1) == y).float(),
+        }
 
     def residual_branches(self) -> list[ResidualBranch]:
         return [m for m in self.modules() if isinstance(m, ResidualBranch)]

@@ -1,0 +1,166 @@
+"""``task=angles``: angles between input pairs and class distances, layer by layer.
+
+For ``seeds`` independent draws of the configured model (draw i uses torch seed
+``seed * 10000 + i``), records at every layer (layer 0 = the input) of two input sets:
+
+- ``synthetic``: pairs of random directions with the initial cosines ``cosines``
+  (``pairs_per_cosine`` each; one row group per cosine);
+- ``data``: ``examples`` examples of the ``split`` (class distances) and ``data_pairs`` random
+  pairs among them (group ``data``).
+
+Inputs go through the network in batches of ``measure_batch_size`` (both members of a pair in
+one batch): BatchNorm layers normalize with that batch's statistics, so the batch size is part of
+the result. With ``train: true`` every draw is then trained with the loop keys (same budget for
+every architecture) and measured again (``stage`` init / trained). Tables: ``angles.csv`` (see
+:func:`initlab.analysis.features.layer_table`, plus the mean-field prediction where one applies)
+and ``draws.csv`` (test accuracy per draw and stage).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from initlab.analysis.features import layer_table, make_pairs, pairs_within_batches
+from initlab.config import ConfigError, spec
+from initlab.data import DataBundle
+from initlab.run import Run
+from initlab.setup import Setup
+from initlab.tasks.base import TASKS, TaskConfig, TaskResult
+from initlab.tracking import atomic_write_text
+from initlab.training import TrainLoopConfig, evaluate, train_model
+
+
+@dataclass(kw_only=True)
+class AnglesConfig(TaskConfig, TrainLoopConfig):
+    seeds: int = spec(min=1, help="independent model draws measured in one run")
+    measure_batch_size: int = spec(
+        min=2, help="inputs per forward pass; BatchNorm normalizes over this batch"
+    )
+    cosines: list[float] = spec(min=-1.0, max=1.0, help="initial cosines of synthetic pairs")
+    pairs_per_cosine: int = spec(min=1)
+    examples: int = spec(min=2, help="examples of the split for class distances and data pairs")
+    data_pairs: int = spec(min=1, help="random pairs among those examples")
+    split: str = spec(choices=("train", "val", "test"))
+    train: bool = spec(help="train each draw with the loop keys, then measure again")
+
+
+def arch_label(setup: Setup) -> str:
+    """A short name of the network for tables: the model, plus the init unless it is He's."""
+    name = setup.model.name
+    return name if setup.init.name == "he" else f"{name}_{setup.init.name}"
+
+
+def _measure(model, inputs: dict, batch: int) -> pd.DataFrame:
+    frames = []
+    for name, (x, labels, pairs, groups, size) in inputs.items():
+        table = layer_table(model, x, labels, pairs, groups, batch_size=min(size, batch))
+        table.insert(0, "inputs", name)
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _inputs(cfg: AnglesConfig, setup: Setup, data: DataBundle) -> dict:
+    gen = torch.Generator().manual_seed(setup.seed)
+    shape = data.input_shape
+    synth = make_pairs(cfg.cosines, cfg.pairs_per_cosine, math.prod(shape), gen)
+    even = max(2, cfg.measure_batch_size - cfg.measure_batch_size % 2)
+    x, y = data.split(cfg.split)
+    n = min(cfg.examples, len(x))
+    if n % cfg.measure_batch_size == 1:
+        n -= 1  # a last batch of one example holds no pair
+    if n < 2:
+        raise ConfigError(f"task.split: the {cfg.split} split has fewer than 2 examples")
+    rows = torch.randperm(len(x), generator=gen)[:n].sort().values.to(x.device)
+    pairs = pairs_within_batches(n, cfg.data_pairs, cfg.measure_batch_size, gen)
+    group = np.array([f"{c:g}" for c in synth.group], dtype=object)
+    return {
+        "synthetic": (synth.x.reshape(-1, *shape).to(x.device), None, synth.pairs, group, even),
+        "data": (x[rows], y[rows], pairs, np.array(["data"] * len(pairs), dtype=object), n),
+    }
+
+
+def _last(table: pd.DataFrame, inputs: str, column: str) -> float:
+    rows = table[(table.inputs == inputs) & (table.layer == table.layer.max())]
+    return float(rows[column].mean())
+
+
+def _scores(model, data: DataBundle, cfg: AnglesConfig) -> dict[str, float]:
+    x, y = data.split("test")
+    if not len(x):
+        return {"test_accuracy": np.nan, "test_loss": np.nan}
+    scores = evaluate(model, x, y, cfg.eval_batch_size)
+    return {"test_accuracy": scores["accuracy"], "test_loss": scores["loss"]}
+
+
+@TASKS.register("angles", AnglesConfig)
+def angles_task(cfg: AnglesConfig, setup: Setup, data: DataBundle, run: Run) -> TaskResult:
+    inputs = _inputs(cfg, setup, data)
+    frames, draws = [], []
+    for draw in range(cfg.seeds):
+        draw_seed = setup.seed * 10_000 + draw
+        torch.manual_seed(draw_seed)
+        model = setup.new_model(data, run)
+        results = [
+            (
+                "init",
+                _measure(model, inputs, cfg.measure_batch_size),
+                _scores(model, data, cfg),
+                {"train_status": "", "steps": 0},
+            )
+        ]
+        if cfg.train:
+            outcome = train_model(
+                model, data, cfg, setup.optim, run, seed=draw_seed, phase=f"draw{draw}"
+            )
+            info = {"train_status": outcome.status, "steps": outcome.steps}
+            table = _measure(model, inputs, cfg.measure_batch_size)
+            results.append(("trained", table, _scores(model, data, cfg), info))
+        for stage, tab, scores, info in results:
+            tab = tab.assign(draw=draw, draw_seed=draw_seed)
+            tab.insert(0, "stage", stage)
+            frames.append(tab)
+            data_rows = tab[tab.inputs == "data"]
+            draws.append(
+                {
+                    "draw": draw,
+                    "draw_seed": draw_seed,
+                    "stage": stage,
+                    **scores,
+                    "angle_last_data": _last(tab, "data", "angle_mean"),
+                    "angle_last_synthetic": _last(tab, "synthetic", "angle_mean"),
+                    "ratio_input": float(data_rows[data_rows.layer == 0].ratio.mean()),
+                    "ratio_last": _last(tab, "data", "ratio"),
+                    **info,
+                }
+            )
+    labels = {
+        "arch": arch_label(setup),
+        "model_name": setup.model.name,
+        "init_name": setup.init.name,
+        "norm": setup.model.norm,
+        "data_name": setup.data.name,
+        "depth": setup.model.depth,
+        "width": setup.model.width,
+        "measure_batch_size": cfg.measure_batch_size,
+    }
+    angles = pd.concat(frames, ignore_index=True)
+    draws_table = pd.DataFrame(draws)
+    for i, (key, value) in enumerate(labels.items()):
+        angles.insert(i, key, value)
+        draws_table.insert(i, key, value)
+    atomic_write_text(run.out_dir / "angles.csv", angles.to_csv(index=False))
+    atomic_write_text(run.out_dir / "draws.csv", draws_table.to_csv(index=False))
+    metrics = {}
+    for stage, rows in draws_table.groupby("stage"):
+        for column in ("angle_last_data", "angle_last_synthetic", "ratio_input", "ratio_last"):
+            metrics[f"{stage}_{column}"] = float(rows[column].mean())
+        if rows.test_accuracy.notna().any():
+            metrics[f"{stage}_test_accuracy"] = float(rows.test_accuracy.mean())
+    metrics["layers"] = int(angles.layer.max())
+    status = "completed"
+    return TaskResult(status, metrics)
