@@ -63,13 +63,29 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return {key: total / max(len(x), 1) for key, total in totals.items()}
 
 
+@torch.no_grad()
+def _auc(model: nn.Module, x: torch.Tensor, y: torch.Tensor, metric: str, batch_size: int) -> float:
+    from initlab.data.multitask import binary_auc, mean_auc
+
+    was_training = model.training
+    model.eval()
+    logits = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+    model.train(was_training)
+    if metric == "mean_auc":
+        return mean_auc(torch.sigmoid(logits), y)
+    return binary_auc(logits, y)
+
+
 def evaluate_splits(model: nn.Module, data: DataBundle, batch_size: int) -> dict[str, float]:
+    """``evaluate`` on train/val/test, plus the data set's AUC metric where it has one."""
     metrics = {}
     for split in ("train", "val", "test"):
         x, y = data.split(split)
         if len(x):
             for key, value in evaluate(model, x, y, batch_size).items():
                 metrics[f"{split}_{key}"] = value
+            if data.metric in ("auc", "mean_auc"):
+                metrics[f"{split}_{data.metric}"] = _auc(model, x, y, data.metric, batch_size)
     return metrics
 
 

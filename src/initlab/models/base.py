@@ -184,9 +184,18 @@ class InitlabModel(nn.Module):
         """Per-example values of the training loss (key ``loss``) and of other metrics.
 
         Training minimizes the batch mean of ``loss``; evaluation averages every key over a
-        split. Classifiers report cross-entropy and accuracy; a generative model overrides this.
+        split. Class labels (int ``y``) give cross-entropy and accuracy; multi-label targets
+        (float ``y`` of shape (n, tasks), NaN where unobserved, e.g. Tox21) give the binary
+        cross-entropy over each example's observed labels. A generative model overrides this.
         """
         logits = self(x)
+        if y.is_floating_point():
+            observed = ~torch.isnan(y)
+            bce = F.binary_cross_entropy_with_logits(
+                logits, torch.nan_to_num(y), reduction="none"
+            )
+            per_example = (bce * observed).sum(1) / observed.sum(1).clamp(min=1)
+            return {"loss": per_example}
         return {
             "loss": F.cross_entropy(logits, y, reduction="none"),
             "accuracy": (logits.argmax(1) == y).float(),
