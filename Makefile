@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= quick
 
-.PHONY: setup run test test-slow lint bench report experiment clean-outputs help
+.PHONY: setup run test test-slow lint bench report experiment reproduce-quick reproduce-all \
+	clean-outputs help
 
 help:
 	@echo "make run          set up .venv and run the main job (python train.py) on embedded digits"
@@ -15,6 +16,9 @@ help:
 	@echo "make bench        benchmarks -> benchmarks/results/*.json"
 	@echo "make experiment NAME=<exp> [PROFILE=quick|full]   run one experiment's sweep + collect"
 	@echo "make report       figures and results/**/REPORT.md from the results CSVs (no training)"
+	@echo "make reproduce-quick   every experiment at CPU scale on embedded data, then the report"
+	@echo "make reproduce-all [LAUNCHER=slurm]   the paper-scale profile (needs the real data sets)"
+	@echo "  FORCE=1 re-runs finished runs (earlier outputs are moved aside, not deleted)"
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +47,17 @@ bench: $(STAMP)
 experiment: $(STAMP)
 	@test -n "$(NAME)" || (echo "usage: make experiment NAME=<conf/experiment name> [PROFILE=quick|full]"; exit 2)
 	$(PY) scripts/run_experiment.py $(NAME) --profile $(PROFILE)
+
+FORCE_FLAG := $(if $(filter 1,$(FORCE)),--force,)
+LAUNCHER_FLAG := $(if $(LAUNCHER),--launcher $(LAUNCHER),)
+
+reproduce-quick: $(STAMP)
+	$(PY) scripts/reproduce.py --profile quick $(FORCE_FLAG)
+	$(MAKE) report
+
+reproduce-all: $(STAMP)
+	$(PY) scripts/reproduce.py --profile full $(FORCE_FLAG) $(LAUNCHER_FLAG)
+	$(MAKE) report
 
 report: $(STAMP)
 	MPLBACKEND=Agg $(PY) scripts/make_report.py results

@@ -3,6 +3,7 @@
 - ``b1_b3_angles/angle_vs_layer.png`` and ``cosine_vs_layer.png``: angle / (1 - cosine) vs layer
   per network and pair set, log-log (top) and log-linear (bottom), mean-field theory dashed
   where a closed form exists (none for true BatchNorm: measurement only, said in the panel);
+  ``angle_by_arch.png``: the networks side by side for the most different pairs and data pairs;
 - ``b4_distance_ratio/ratio_vs_layer.png``: between/within class distance ratio vs layer;
 - ``b5_trained_ratio/ratio_before_after.png``: last-hidden-layer ratio at init vs after training,
   and test accuracy.
@@ -79,6 +80,33 @@ def plot_angles(results: Path) -> None:
         _save(fig, results / ANGLES_EXP / fname)
 
 
+def plot_archs(results: Path) -> None:
+    """All networks in one panel, for the most different synthetic pairs and for data pairs."""
+    angles = read_table(results, ANGLES_EXP, "angles")
+    archs = _archs(angles)
+    first = {a: pair_curves(angles, a) for a in archs}
+    names = [next(iter(first[archs[0]])), "data"]
+    fig, axes = plt.subplots(2, 2, figsize=(10, 8))
+    for j, name in enumerate(names):
+        for arch in archs:
+            curve = first[arch].get(name)
+            if curve is None:
+                continue
+            part = curve[curve.index >= 1]
+            for ax in axes[:, j]:
+                (line,) = ax.plot(part.index, part.angle_mean, label=arch)
+                if part.theory_angle.notna().all():
+                    ax.plot(part.index, part.theory_angle, "--", color=line.get_color(), lw=1)
+        axes[0, j].set_xscale("log")
+        axes[0, j].set_title(f"pairs {name}; theory dashed (none for BatchNorm)", fontsize=9)
+        for ax, axis in zip(axes[:, j], ("log-log", "log-linear"), strict=True):
+            ax.set_yscale("log")
+            ax.set_ylabel(f"angle (rad), {axis}")
+        axes[1, j].set_xlabel("layer / block")
+    axes[0, 0].legend(fontsize=8)
+    _save(fig, results / ANGLES_EXP / "angle_by_arch.png")
+
+
 def plot_ratio(results: Path) -> None:
     curves = ratio_curves(read_table(results, RATIO_EXP, "angles"))
     sets = sorted(curves.data_name.unique())
@@ -127,7 +155,7 @@ def plot_trained(results: Path) -> None:
 
 def main() -> int:
     results = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("results/quick")
-    for plot in (plot_angles, plot_ratio, plot_trained):
+    for plot in (plot_angles, plot_archs, plot_ratio, plot_trained):
         try:
             plot(results)
         except FileNotFoundError as err:

@@ -1,57 +1,34 @@
 """Run one experiment's sweep and collect its tables into ``results/<profile>/<name>/``.
 
-    python scripts/run_experiment.py b1_angles --profile quick [extra overrides...]
+    python scripts/run_experiment.py b1_b3_angles [--profile quick|full] [hydra overrides...]
 
-The quick profile runs ``conf/experiment/<name>.yaml`` (its sweep under ``hydra.sweeper.params``);
-the full profile runs ``conf/experiment/<name>_full.yaml``.
-Runs live in ``outputs/<profile>/<name>/``; a finished run is skipped when the sweep is re-run,
-an unfinished one resumes from its checkpoint.
+The quick profile runs ``conf/experiment/<name>.yaml``, the full one ``<name>_full.yaml``.
+Runs live in ``outputs/<profile>/<name>/``; re-running skips finished runs and resumes the rest.
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
-from initlab.collect import collect
-
-ROOT = Path(__file__).resolve().parents[1]
+from initlab.experiments import EXPERIMENT_DIR, PROFILES, config_name, run_experiment
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", help="conf/experiment/<name>.yaml")
-    parser.add_argument("--profile", default="quick", choices=("quick", "full"))
-    parser.add_argument("--results", default=str(ROOT / "results"))
+    parser.add_argument("--profile", default="quick", choices=PROFILES)
+    parser.add_argument("--results", default=None, help="results root (default: results/)")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides")
     args = parser.parse_args()
-    config_name = args.name if args.profile == "quick" else f"{args.name}_full"
-    if not (ROOT / "conf" / "experiment" / f"{config_name}.yaml").exists():
-        known = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
-        print(f"unknown experiment {config_name!r}; known: {', '.join(known)}", file=sys.stderr)
+    wanted = config_name(args.name, args.profile)
+    if not (EXPERIMENT_DIR / f"{wanted}.yaml").exists():
+        known = sorted(p.stem for p in EXPERIMENT_DIR.glob("*.yaml"))
+        print(f"unknown experiment {wanted!r}; known: {', '.join(known)}", file=sys.stderr)
         return 2
-    sweep_dir = ROOT / "outputs" / args.profile / args.name
-    command = [
-        sys.executable,
-        str(ROOT / "train.py"),
-        "-m",
-        f"+experiment={config_name}",
-        f"profile={args.profile}",
-        f"hydra.sweep.dir={sweep_dir}",
-        # one directory per sweep point, named by its overrides: a re-run finds its runs again
-        "hydra.sweep.subdir=${hydra.job.override_dirname}",
-        *args.overrides,
-    ]
-    print("running:", " ".join(command), flush=True)
-    done = subprocess.run(command, cwd=ROOT)
-    if done.returncode != 0:
-        return done.returncode
-    written = collect(sweep_dir, Path(args.results) / args.profile / args.name)
-    for name, path in written.items():
-        print(f"collected {name}: {path}")
-    return 0
+    results = Path(args.results) if args.results else None
+    return run_experiment(args.name, args.profile, args.overrides, results)
 
 
 if __name__ == "__main__":

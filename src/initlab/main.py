@@ -7,6 +7,7 @@ turns user errors into one line on stderr instead of a traceback.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -22,6 +23,7 @@ from initlab.tracking import atomic_write_text
 log = logging.getLogger("initlab")
 USER_ERRORS = (ConfigError, DataUnavailableError)
 FINAL_STATUSES = ("completed", "diverged")
+SWEEP_LABEL_ENV = "INITLAB_SWEEP_LABEL"
 
 
 class OutputDirInUse(ConfigError):
@@ -97,6 +99,9 @@ def hydra_main(cfg: Any) -> dict[str, Any] | None:
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
     sweeping = hydra_cfg.mode == RunMode.MULTIRUN
+    label = os.environ.get(SWEEP_LABEL_ENV)  # set by scripts/reproduce.py: "exp 3/7 runs"
+    if sweeping and label:
+        print(f"[{label}] run {hydra_cfg.job.num + 1}: {out_dir.name}", flush=True)
     try:
         resolved = OmegaConf.to_container(cfg, resolve=True)
         summary = execute(resolved, out_dir)

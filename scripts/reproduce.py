@@ -1,0 +1,119 @@
+"""Run every experiment of a profile, then the report: ``make reproduce-quick`` / ``-all``.
+
+    python scripts/reproduce.py --profile quick            # CPU, embedded data, ~minutes
+    python scripts/reproduce.py --profile full [--launcher slurm] [--only a1_a2_hessian_depth]
+
+Idempotent: finished runs are skipped and unfinished ones resume, so a killed invocation re-run
+picks up where it stopped. ``--force`` (FORCE=1) moves earlier outputs of the selected
+experiments aside (to ``outputs/<profile>/.replaced/<name>-<n>``) and runs them again. The full
+profile first checks that every data set it needs is present and says what is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+
+from initlab.experiments import (
+    PROFILES,
+    discover,
+    run_experiment,
+    runs_finished,
+    sweep_dir,
+    sweep_size,
+)
+
+
+def missing_data(names: list[str], profile: str) -> list[str]:
+    """One message per experiment whose data set cannot be loaded (files absent)."""
+    from initlab.compose import compose
+    from initlab.data import DataUnavailableError, build_data
+    from initlab.experiments import config_name
+    from initlab.setup import parse_config
+
+    problems, seen = [], set()
+    for name in names:
+        cfg = compose([f"+experiment={config_name(name, profile)}", f"profile={profile}"])
+        key = repr(sorted(cfg["data"].items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            build_data(parse_config(cfg).data)
+        except DataUnavailableError as err:
+            problems.append(f"{name}: {err}")
+    return problems
+
+
+def move_aside(name: str, profile: str) -> None:
+    source = sweep_dir(name, profile)
+    if not source.exists():
+        return
+    backup_root = source.parent / ".replaced"
+    backup_root.mkdir(parents=True, exist_ok=True)
+    n = sum(1 for p in backup_root.glob(f"{name}-*")) + 1
+    shutil.move(str(source), str(backup_root / f"{name}-{n}"))
+    print(f"FORCE: moved {source} to {backup_root / f'{name}-{n}'}")
+
+
+def fmt(seconds: float) -> str:
+    minutes, sec = divmod(int(seconds), 60)
+    return f"{minutes}m{sec:02d}s"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick", choices=PROFILES)
+    parser.add_argument("--only", default="", help="comma-separated experiment names")
+    parser.add_argument("--force", action="store_true", help="re-run finished runs too")
+    parser.add_argument("--launcher", default="", help="a hydra/launcher option, e.g. slurm")
+    parser.add_argument("--skip-data-check", action="store_true")
+    args = parser.parse_args()
+
+    names = discover(args.profile)
+    if args.only:
+        wanted = args.only.split(",")
+        unknown = sorted(set(wanted) - set(names))
+        if unknown:
+            print(f"unknown experiments {unknown}; known: {', '.join(names)}", file=sys.stderr)
+            return 2
+        names = [n for n in names if n in wanted]
+    if args.profile == "full" and not args.skip_data_check:
+        problems = missing_data(names, args.profile)
+        if problems:
+            print("Missing data; nothing was started:\n  " + "\n  ".join(problems), file=sys.stderr)
+            return 1
+    overrides = [f"hydra/launcher={args.launcher}"] if args.launcher else []
+    sizes = {n: sweep_size(n, args.profile) for n in names}
+    total = sum(sizes.values())
+    print(f"{args.profile} profile: {len(names)} experiments, {total} runs", flush=True)
+    started, failed = time.monotonic(), []
+    done_before = {}
+    for i, name in enumerate(names, 1):
+        if args.force:
+            move_aside(name, args.profile)
+        done_before[name] = runs_finished(name, args.profile)
+        label = f"{i}/{len(names)} {name} ({sizes[name]} runs)"
+        print(f"== [{label}]", flush=True)
+        if run_experiment(name, args.profile, overrides, label=label) != 0:
+            failed.append(name)
+        new_runs = sum(runs_finished(n, args.profile) - done_before[n] for n in done_before)
+        remaining = sum(sizes[n] for n in names[i:])
+        elapsed = time.monotonic() - started
+        eta = elapsed / new_runs * remaining if new_runs else float("nan")
+        eta_text = fmt(eta) if eta == eta else "unknown"
+        print(
+            f"== done {i}/{len(names)} experiments in {fmt(elapsed)}; "
+            f"{remaining} runs left, about {eta_text}",
+            flush=True,
+        )
+    if failed:
+        print(f"experiments that failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

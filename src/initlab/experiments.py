@@ -1,0 +1,108 @@
+"""Experiments: discover them, count their runs, run their sweeps and collect their tables.
+
+An experiment is ``conf/experiment/<name>.yaml`` (quick profile) with ``<name>_full.yaml`` for
+the paper-scale profile. Its sweep runs through Hydra's multirun (locally one run at a time, or
+through any Hydra launcher such as ``hydra/launcher=slurm``) into ``outputs/<profile>/<name>/``,
+one directory per sweep point named by its overrides, so a re-run finds finished runs (skipped)
+and unfinished ones (resumed from their checkpoints).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from initlab.collect import collect
+from initlab.compose import CONF_DIR
+
+ROOT = CONF_DIR.parent
+EXPERIMENT_DIR = CONF_DIR / "experiment"
+PROFILES = ("quick", "full")
+
+
+def config_name(name: str, profile: str) -> str:
+    return name if profile == "quick" else f"{name}_full"
+
+
+def discover(profile: str) -> list[str]:
+    """Experiment names (without ``_full``) that have a config for ``profile``.
+
+    ``smoke_*`` experiments exercise the pipeline and are not part of a reproduction.
+    """
+    names = sorted(p.stem for p in EXPERIMENT_DIR.glob("*.yaml"))
+    base = [n for n in names if not n.endswith("_full") and not n.startswith("smoke")]
+    return [n for n in base if config_name(n, profile) in names]
+
+
+def sweep_size(name: str, profile: str) -> int:
+    """Number of runs in the experiment's sweep (product of the comma lists of its params)."""
+    text = (EXPERIMENT_DIR / f"{config_name(name, profile)}.yaml").read_text()
+    params = ((yaml.safe_load(text) or {}).get("hydra", {}).get("sweeper", {}) or {}).get(
+        "params", {}
+    ) or {}
+    sizes = [len(_split_choices(str(v))) for v in params.values()]
+    return math.prod(sizes) if sizes else 1
+
+
+def _split_choices(value: str) -> list[str]:
+    """Top-level comma split that keeps brackets together: ``[1,2],[3]`` -> two choices."""
+    parts, depth, current = [], 0, ""
+    for ch in value:
+        depth += ch in "[({"
+        depth -= ch in "])}"
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    return [*parts, current]
+
+
+def sweep_dir(name: str, profile: str) -> Path:
+    return ROOT / "outputs" / profile / name
+
+
+def results_dir(name: str, profile: str, results_root: Path | None = None) -> Path:
+    return Path(results_root or ROOT / "results") / profile / name
+
+
+def run_experiment(
+    name: str,
+    profile: str = "quick",
+    overrides: list[str] | tuple[str, ...] = (),
+    results_root: Path | None = None,
+    label: str | None = None,
+) -> int:
+    """Run the sweep (``python train.py -m``) and collect its tables; returns the exit code."""
+    command = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "-m",
+        f"+experiment={config_name(name, profile)}",
+        f"profile={profile}",
+        f"hydra.sweep.dir={sweep_dir(name, profile)}",
+        # one directory per sweep point, named by its overrides: a re-run finds its runs again
+        "hydra.sweep.subdir=${hydra.job.override_dirname}",
+        *overrides,
+    ]
+    env = {**os.environ, "INITLAB_SWEEP_LABEL": label or name}
+    done = subprocess.run(command, cwd=ROOT, env=env)
+    if done.returncode != 0:
+        return done.returncode
+    collect(sweep_dir(name, profile), results_dir(name, profile, results_root))
+    return 0
+
+
+def runs_finished(name: str, profile: str) -> int:
+    """Runs of the experiment whose summary says completed or diverged."""
+    import json
+
+    count = 0
+    for path in sweep_dir(name, profile).rglob("summary.json"):
+        count += json.loads(path.read_text()).get("status") in ("completed", "diverged")
+    return count
