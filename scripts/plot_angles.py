@@ -3,7 +3,7 @@
 - ``b1_b3_angles/angle_vs_layer.png`` and ``cosine_vs_layer.png``: angle / (1 - cosine) vs layer
   per network and pair set, log-log (top) and log-linear (bottom), mean-field theory dashed
   where a closed form exists (none for true BatchNorm: measurement only, said in the panel);
-  ``angle_by_arch.png``: the networks side by side for the most different pairs and data pairs;
+  ``angle_by_arch.png``: the networks in one panel per pair set (most / least different, data);
 - ``b4_distance_ratio/ratio_vs_layer.png``: between/within class distance ratio vs layer;
 - ``b5_trained_ratio/ratio_before_after.png``: last-hidden-layer ratio at init vs after training,
   and test accuracy.
@@ -81,12 +81,13 @@ def plot_angles(results: Path) -> None:
 
 
 def plot_archs(results: Path) -> None:
-    """All networks in one panel, for the most different synthetic pairs and for data pairs."""
+    """All networks in one panel: most / least different synthetic pairs, data pairs."""
     angles = read_table(results, ANGLES_EXP, "angles")
     archs = _archs(angles)
     first = {a: pair_curves(angles, a) for a in archs}
-    names = [next(iter(first[archs[0]])), "data"]
-    fig, axes = plt.subplots(2, 2, figsize=(10, 8))
+    synthetic = [n for n in first[archs[0]] if n != "data"]
+    names = list(dict.fromkeys([synthetic[0], synthetic[-1], "data"]))
+    fig, axes = plt.subplots(2, len(names), figsize=(5 * len(names), 8), squeeze=False)
     for j, name in enumerate(names):
         for arch in archs:
             curve = first[arch].get(name)

@@ -49,7 +49,9 @@ def save(fig: plt.Figure, path: Path) -> None:
     print(f"wrote {path.with_suffix('.png')}")
 
 
-def depth_panel(ax: plt.Axes, frame: pd.DataFrame, column: str, ylabel: str) -> None:
+def depth_panel(
+    ax: plt.Axes, frame: pd.DataFrame, column: str, ylabel: str, sqrt: bool = False
+) -> None:
     """Seeds as dots, the median as a line, and both fitted laws per arm with their R^2."""
     for arm, rows in frame[frame[column].notna()].groupby("arm"):
         color = COLORS.get(arm)
@@ -59,9 +61,19 @@ def depth_panel(ax: plt.Axes, frame: pd.DataFrame, column: str, ylabel: str) -> 
         med = med[med > 0]
         ax.plot(med.index, med.values, "o-", color=color, label=arm, lw=1.5)
         if len(med) >= 3:
-            fits = compare_laws(med.index, med.values, ("power", "exponential"))
+            fits = compare_laws(med.index, med.values, ("power", "exponential", "sqrt"))
             grid = np.linspace(med.index.min(), med.index.max(), 100)
-            p, e = fits["power"], fits["exponential"]
+            p, e, r = fits["power"], fits["exponential"], fits["sqrt"]
+            if sqrt:
+                ax.plot(
+                    grid,
+                    r.predict(grid),
+                    "-.",
+                    color=color,
+                    lw=0.6,
+                    alpha=0.7,
+                    label=f"  sqrt(L) (R2 {r.r2_log:.3f})",
+                )
             ax.plot(
                 grid,
                 p.predict(grid),
@@ -89,8 +101,8 @@ def plot_depth(results: Path) -> None:
     if frame is None:
         return
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
-    depth_panel(axes[0], frame, "lambda_max", "lambda_max of the Hessian at init")
-    axes[0].set_title("top eigenvalue (dashed: power law, dotted: exponential)")
+    depth_panel(axes[0], frame, "lambda_max", "lambda_max of the Hessian at init", sqrt=True)
+    axes[0].set_title("top eigenvalue (fits: -- power, : exponential, -. sqrt)")
     if "lambda_min" in frame:
         depth_panel(axes[1], frame, "lambda_min", "|lambda_min|")
         axes[1].set_title("most negative eigenvalue (magnitude)")
@@ -220,9 +232,14 @@ def plot_fisher(results: Path) -> None:
     frame = completed(results / "c3_fisher_depth" / "summary.csv")
     if frame is None:
         return
-    fig, ax = plt.subplots(figsize=(7, 5))
-    depth_panel(ax, frame, "lambda_max", "top eigenvalue of the true Fisher at init")
-    ax.set_title("Fisher top eigenvalue vs depth")
+    if "matrix" not in frame:
+        frame = frame.assign(matrix="fisher_true")
+    matrices = sorted(frame["matrix"].unique(), reverse=True)
+    fig, axes = plt.subplots(1, len(matrices), figsize=(7 * len(matrices), 5), squeeze=False)
+    for ax, matrix in zip(axes[0], matrices, strict=True):
+        rows = frame[(frame["matrix"] == matrix) & (frame["lambda_max"] > 0)]
+        depth_panel(ax, rows, "lambda_max", f"top eigenvalue of the {matrix} at init")
+        ax.set_title(f"{matrix} vs depth (exact zeros, a saturated softmax, left out)")
     save(fig, results / "c3_fisher_depth" / "fisher_vs_depth")
 
 

@@ -166,6 +166,8 @@ def theory_for(model: nn.Module) -> TheoryFn | None:
         return None
     if not _zero(model.stem.bias):
         return None
+    if any(not isinstance(skip, nn.Identity) for skip in getattr(model, "skips", [])):
+        return None  # only identity skips x_{l+1} = x_l + F(x_l)
     patterns = {
         (nn.Linear, nn.ReLU, nn.Linear): "plain",
         (nn.LayerNorm, nn.Linear, nn.ReLU, nn.LayerNorm, nn.Linear): "layernorm",

@@ -26,6 +26,7 @@ ANGLES_EXP = "b1_b3_angles"
 RATIO_EXP = "b4_distance_ratio"
 TRAINED_EXP = "b5_trained_ratio"
 ANGLE_FIGURE = f"{ANGLES_EXP}/angle_vs_layer.png"
+ARCH_FIGURE = f"{ANGLES_EXP}/angle_by_arch.png"
 RATIO_FIGURE = f"{RATIO_EXP}/ratio_vs_layer.png"
 TRAINED_FIGURE = f"{TRAINED_EXP}/ratio_before_after.png"
 
@@ -140,11 +141,17 @@ def _agreeing(fits: dict[str, CurveFit], deciding: str, law: str) -> str:
 def _b1(results_dir: Path) -> tuple[str, str]:
     """(law of the MLP's angle, measured text)."""
     name, fit, fits = _fits(results_dir, "mlp")
+    curve = pair_curves(read_table(results_dir, ANGLES_EXP, "angles"), "mlp")[name]
     law = fit.angle_law
     text = (
         f"MLP pairs {name}: {fit.describe()}; angle best fit {law}, 1-cos best fit "
         f"{fit.omc_law} ({_agreeing(fits, name, law)})"
     )
+    if curve.theory_angle.notna().all():
+        text += (
+            f"; arc-cosine theory at layer {curve.index.max()}: "
+            f"{curve.theory_angle.iloc[-1]:.3g} rad (its tail is ~3 pi / l, a power law)"
+        )
     return ("mixed" if law != fit.omc_law else law), text
 
 
@@ -165,9 +172,10 @@ def b2_resnet_subexponential(results_dir: Path) -> Verdict:
     text = (
         f"ResNet pairs {name}: {res.describe()}; decreasing {res.decreasing}, best fit "
         f"{res.angle_law} ({_agreeing(fits, name, res.angle_law)}); last-layer angle "
-        f"{res.last:.3g} vs MLP {mlp.last:.3g} (slower: {slower})"
+        f"{res.last:.3g} vs MLP {mlp.last:.3g} (slower: {slower}; the MLP's own best fit is "
+        f"{mlp.angle_law})"
     )
-    return Verdict(status, text, _scale(results_dir, ANGLES_EXP), ANGLE_FIGURE)
+    return Verdict(status, text, _scale(results_dir, ANGLES_EXP), ARCH_FIGURE)
 
 
 def _b3(results_dir: Path) -> tuple[bool, bool, str]:
@@ -181,7 +189,9 @@ def _b3(results_dir: Path) -> tuple[bool, bool, str]:
         f"ResNet+BN pairs {name}: {bn.describe()}; decreasing {bn.decreasing}, best fit "
         f"{bn.angle_law}, angle exponent {exponent:.3g} (1/l needs -1 +- {RECIPROCAL_TOL}: "
         f"{reciprocal}); data pairs angle exponent "
-        f"{fits['data'].angle_pow.params['exponent']:.3g}; last-layer angle {bn.last:.3g} vs "
+        f"{fits['data'].angle_pow.params['exponent']:.3g}; other pair sets layer 1->L: "
+        + ", ".join(f"{n} {f.first:.3g}->{f.last:.3g}" for n, f in fits.items() if n != name)
+        + f"; last-layer angle {bn.last:.3g} vs "
         f"ResNet {res.last:.3g} (slower: {slower})"
         if "data" in fits
         else f"ResNet+BN pairs {name}: {bn.describe()}; 1/l: {reciprocal}; slower: {slower}"
@@ -197,7 +207,7 @@ def b3_bn_reciprocal(results_dir: Path) -> Verdict:
         if reciprocal and slower
         else ("partly" if reciprocal or slower else "not reproduced")
     )
-    return Verdict(status, text, _scale(results_dir, ANGLES_EXP), ANGLE_FIGURE)
+    return Verdict(status, text, _scale(results_dir, ANGLES_EXP), ARCH_FIGURE)
 
 
 @evaluator("C1", experiment=ANGLES_EXP)
@@ -218,7 +228,7 @@ def c1_angles(results_dir: Path) -> Verdict:
         f"ResNet+BN angle {bn.first:.3g}->{bn.last:.3g} rad, power exponent "
         f"{bn.angle_pow.params['exponent']:.3g} (1/l: {reciprocal})"
     )
-    return Verdict(status, text, _scale(results_dir, ANGLES_EXP), ANGLE_FIGURE)
+    return Verdict(status, text, _scale(results_dir, ANGLES_EXP), ARCH_FIGURE)
 
 
 def ratio_curves(angles: pd.DataFrame, stage: str = "init") -> pd.DataFrame:

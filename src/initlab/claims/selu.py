@@ -33,10 +33,6 @@ SNN_NETS = ("snn", "snn_alpha_dropout")
 DRIFT_NETS = ("relu_he", "tanh_xavier")
 
 
-def _profile(results_dir: Path) -> str:
-    return Path(results_dir).name
-
-
 def _theory_tables(results_dir: Path) -> tuple[dict[str, float], pd.DataFrame]:
     base = Path(results_dir) / THEORY_EXP
     constants = pd.read_csv(base / "selu_constants.csv")
@@ -67,7 +63,7 @@ def e1_constants(results_dir: Path) -> Verdict:
     return Verdict(
         "reproduced" if ok else "not reproduced",
         measured,
-        f"{_profile(results_dir)}: closed-form g, brentq solve in float64",
+        "closed-form g, brentq solve in float64",
         f"{THEORY_EXP}/selu_vector_field.png",
     )
 
@@ -119,7 +115,7 @@ def e2_theorems(results_dir: Path) -> Verdict:
     return Verdict(
         status,
         measured,
-        f"{_profile(results_dir)}: {grid}^4 grid per theorem",
+        f"{grid}^4 grid per theorem",
         f"{THEORY_EXP}/selu_vector_field.png",
     )
 
@@ -166,6 +162,6 @@ def e3_activations(results_dir: Path) -> Verdict:
     return Verdict(
         status,
         "; ".join(parts),
-        f"{_profile(results_dir)}: up to {depth} layers, {post['seed'].nunique()} seeds",
+        f"up to {depth} layers, {post['seed'].nunique()} seeds",
         f"{E3_EXP}/activation_stats.png",
     )

@@ -108,7 +108,9 @@ class ResNet(InitlabModel):
         self.blocks = nn.ModuleList(blocks)
         self.skips = nn.ModuleList(skips)
         self.after_add = activation(cfg.activation) if cfg.post_activation else nn.Identity()
-        self.final = nn.Sequential(norm_layer(cfg.norm, c_in, self.image), activation(cfg.activation))
+        self.final = nn.Sequential(
+            norm_layer(cfg.norm, c_in, self.image), activation(cfg.activation)
+        )
         self.classifier = nn.Linear(c_in, num_classes)
 
     def layer_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -65,7 +65,8 @@ class HessianConfig(TaskConfig, CurvatureData):
     tol: float = spec(min=0.0, min_exclusive=True, help="relative residual of every Ritz value")
     max_iter: int = spec(min=1, help="Lanczos steps (operator applications) at most")
     method: str = spec(
-        choices=("double_backward", "forward_over_reverse"), help="how H v is computed"
+        choices=("cached_graph", "double_backward", "forward_over_reverse"),
+        help="how H v is computed (cached_graph keeps every chunk's gradient graph)",
     )
 
 
@@ -99,7 +100,9 @@ def prepare(cfg: CurvatureData, setup: Setup, data: DataBundle) -> tuple[nn.Modu
     if n == 0:
         raise ConfigError("data: the training split is empty")
     x, y = x[:n].to(dtype), y[:n]
-    chunks = [(x[i : i + cfg.chunk_size], y[i : i + cfg.chunk_size]) for i in range(0, n, cfg.chunk_size)]
+    chunks = [
+        (x[i : i + cfg.chunk_size], y[i : i + cfg.chunk_size]) for i in range(0, n, cfg.chunk_size)
+    ]
     return model, chunks
 
 
@@ -127,7 +130,13 @@ def hessian_task(cfg: HessianConfig, setup: Setup, data: DataBundle, run: Run) -
         grad, loss = full_gradient(model, F.cross_entropy, chunks, params)
         op = curvature_operator(cfg.matrix, model, chunks, cfg.method)
         result = lanczos(
-            op, op.n, cfg.top_k, which=cfg.which, tol=cfg.tol, max_iter=cfg.max_iter, seed=setup.seed
+            op,
+            op.n,
+            cfg.top_k,
+            which=cfg.which,
+            tol=cfg.tol,
+            max_iter=cfg.max_iter,
+            seed=setup.seed,
         )
     rows = []
     for end, values, residuals in (

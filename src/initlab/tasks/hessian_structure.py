@@ -50,8 +50,9 @@ def pooled_abs(H: torch.Tensor, cells: int) -> pd.DataFrame:
         band = absh[r0:r1]
         for j, (c0, c1) in enumerate(zip(edges[:-1], edges[1:])):
             rows.append((i, j, r0, r1, c0, c1, float(band[:, c0:c1].max())))
-    return pd.DataFrame(rows, columns=["cell_row", "cell_col", "row0", "row1", "col0", "col1",
-                                       "abs_max"])
+    return pd.DataFrame(
+        rows, columns=["cell_row", "cell_col", "row0", "row1", "col0", "col1", "abs_max"]
+    )
 
 
 @TASKS.register("hessian_structure", HessianStructureConfig)

@@ -65,6 +65,7 @@ def train_probe(
     cfg: LrSearchConfig, setup: Setup, data: DataBundle, x: torch.Tensor, y: torch.Tensor, lr: float
 ) -> ProbeRecord:
     """``cfg.steps`` optimizer steps from a fresh model; stops at the first diverged loss."""
+    torch.manual_seed(setup.seed)  # the same initial weights for every probe
     model = setup.new_model(data)
     model.train()
     optim = dataclasses.replace(setup.optim, lr=lr)
@@ -105,8 +106,14 @@ def lr_search_task(cfg: LrSearchConfig, setup: Setup, data: DataBundle, run: Run
     def probe(lr: float) -> bool:
         record = train_probe(cfg, setup, data, x, y, lr)
         records.append(record)
-        run.log({"step": len(records), "lr": lr, "diverged": int(record.diverged),
-                 "final_loss": record.final_loss})
+        run.log(
+            {
+                "step": len(records),
+                "lr": lr,
+                "diverged": int(record.diverged),
+                "final_loss": record.final_loss,
+            }
+        )
         return not record.diverged
 
     result = max_stable_lr(

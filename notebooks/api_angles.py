@@ -1,0 +1,55 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # initlab from Python: angles between inputs through depth, at initialization
+#
+# Builds models with initlab's Python API (no Hydra command line), measures the cosine between
+# the hidden features of input pairs layer by layer, and sets the mean-field theory beside it.
+
+# %%
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from initlab.analysis.features import layer_table, make_pairs  # noqa: E402
+from initlab.compose import compose  # noqa: E402
+from initlab.data import build_data  # noqa: E402
+from initlab.setup import parse_config  # noqa: E402
+
+DEPTH, WIDTH = 50, 256
+
+# %%
+# 32 input pairs at each of three initial cosines, in the data's dimension (32 for synthetic)
+generator = torch.Generator().manual_seed(0)
+pair_set = make_pairs([0.2, 0.5, 0.9], pairs_per_cosine=32, dim=32, generator=generator)
+tables = {}
+for model in ("mlp", "resnet", "resnet_bn"):
+    cfg = compose([f"model={model}", "init=he", "data=synthetic", f"model.depth={DEPTH}",
+                   f"model.width={WIDTH}", "device=cpu", "logger.wandb.mode=disabled"])
+    setup = parse_config(cfg)
+    data = build_data(setup.data)
+    torch.manual_seed(0)
+    net = setup.new_model(data)
+    table = layer_table(net, pair_set.x, pairs=pair_set.pairs, groups=pair_set.group)
+    tables[model] = table[table["group"] == 0.5]
+    print(model, tables[model][["layer", "cos_mean", "theory_cos"]].tail(3).to_string())
+
+# %%
+fig, ax = plt.subplots(figsize=(5, 3.5))
+for model, table in tables.items():
+    ax.plot(table["layer"], table["cos_mean"], label=f"{model} measured")
+    if table["theory_cos"].notna().any():
+        ax.plot(table["layer"], table["theory_cos"], "--", label=f"{model} theory")
+ax.set_xlabel("layer / block")
+ax.set_ylabel("cosine between the pair's features")
+ax.legend(fontsize=7)
+fig.tight_layout()

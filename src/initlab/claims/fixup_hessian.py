@@ -1,0 +1,217 @@
+"""Verdict rules for A1-A4 (Fixup at initialization: the Hessian spectrum and learning rates).
+
+Inputs, collected under ``results/<profile>/`` (column ``arm``: ``resnet_he``, ``resnet_fixup``,
+``resnet_bn``, ``resnet_bn_zero``, ``mlp_he``; see ``conf/arm/``):
+
+* ``a1_a2_hessian_depth/summary.csv``: ``lambda_max`` per (arm, ``model.depth``, seed);
+* ``a3_hessian_structure/summary.csv``: ``zero_block_fraction`` per arm;
+* ``a4_lr_sweep/summary.csv``: ``test_accuracy`` and ``status`` per (arm, ``optim.lr``).
+
+Depth curves take the median over seeds at each depth and are fitted with a power law
+(log y linear in log L) and an exponential (log y linear in L), both by least squares in log y
+(:func:`initlab.analysis.laws.compare_laws`); the law with the smaller RMSE of log y "fits better".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from initlab.analysis.laws import LawFit, compare_laws
+from initlab.claims.registry import Verdict, evaluator
+
+DEPTH_EXP = "a1_a2_hessian_depth"
+STRUCTURE_EXP = "a3_hessian_structure"
+SWEEP_EXP = "a4_lr_sweep"
+DEPTH_FIGURE = f"{DEPTH_EXP}/lambda_max_vs_depth.png"
+STRUCTURE_FIGURE = f"{STRUCTURE_EXP}/hessian_heatmaps.png"
+SWEEP_FIGURE = f"{SWEEP_EXP}/accuracy_vs_lr.png"
+DEPTH = "model.depth"
+#: fewest depths a law fit is read from
+MIN_DEPTHS = 3
+#: A1's bound: the sqrt law's exponent
+SQRT_EXPONENT = 0.5
+
+
+def read_summary(results_dir: Path, experiment: str, completed: bool = True) -> pd.DataFrame:
+    """The experiment's collected summary (only completed runs unless ``completed=False``)."""
+    frame = pd.read_csv(Path(results_dir) / experiment / "summary.csv")
+    if completed:
+        frame = frame[frame["status"] == "completed"]
+    if frame.empty:
+        raise FileNotFoundError(f"no completed runs in {experiment}/summary.csv")
+    return frame
+
+
+def depth_curve(frame: pd.DataFrame, arm: str, column: str) -> pd.Series:
+    """Median over seeds of ``column`` at each depth of ``arm`` (index: depth, ascending)."""
+    rows = frame[(frame["arm"] == arm) & frame[column].notna()]
+    if rows.empty:
+        raise FileNotFoundError(f"no {column} for arm {arm}")
+    return rows.groupby(DEPTH)[column].median().sort_index()
+
+
+def fit_curve(curve: pd.Series) -> dict[str, LawFit]:
+    """Power law and exponential fitted to a positive depth curve, best first."""
+    return compare_laws(
+        curve.index.to_numpy(float), curve.to_numpy(float), ("power", "exponential")
+    )
+
+
+def describe_fits(fits: dict[str, LawFit]) -> str:
+    p, e = fits["power"], fits["exponential"]
+    return (
+        f"power exponent {p.params['exponent']:.2f} (R2 {p.r2_log:.3f}, rmse {p.rmse_log:.2f}), "
+        f"exp rate {e.params['rate']:.3f}/block (R2 {e.r2_log:.3f}, rmse {e.rmse_log:.2f})"
+    )
+
+
+def scale_of(results_dir: Path, frame: pd.DataFrame, what: str) -> str:
+    depths = sorted(frame[DEPTH].unique()) if DEPTH in frame else []
+    seeds = frame["seed"].nunique() if "seed" in frame else 1
+    span = f", L = {int(depths[0])}..{int(depths[-1])}" if depths else ""
+    return f"{what}{span}, {seeds} seed(s)"
+
+
+def too_few_depths(curve: pd.Series) -> bool:
+    return len(curve) < MIN_DEPTHS
+
+
+@evaluator("A1", experiment=DEPTH_EXP)
+def a1_fixup_sqrt(results_dir: Path) -> Verdict:
+    """Reproduced if the fitted power exponent of Fixup's lambda_max(L) is at most 1/2; partly if
+    it is polynomial (power law fits better than the exponential, exponent <= 1); else not."""
+    frame = read_summary(results_dir, DEPTH_EXP)
+    curve = depth_curve(frame, "resnet_fixup", "lambda_max")
+    scale = scale_of(results_dir, frame, "Fixup residual nets")
+    if too_few_depths(curve):
+        return Verdict("not run at this scale", f"{len(curve)} depths", scale, DEPTH_FIGURE)
+    fits = fit_curve(curve)
+    exponent = fits["power"].params["exponent"]
+    polynomial = next(iter(fits)) == "power"
+    if exponent <= SQRT_EXPONENT:
+        status = "reproduced"
+    elif polynomial and exponent <= 1.0:
+        status = "partly"
+    else:
+        status = "not reproduced"
+    measured = (
+        f"Fixup lambda_max {curve.iloc[0]:.3g} (L={curve.index[0]}) -> {curve.iloc[-1]:.3g} "
+        f"(L={curve.index[-1]}); {describe_fits(fits)}"
+    )
+    return Verdict(status, measured, scale, DEPTH_FIGURE)
+
+
+@evaluator("A2", experiment=DEPTH_EXP)
+def a2_he_exponential(results_dir: Path) -> Verdict:
+    """Reproduced if the exponential fits He's lambda_max(L) better than the power law with a
+    positive rate; partly if it grows faster than any sqrt yet the power law fits better."""
+    frame = read_summary(results_dir, DEPTH_EXP)
+    curve = depth_curve(frame, "resnet_he", "lambda_max")
+    scale = scale_of(results_dir, frame, "He residual nets (no normalization)")
+    if too_few_depths(curve):
+        return Verdict("not run at this scale", f"{len(curve)} depths", scale, DEPTH_FIGURE)
+    fits = fit_curve(curve)
+    rate = fits["exponential"].params["rate"]
+    if next(iter(fits)) == "exponential" and rate > 0:
+        status = "reproduced"
+    elif rate > 0 and fits["power"].params["exponent"] > SQRT_EXPONENT:
+        status = "partly"
+    else:
+        status = "not reproduced"
+    measured = (
+        f"He lambda_max {curve.iloc[0]:.3g} (L={curve.index[0]}) -> {curve.iloc[-1]:.3g} "
+        f"(L={curve.index[-1]}), x{np.exp(rate):.2f} per block; {describe_fits(fits)}"
+    )
+    return Verdict(status, measured, scale, DEPTH_FIGURE)
+
+
+def zero_fraction(frame: pd.DataFrame, arm: str) -> float:
+    rows = frame[frame["arm"] == arm]
+    if rows.empty:
+        raise FileNotFoundError(f"no hessian_structure run for arm {arm}")
+    return float(rows["zero_block_fraction"].mean())
+
+
+@evaluator("A3", experiment=STRUCTURE_EXP)
+def a3_sparse_blocks(results_dir: Path) -> Verdict:
+    """Reproduced if most parameter-tensor blocks of Fixup's Hessian are exactly zero (fraction
+    > 1/2) and more than under He; partly if Fixup has more zero blocks than He but not most."""
+    frame = read_summary(results_dir, STRUCTURE_EXP)
+    fixup, he = zero_fraction(frame, "resnet_fixup"), zero_fraction(frame, "resnet_he")
+    extra = ""
+    for arm in ("resnet_bn", "resnet_bn_zero"):
+        if (frame["arm"] == arm).any():
+            extra += f", {arm} {zero_fraction(frame, arm):.3f}"
+    if fixup > 0.5 and fixup > he:
+        status = "reproduced"
+    elif fixup > he:
+        status = "partly"
+    else:
+        status = "not reproduced"
+    params = frame[frame["arm"] == "resnet_fixup"]["params"].iloc[0]
+    measured = f"zero-block fraction: Fixup {fixup:.3f}, He {he:.3f}{extra} ({params} parameters)"
+    return Verdict(status, measured, "dense Hessian at init", STRUCTURE_FIGURE)
+
+
+#: A4: a learning rate is "usable" when its run did not diverge and reached at least this share
+#: of the best test accuracy of the whole sweep (a run that survives with dead units is not).
+USABLE_SHARE = 0.5
+
+
+def sweep_table(frame: pd.DataFrame, arm: str, best: float) -> pd.DataFrame:
+    """Per learning rate of ``arm``: test accuracy (0 when the run diverged) and usability."""
+    rows = frame[frame["arm"] == arm].copy()
+    if rows.empty:
+        raise FileNotFoundError(f"no a4 runs for arm {arm}")
+    done = rows["status"] == "completed"
+    rows["acc"] = rows["test_accuracy"].where(done, 0.0).fillna(0.0)
+    rows["loss"] = rows["train_loss"].where(done, np.inf).fillna(np.inf)
+    table = rows.groupby("optim.lr")[["acc", "loss"]].mean()
+    table["usable"] = table["acc"] >= USABLE_SHARE * best
+    return table
+
+
+@evaluator("A4", experiment=SWEEP_EXP)
+def a4_large_lr(results_dir: Path) -> Verdict:
+    """Three checks, Fixup vs He over the same learning-rate sweep and training budget: (1) the
+    largest usable learning rate (see :data:`USABLE_SHARE`) is larger under Fixup; (2) faster
+    convergence: at each arm's best learning rate, Fixup's final training loss is lower; (3)
+    Fixup's best test accuracy over the sweep is at least He's. All: reproduced; some: partly;
+    none: not reproduced."""
+    frame = read_summary(results_dir, SWEEP_EXP, completed=False)
+    frame = frame[frame["status"].isin(("completed", "diverged"))]
+    for column in ("test_accuracy", "train_loss"):
+        if column not in frame:
+            frame = frame.assign(**{column: np.nan})
+    best = float(frame["test_accuracy"].where(frame["status"] == "completed").max())
+    best = best if np.isfinite(best) else 0.0
+    arms = [a for a in ("resnet_fixup", "resnet_he", "resnet_bn") if (frame["arm"] == a).any()]
+    tables = {arm: sweep_table(frame, arm, best) for arm in ("resnet_fixup", "resnet_he")}
+    tables.update({arm: sweep_table(frame, arm, best) for arm in arms})
+
+    def largest_usable(table: pd.DataFrame) -> float:
+        usable = table.index[table["usable"]]
+        return float(usable.max()) if len(usable) else 0.0
+
+    fixup, he = tables["resnet_fixup"], tables["resnet_he"]
+
+    def loss_at_best(table: pd.DataFrame) -> float:
+        return float(table.loc[table["acc"].idxmax(), "loss"])
+
+    checks = [
+        largest_usable(fixup) > largest_usable(he),
+        loss_at_best(fixup) < loss_at_best(he),
+        fixup["acc"].max() >= he["acc"].max(),
+    ]
+    status = "reproduced" if all(checks) else ("partly" if any(checks) else "not reproduced")
+    parts = [
+        f"{arm}: largest usable lr {largest_usable(t):g}, best test acc {t['acc'].max():.3f} "
+        f"at lr {t['acc'].idxmax():g} (final train loss {loss_at_best(t):.3g})"
+        for arm, t in tables.items()
+    ]
+    lrs = sorted(frame["optim.lr"].unique())
+    scale = f"lr {lrs[0]:g}..{lrs[-1]:g} ({len(lrs)} values)"
+    return Verdict(status, "; ".join(parts), scale, SWEEP_FIGURE)

@@ -1,0 +1,309 @@
+"""Progressive Data Increasing (PDI, Sato & Kimura): a base init, then training on data subsets.
+
+``init=pdi`` applies its base initializer (He by default), then trains the model on random
+subsets of the TRAINING split only (validation and test rows are never in a subset), one stage per
+entry of ``init.stages`` (growing subsets, e.g. 0.1% -> 1% -> 100%), each with the shared loop
+:func:`initlab.training.train_model` under the phase ``pdi_stage<i>``. The task then continues
+with these parameters on the full data, in the same run (so the stages count in its wall time).
+
+Subsets are nested: stage i takes the first ``size_i`` indices of one permutation of the training
+rows drawn from ``init.subset_seed``. Stages with zero steps are skipped, so zero steps everywhere
+reduces exactly to the base initializer.
+
+Resuming: inside a stage, the loop resumes from ``checkpoint.pt`` as any phase does. A finished
+stage leaves ``pdi/stage<i>-<fingerprint>.pt`` (model, RNG and the weight-variance rows) in the
+run directory, keyed by the model's parameters after the base init and the PDI config, so a resumed
+run skips finished stages and a task that asks for several models never mixes them up. When all
+stages are done the checkpoint is replaced by a ``pdi_done`` marker so that the next model's stage
+of the same name never resumes from it.
+
+With ``init.variance_every > 0`` the per-layer weight variance (D1) is recorded at the start of
+every stage, every k training steps and at the end of every stage into ``weight_variance.csv``,
+next to He's 2 / fan_in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+
+from initlab.config import ConfigError, spec
+from initlab.data.bundle import DataBundle
+from initlab.inits.base import INITS, WEIGHT_LAYERS, InitConfig, InitContext, fans
+
+VARIANCE_FILE = "weight_variance.csv"
+STATE_DIR = "pdi"
+
+
+@dataclass(kw_only=True)
+class PDIConfig(InitConfig):
+    distribution: str = spec(
+        choices=("normal", "uniform", "truncated_normal"), help="the base initializer's draw"
+    )
+    base: str = spec(help="the initializer applied before the PDI stages (not pdi)")
+    base_options: dict = spec(help="further keys of the base initializer's schema, if any")
+    stages: list[float] = spec(min=0.0, min_exclusive=True, help="subset size per stage")
+    stage_unit: str = spec(choices=("fraction", "count"), help="stages as fractions or counts")
+    duration: list[int] = spec(min=0, help="length of each stage (one entry: every stage)")
+    duration_unit: str = spec(choices=("steps", "epochs"))
+    batch_size: int = spec(min=1)
+    optim: dict = spec(help="optimizer of the stages: a full conf/optim mapping")
+    subset_seed: int = spec(min=0, help="seed of the subset permutation and the batch order")
+    log_every: int = spec(min=1)
+    checkpoint_interval_s: float = spec(min=0.0, help="checkpoint a stage at most this often")
+    diverge_factor: float = spec(min=1.0)
+    variance_every: int = spec(min=0, help="record weight variances every k steps; 0: never")
+
+    def validate(self) -> None:
+        if self.base == "pdi":
+            raise ConfigError("base: pdi cannot wrap itself")
+        if len(self.duration) not in (1, len(self.stages)):
+            raise ConfigError(
+                f"duration: {len(self.duration)} entries for {len(self.stages)} stages; "
+                "give one per stage or one for all"
+            )
+        if self.stage_unit == "fraction" and any(s > 1.0 for s in self.stages):
+            raise ConfigError(f"stages: fractions must be <= 1, got {self.stages}")
+        if self.stage_unit == "count" and any(s != int(s) for s in self.stages):
+            raise ConfigError(f"stages: counts must be whole numbers, got {self.stages}")
+
+
+def base_config(cfg: PDIConfig) -> Any:
+    """The base initializer's typed config (checked against its own schema)."""
+    node = {"name": cfg.base, "distribution": cfg.distribution, **cfg.base_options}
+    return INITS.parse(node, "init.base")
+
+
+def stage_sizes(cfg: PDIConfig, n_train: int) -> list[int]:
+    """Training rows per stage: a fraction rounds to at least one row; a count is capped at n."""
+    if cfg.stage_unit == "count":
+        return [min(int(s), n_train) for s in cfg.stages]
+    return [max(1, min(n_train, round(s * n_train))) for s in cfg.stages]
+
+
+def subset_indices(n_train: int, size: int, seed: int) -> torch.Tensor:
+    """The first ``size`` rows of the permutation of ``range(n_train)`` that ``seed`` names.
+
+    Indices into the training split only: validation and test rows cannot be chosen.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randperm(n_train, generator=generator)[:size]
+
+
+def subset_bundle(data: DataBundle, indices: torch.Tensor) -> DataBundle:
+    """``data`` with its training split cut to ``indices``; val and test untouched."""
+    idx = indices.to(data.x_train.device)
+    return DataBundle(
+        name=f"{data.name}[pdi:{len(indices)}]",
+        x_train=data.x_train[idx],
+        y_train=data.y_train[idx],
+        x_val=data.x_val,
+        y_val=data.y_val,
+        x_test=data.x_test,
+        y_test=data.y_test,
+        num_classes=data.num_classes,
+        metric=data.metric,
+    )
+
+
+def stage_steps(cfg: PDIConfig, size: int, stage: int) -> tuple[int, int | None]:
+    """(epochs, max_steps) of a stage for the loop."""
+    length = cfg.duration[stage if len(cfg.duration) > 1 else 0]
+    if cfg.duration_unit == "epochs":
+        return length, None
+    per_epoch = math.ceil(size / min(cfg.batch_size, size))
+    return math.ceil(length / per_epoch), length
+
+
+@torch.no_grad()
+def weight_variances(model: nn.Module) -> list[dict[str, Any]]:
+    """Per weight layer: name, fan_in, variance of its entries, He's 2 / fan_in."""
+    rows = []
+    for name, module in model.named_modules():
+        if isinstance(module, WEIGHT_LAYERS):
+            fan_in, _ = fans(module.weight)
+            rows.append(
+                {
+                    "layer": name,
+                    "fan_in": fan_in,
+                    "variance": module.weight.detach().float().var(unbiased=False).item(),
+                    "he_variance": 2.0 / fan_in,
+                }
+            )
+    return rows
+
+
+class _NullRun:
+    """Stands in for a Run when a task builds a model without one: no logs, no checkpoints."""
+
+    out_dir = None
+    tracker = SimpleNamespace(csv=SimpleNamespace(keep_until=lambda step: None))
+
+    def load_checkpoint(self) -> None:
+        return None
+
+    def save_checkpoint(self, state: dict[str, Any]) -> None:
+        pass
+
+    def log(self, row: dict[str, Any]) -> None:
+        pass
+
+
+def _fingerprint(model: nn.Module, cfg: PDIConfig, data: DataBundle) -> str:
+    digest = hashlib.sha256(repr(sorted(vars(cfg).items())).encode())
+    digest.update(f"{data.name}:{len(data.x_train)}".encode())
+    for key, tensor in model.state_dict().items():
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(buffer.getvalue())
+    os.replace(tmp, path)
+
+
+class _VarianceRecorder:
+    """Counts training forward passes of one stage and records variances every k steps."""
+
+    def __init__(
+        self, model: nn.Module, every: int, stage: int, start_step: int, on_record: Any
+    ) -> None:
+        self.model, self.every, self.stage, self.step = model, every, stage, start_step
+        self.on_record = on_record  # writes the CSV, so a resume finds the rows before a crash
+        self.rows: list[dict[str, Any]] = []
+        self.handle = model.register_forward_pre_hook(self._hook) if every else None
+
+    def record(self, step: int) -> None:
+        if self.every:
+            for row in weight_variances(self.model):
+                self.rows.append({**row, "stage": self.stage, "step": step})
+            self.on_record(self.rows)
+
+    def _hook(self, module: nn.Module, args: Any) -> None:
+        # the loop calls objective once per step in train mode; evaluation runs in eval mode
+        if module.training and torch.is_grad_enabled():
+            if self.step % self.every == 0:
+                self.record(self.step)
+            self.step += 1
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.remove()
+
+
+def _write_variances(run: Any, rows: list[dict[str, Any]], base: str) -> None:
+    if run.out_dir is None or not rows:
+        return
+    from initlab.tracking import atomic_write_text
+
+    frame = pd.DataFrame(rows).drop_duplicates(subset=["stage", "step", "layer"], keep="last")
+    frame.insert(0, "base", base)
+    atomic_write_text(Path(run.out_dir) / VARIANCE_FILE, frame.to_csv(index=False))
+
+
+@INITS.register("pdi", PDIConfig)
+def pdi_init(cfg: PDIConfig, model: nn.Module, context: InitContext) -> None:
+    """Base init, then the PDI stages on training subsets (see the module docstring)."""
+    from initlab.optim import OPTIMIZERS
+    from initlab.training import TrainLoopConfig, train_model
+
+    INITS.build(base_config(cfg), model, context)
+    if all(d == 0 for d in cfg.duration):
+        return
+    data = context.data
+    if data is None:
+        raise ConfigError("init.name: pdi trains on data; this caller passed none")
+    optim = OPTIMIZERS.parse(cfg.optim, "init.optim")
+    run = context.run if context.run is not None else _NullRun()
+    out_dir = Path(run.out_dir) if run.out_dir is not None else None
+    fingerprint = _fingerprint(model, cfg, data)
+    home = next(model.parameters()).device
+    model.to(data.x_train.device)
+    sizes = stage_sizes(cfg, len(data.x_train))
+    variance_rows: list[dict[str, Any]] = []
+    ran_a_stage = False
+    for i, size in enumerate(sizes):
+        epochs, max_steps = stage_steps(cfg, size, i)
+        if epochs == 0 or max_steps == 0:
+            continue
+        phase = f"pdi_stage{i}"
+        done_file = out_dir / STATE_DIR / f"stage{i}-{fingerprint}.pt" if out_dir else None
+        if done_file is not None and done_file.exists():
+            state = torch.load(done_file, map_location="cpu", weights_only=False)
+            model.load_state_dict(state["model"])
+            torch.set_rng_state(state["rng"])
+            variance_rows = state["variance_rows"]
+            continue
+        previous = run.load_checkpoint()
+        start = previous["step"] if previous and previous.get("phase") == phase else 0
+        if start:  # resuming mid-stage: keep the rows recorded up to the checkpoint
+            variance_rows = _read_rows(out_dir, i, start)
+        earlier = variance_rows
+        recorder = _VarianceRecorder(
+            model,
+            cfg.variance_every,
+            i,
+            start,
+            lambda rows, earlier=earlier: _write_variances(run, earlier + rows, cfg.base),
+        )
+        loop = TrainLoopConfig(
+            epochs=epochs,
+            batch_size=cfg.batch_size,
+            full_batch=False,
+            max_steps=max_steps,
+            eval_every=max(epochs, 1),
+            log_every=cfg.log_every,
+            checkpoint_every=1 if out_dir else 0,
+            checkpoint_interval_s=cfg.checkpoint_interval_s,
+            diverge_factor=cfg.diverge_factor,
+            eval_batch_size=1024,
+        )
+        indices = subset_indices(len(data.x_train), size, cfg.subset_seed)
+        try:
+            outcome = train_model(
+                model, subset_bundle(data, indices), loop, optim, run, cfg.subset_seed + i, phase
+            )
+        finally:
+            recorder.close()
+        recorder.record(outcome.steps)
+        variance_rows = variance_rows + recorder.rows
+        if done_file is not None:
+            _atomic_save(
+                {
+                    "model": model.state_dict(),
+                    "rng": torch.get_rng_state(),
+                    "variance_rows": variance_rows,
+                },
+                done_file,
+            )
+        ran_a_stage = True
+        if outcome.status != "completed":
+            run.log({"phase": phase, "step": outcome.steps, "pdi_status": outcome.status})
+            break
+    if ran_a_stage and out_dir is not None:
+        run.save_checkpoint({"phase": "pdi_done", "fingerprint": fingerprint})
+    model.to(home)
+
+
+def _read_rows(out_dir: Path | None, stage: int, until_step: int) -> list[dict[str, Any]]:
+    """Rows of earlier stages and of ``stage`` up to ``until_step`` from the CSV on disk."""
+    if out_dir is None or not (out_dir / VARIANCE_FILE).exists():
+        return []
+    frame = pd.read_csv(out_dir / VARIANCE_FILE).drop(columns=["base"])
+    keep = (frame["stage"] < stage) | ((frame["stage"] == stage) & (frame["step"] < until_step))
+    return frame[keep].to_dict("records")

@@ -1,0 +1,213 @@
+"""Verdict rules A1-A4, C2, C3 on small synthetic CSVs: one that passes, one that does not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from initlab.claims import all_claims
+from initlab.claims.fixup_hessian import (
+    a1_fixup_sqrt,
+    a2_he_exponential,
+    a3_sparse_blocks,
+    a4_large_lr,
+)
+from initlab.claims.max_lr import c2_max_lr, c3_fisher
+
+DEPTHS = [1, 2, 4, 8, 16, 32]
+
+
+def write(results: Path, experiment: str, rows: list[dict]) -> None:
+    folder = results / experiment
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(folder / "summary.csv", index=False)
+
+
+def depth_rows(curves: dict, column: str, seeds=(0, 1)) -> list[dict]:
+    """Rows of (arm, depth, seed) with ``column`` = curve(L) times a small seed-dependent jitter."""
+    rows = []
+    for arm, curve in curves.items():
+        for depth in DEPTHS:
+            for seed in seeds:
+                value = curve(depth) * (1 + 0.02 * (seed - 0.5))
+                rows.append(
+                    {
+                        "arm": arm,
+                        "model.depth": depth,
+                        "seed": seed,
+                        "status": "completed",
+                        column: value,
+                    }
+                )
+    return rows
+
+
+def test_a1_a2_pass_and_fail(tmp_path) -> None:
+    good = tmp_path / "good" / "quick"
+    write(
+        good,
+        "a1_a2_hessian_depth",
+        depth_rows(
+            {"resnet_fixup": lambda L: 0.7 * L**0.2, "resnet_he": lambda L: 3.0 * 2.0**L},
+            "lambda_max",
+        ),
+    )
+    assert a1_fixup_sqrt(good).status == "reproduced"
+    assert a2_he_exponential(good).status == "reproduced"
+    assert "exponent 0.20" in a1_fixup_sqrt(good).measured
+    bad = tmp_path / "bad" / "quick"
+    write(
+        bad,
+        "a1_a2_hessian_depth",
+        depth_rows(
+            {"resnet_fixup": lambda L: np.exp(0.3 * L), "resnet_he": lambda L: 2.0 * L**0.3},
+            "lambda_max",
+        ),
+    )
+    assert a1_fixup_sqrt(bad).status == "not reproduced"
+    assert a2_he_exponential(bad).status == "not reproduced"
+    middle = tmp_path / "mid" / "quick"
+    write(
+        middle,
+        "a1_a2_hessian_depth",
+        depth_rows({"resnet_fixup": lambda L: L**0.9, "resnet_he": lambda L: L**2}, "lambda_max"),
+    )
+    assert a1_fixup_sqrt(middle).status == "partly"
+    assert a2_he_exponential(middle).status == "partly"
+
+
+def test_a1_needs_three_depths_and_data(tmp_path) -> None:
+    rows = [
+        r
+        for r in depth_rows(
+            {"resnet_fixup": lambda L: 1.0, "resnet_he": lambda L: 2.0**L}, "lambda_max"
+        )
+        if r["model.depth"] <= 2
+    ]
+    write(tmp_path, "a1_a2_hessian_depth", rows)
+    assert a1_fixup_sqrt(tmp_path).status == "not run at this scale"
+    claim = next(c for c in all_claims() if c.id == "A1")
+    assert claim.verdict(tmp_path / "nothing").status == "not run yet"
+
+
+def structure_rows(fixup: float, he: float) -> list[dict]:
+    return [
+        {
+            "arm": "resnet_fixup",
+            "seed": 0,
+            "status": "completed",
+            "params": 500,
+            "zero_block_fraction": fixup,
+        },
+        {
+            "arm": "resnet_he",
+            "seed": 0,
+            "status": "completed",
+            "params": 500,
+            "zero_block_fraction": he,
+        },
+    ]
+
+
+def test_a3_pass_and_fail(tmp_path) -> None:
+    write(tmp_path / "a", "a3_hessian_structure", structure_rows(0.95, 0.0))
+    assert a3_sparse_blocks(tmp_path / "a").status == "reproduced"
+    write(tmp_path / "b", "a3_hessian_structure", structure_rows(0.2, 0.0))
+    assert a3_sparse_blocks(tmp_path / "b").status == "partly"
+    write(tmp_path / "c", "a3_hessian_structure", structure_rows(0.0, 0.0))
+    assert a3_sparse_blocks(tmp_path / "c").status == "not reproduced"
+
+
+def sweep_rows(results: dict) -> list[dict]:
+    """``results[arm][lr] = test accuracy`` or None for a diverged run."""
+    rows = []
+    for arm, by_lr in results.items():
+        for lr, acc in by_lr.items():
+            rows.append(
+                {
+                    "arm": arm,
+                    "optim.lr": lr,
+                    "seed": 0,
+                    "status": "diverged" if acc is None else "completed",
+                    "test_accuracy": acc,
+                    "train_loss": None if acc is None else 1 - acc,
+                }
+            )
+    return rows
+
+
+def test_a4_pass_and_fail(tmp_path) -> None:
+    good = {
+        "resnet_fixup": {0.01: 0.8, 0.1: 0.95, 1.0: 0.9},
+        "resnet_he": {0.01: 0.85, 0.1: None, 1.0: None},
+    }
+    write(tmp_path / "a", "a4_lr_sweep", sweep_rows(good))
+    verdict = a4_large_lr(tmp_path / "a")
+    assert verdict.status == "reproduced", verdict.measured
+    bad = {
+        "resnet_fixup": {0.01: 0.8, 0.1: None, 1.0: None},
+        "resnet_he": {0.01: 0.85, 0.1: 0.9, 1.0: None},
+    }
+    write(tmp_path / "b", "a4_lr_sweep", sweep_rows(bad))
+    assert a4_large_lr(tmp_path / "b").status == "not reproduced"
+
+
+def test_c2_pass_and_fail(tmp_path) -> None:
+    good = {
+        "resnet_he": lambda L: 0.5 * 0.6**L,
+        "resnet_bn": lambda L: 0.8 / L,
+        "mlp_he": lambda L: 0.3,
+        "resnet_fixup": lambda L: 0.2,
+    }
+    write(tmp_path / "a", "c2_max_lr_depth", depth_rows(good, "max_lr"))
+    write(
+        tmp_path / "a",
+        "a1_a2_hessian_depth",
+        depth_rows({"resnet_he": lambda L: 4 / 0.5 / 0.6**L}, "lambda_max"),
+    )
+    verdict = c2_max_lr(tmp_path / "a")
+    assert verdict.status == "reproduced", verdict.measured
+    assert "max_lr / (2/lambda_max) = 2..2" in verdict.measured
+    bad = {"resnet_he": lambda L: 0.5 / L, "resnet_bn": lambda L: 0.8 * 0.5**L}
+    write(tmp_path / "b", "c2_max_lr_depth", depth_rows(bad, "max_lr"))
+    assert c2_max_lr(tmp_path / "b").status == "not reproduced"
+    half = {"resnet_he": lambda L: 0.5 * 0.6**L, "resnet_bn": lambda L: 0.8 / L**3}
+    write(tmp_path / "c", "c2_max_lr_depth", depth_rows(half, "max_lr"))
+    assert c2_max_lr(tmp_path / "c").status == "partly"
+
+
+def test_c3_pass_and_fail(tmp_path) -> None:
+    good = {
+        "mlp_he": lambda L: 2.0 + 0.01 * L,
+        "resnet_he": lambda L: 1.5**L,
+        "resnet_bn": lambda L: 3 * L**0.5,
+    }
+    write(tmp_path / "a", "c3_fisher_depth", depth_rows(good, "lambda_max"))
+    assert c3_fisher(tmp_path / "a").status == "reproduced"
+    bad = {"mlp_he": lambda L: 1.5**L, "resnet_he": lambda L: L**0.5, "resnet_bn": lambda L: L**2}
+    write(tmp_path / "b", "c3_fisher_depth", depth_rows(bad, "lambda_max"))
+    assert c3_fisher(tmp_path / "b").status == "not reproduced"
+
+
+def test_c3_leaves_out_exact_zeros_and_reports_the_empirical_fisher(tmp_path) -> None:
+    true = depth_rows(
+        {
+            "mlp_he": lambda L: 2.0,
+            "resnet_he": lambda L: 1.5**L if L < 16 else 0.0,
+            "resnet_bn": lambda L: 3 * L**0.5,
+        },
+        "lambda_max",
+    )
+    emp = depth_rows(
+        {"mlp_he": lambda L: 1.5**L, "resnet_he": lambda L: 2.0**L, "resnet_bn": lambda L: L**2},
+        "lambda_max",
+    )
+    rows = [{**r, "matrix": "fisher_true"} for r in true]
+    rows += [{**r, "matrix": "fisher_empirical"} for r in emp]
+    write(tmp_path, "c3_fisher_depth", rows)
+    verdict = c3_fisher(tmp_path)
+    assert verdict.status == "reproduced", verdict.measured  # decided by the true Fisher
+    assert "exactly 0 (saturated softmax) at L=[16, 32]" in verdict.measured
+    assert "empirical Fisher (1/3)" in verdict.measured

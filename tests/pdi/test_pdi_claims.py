@@ -1,0 +1,118 @@
+"""D1 and D2 verdict rules on synthetic CSVs: one set that should pass and one that should not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from initlab.claims import CLAIMS, all_claims
+
+LAYERS = [("convs.0.0", 27), ("convs.1.0", 288), ("convs.2.0", 576), ("classifier", 128)]
+
+
+def _d1_table(end_ratio: dict[str, float], start_ratio: dict[str, float]) -> pd.DataFrame:
+    rows = []
+    for base in end_ratio:
+        for seed in (0, 1):
+            for step, ratio in ((0, start_ratio[base]), (50, end_ratio[base])):
+                for layer, fan_in in LAYERS:
+                    he = 2.0 / fan_in
+                    rows.append(
+                        {"status": "completed", "seed": seed, "base": base, "layer": layer,
+                         "fan_in": fan_in, "variance": ratio * he, "he_variance": he,
+                         "stage": 0, "step": step}
+                    )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _write_d1(tmp_path, table):
+    folder = tmp_path / "quick" / "d1_pdi_weight_variance"
+    folder.mkdir(parents=True)
+    table.to_csv(folder / "weight_variance.csv", index=False)
+    return tmp_path / "quick"
+
+
+def test_d1_reproduced_when_every_base_lands_near_he(tmp_path):
+    all_claims()
+    start = {"he": 1.0, "xavier": 0.33, "lecun": 0.5}
+    results = _write_d1(tmp_path, _d1_table({"he": 1.05, "xavier": 0.9, "lecun": 1.1}, start))
+    verdict = CLAIMS["D1"].verdict(results)
+    assert verdict.status == "reproduced", verdict.measured
+    assert "xavier 0.33->0.90" in verdict.measured
+
+
+def test_d1_not_reproduced_when_nothing_moves_and_he_drifts(tmp_path):
+    all_claims()
+    start = {"he": 1.0, "xavier": 0.33, "lecun": 0.5}
+    results = _write_d1(tmp_path, _d1_table({"he": 2.0, "xavier": 0.2, "lecun": 0.4}, start))
+    assert CLAIMS["D1"].verdict(results).status == "not reproduced"
+
+
+def test_d1_partly_when_others_move_but_stop_short(tmp_path):
+    all_claims()
+    start = {"he": 1.0, "xavier": 0.33, "lecun": 0.5}
+    results = _write_d1(tmp_path, _d1_table({"he": 1.1, "xavier": 0.5, "lecun": 0.6}, start))
+    assert CLAIMS["D1"].verdict(results).status == "partly"
+
+
+def _write_d2(tmp_path, l1: dict[str, list[float]], noise: dict[str, float]):
+    folder = tmp_path / "quick" / "d2_pdi_vae"
+    folder.mkdir(parents=True)
+    summary, metrics = [], []
+    rng = np.random.default_rng(0)
+    for arm, values in l1.items():
+        for seed, value in enumerate(values):
+            run = f"+d2_init={arm},seed={seed}"
+            summary.append({"run": run, "d2_init": arm, "seed": seed, "status": "completed",
+                            "test_l1": value})  # fmt: skip
+            steps = np.arange(5, 205, 5)
+            loss = np.exp(-steps / 100) * np.exp(noise[arm] * rng.standard_normal(len(steps)))
+            for step, value_ in zip(steps, loss, strict=True):
+                metrics.append({"run": run, "d2_init": arm, "seed": seed, "phase": "train",
+                                "step": step, "train_batch_loss": value_})  # fmt: skip
+    pd.DataFrame(summary).to_csv(folder / "summary.csv", index=False)
+    pd.DataFrame(metrics).to_csv(folder / "metrics.csv", index=False)
+    return tmp_path / "quick"
+
+
+def test_d2_reproduced_when_pdi_is_clearly_lower_and_smoother(tmp_path):
+    all_claims()
+    results = _write_d2(
+        tmp_path,
+        {"he": [0.24, 0.245, 0.238], "pdi": [0.186, 0.19, 0.184]},
+        {"he": 0.3, "pdi": 0.05},
+    )
+    verdict = CLAIMS["D2"].verdict(results)
+    assert verdict.status == "reproduced", verdict.measured
+
+
+def test_d2_only_partly_when_he_with_pdis_extra_steps_does_as_well(tmp_path):
+    all_claims()
+    results = _write_d2(
+        tmp_path,
+        {
+            "he_full": [0.24, 0.245, 0.238],
+            "he_matched_full": [0.18, 0.185, 0.183],
+            "pdi_full": [0.186, 0.19, 0.184],
+        },
+        {"he_full": 0.3, "he_matched_full": 0.3, "pdi_full": 0.05},
+    )
+    verdict = CLAIMS["D2"].verdict(results)
+    assert verdict.status == "partly", verdict.measured
+    assert "vs He with PDI's extra steps: not beyond 2 s.e." in verdict.measured
+
+
+def test_d2_not_reproduced_when_pdi_is_no_better(tmp_path):
+    all_claims()
+    results = _write_d2(
+        tmp_path,
+        {"he": [0.20, 0.21, 0.19], "pdi": [0.21, 0.20, 0.22]},
+        {"he": 0.05, "pdi": 0.3},
+    )
+    assert CLAIMS["D2"].verdict(results).status == "not reproduced"
+
+
+def test_missing_results_are_not_run_yet(tmp_path):
+    all_claims()
+    assert CLAIMS["D1"].verdict(tmp_path).status == "not run yet"
+    assert CLAIMS["D2"].verdict(tmp_path).status == "not run yet"
