@@ -3,12 +3,13 @@
 For each resolution (and with / without activation checkpointing) one child process builds
 ``model=resnet_vae_162`` at that resolution for 3-channel 32x32 inputs (upsampled, as CIFAR-10),
 runs one warm-up step and ``--steps`` timed Adam steps on a batch of ``--batch`` random images,
-and reports the median seconds per step and the peak memory: on CUDA the allocator's peak, on
+and reports the median wall-clock and process CPU seconds per step (CPU time is the steadier
+number on a shared machine) and the peak memory: on CUDA the allocator's peak, on
 CPU the growth of the process's peak resident set over its size after building the model (a
 separate process per case, so one case's peak cannot hide another's). Writes
 benchmarks/results/vae.json.
 
-    python benchmarks/bench_vae.py [--resolutions 32 64 128] [--batch 2] [--steps 2]
+    python benchmarks/bench_vae.py [--resolutions 32 64 128] [--batch 2] [--steps 3]
 """
 
 from __future__ import annotations
@@ -52,9 +53,9 @@ def one_case(resolution: int, checkpointing: bool, batch: int, steps: int, devic
     base_rss = _peak_rss_mb()
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    times = []
+    times, cpu_times = [], []
     for step in range(steps + 1):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         optimizer.zero_grad(set_to_none=True)
         model.objective(x, None)["loss"].mean().backward()
         optimizer.step()
@@ -62,6 +63,7 @@ def one_case(resolution: int, checkpointing: bool, batch: int, steps: int, devic
             torch.cuda.synchronize()
         if step:  # the first step warms up
             times.append(time.perf_counter() - start)
+            cpu_times.append(time.process_time() - cpu_start)
     peak = (
         torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else _peak_rss_mb() - base_rss
     )
@@ -72,6 +74,7 @@ def one_case(resolution: int, checkpointing: bool, batch: int, steps: int, devic
         "parameters": sum(p.numel() for p in model.parameters()),
         "batch": batch,
         "seconds_per_step": statistics.median(times),
+        "cpu_seconds_per_step": statistics.median(cpu_times),
         "peak_memory_mb": round(peak, 1),
         "memory_measure": "cuda max_memory_allocated" if device == "cuda" else "peak RSS growth",
     }
@@ -81,7 +84,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resolutions", type=int, nargs="+", default=[32, 64, 128])
     parser.add_argument("--batch", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--case", nargs=2, help=argparse.SUPPRESS)  # child: resolution ckpt
     args = parser.parse_args()

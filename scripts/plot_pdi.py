@@ -4,8 +4,9 @@
 
 D1: ``d1_pdi_weight_variance/weight_variance.png``: Var(W) / (2 / fan_in) of every layer through
 the PDI stages, one line per base initializer (median over seeds); 1 is He's variance.
-D2: ``d2_pdi_vae/vae_curves.png``: training loss of He vs PDI (mean and range over seeds) and the
-final test L1 per arm next to the paper's Table 1.
+D2: ``d2_pdi_vae/vae_curves.png``: training loss of every arm (mean and range over seeds)
+against optimizer steps in total (PDI's curve starts after its stages), and the final test L1 per
+arm next to the paper's Table 1.
 """
 
 from __future__ import annotations
@@ -74,7 +75,11 @@ def plot_d2(results: Path) -> None:
     summary = pd.read_csv(base / "summary.csv")
     metrics["arm"] = metrics["d2_init"].map(arm_of)
     summary["arm"] = summary["d2_init"].map(arm_of)
-    train = metrics[(metrics["phase"] == "train") & metrics["train_batch_loss"].notna()]
+    # x axis: optimizer steps in total, so PDI's curve starts after its stages' steps
+    stages = metrics[metrics["phase"].astype(str).str.startswith("pdi_stage")]
+    offset = stages.groupby(["run", "phase"])["step"].max().groupby("run").sum()
+    train = metrics[(metrics["phase"] == "train") & metrics["train_batch_loss"].notna()].copy()
+    train["step"] = train["step"] + train["run"].map(offset).fillna(0)
     fig, (curves, bars) = plt.subplots(1, 2, figsize=(10, 3.6), width_ratios=(2, 1))
     for arm, rows in train.groupby("arm"):
         by_step = rows.groupby("step")["train_batch_loss"]
@@ -83,7 +88,7 @@ def plot_d2(results: Path) -> None:
         curves.fill_between(
             mean.index, by_step.min().to_numpy(), by_step.max().to_numpy(), alpha=0.2
         )
-    curves.set_xlabel("training step (after PDI)")
+    curves.set_xlabel("optimizer steps (PDI stages included)")
     curves.set_ylabel("training loss (l1 + beta kl / values)")
     curves.set_yscale("log")
     curves.legend()

@@ -1,8 +1,8 @@
 """Compose the repository's ``conf/`` from Python (notebooks, tests) without the CLI.
 
-    from initlab.compose import compose
-    from initlab.main import execute
-    summary = execute(compose(["model=resnet", "init=fixup"]), "outputs/notebook-run")
+from initlab.compose import compose
+from initlab.main import execute
+summary = execute(compose(["model=resnet", "init=fixup"]), "outputs/notebook-run")
 """
 
 from __future__ import annotations

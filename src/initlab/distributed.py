@@ -77,7 +77,8 @@ class PeerRun:
 
     def __init__(self, out_dir: Path, config_hash: str) -> None:
         self.out_dir, self.hash = Path(out_dir), config_hash
-        self.tracker = SimpleNamespace(csv=SimpleNamespace(keep_until=lambda step: None))
+        no_csv = SimpleNamespace(keep_until=lambda step, phase=None: None)
+        self.tracker = SimpleNamespace(csv=no_csv)
 
     def load_checkpoint(self) -> dict[str, Any] | None:
         path = self.out_dir / "checkpoint.pt"

@@ -160,7 +160,12 @@ class Run:
         self.tracker.log(row)
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
-        state = {**state, "config_hash": self.hash, "wall_time": self.wall_time()}
+        state = {
+            **state,
+            "config_hash": self.hash,
+            "wall_time": self.wall_time(),
+            "saved_at": time.time(),
+        }
         tmp = self.checkpoint_path.with_name(".checkpoint.pt.tmp")
         torch.save(state, tmp)
         os.replace(tmp, self.checkpoint_path)
@@ -174,7 +179,10 @@ class Run:
                 f"{self.checkpoint_path} belongs to a different config "
                 f"(hash {state.get('config_hash')} != {self.hash}); use another hydra.run.dir"
             )
-        self.previous_wall_time = float(state.get("wall_time", 0.0))
+        if state.get("saved_at", 0.0) < self.started:
+            # written by an earlier process: its time adds to this one's (a checkpoint this
+            # process wrote, in an earlier phase, is already counted)
+            self.previous_wall_time = float(state.get("wall_time", 0.0))
         return state
 
     def wall_time(self) -> float:

@@ -63,9 +63,14 @@ class MetricsCSV:
                 self.columns = list(reader.fieldnames or [])
                 self.rows = [{k: v for k, v in r.items() if v != ""} for r in reader]
 
-    def keep_until(self, step: int) -> None:
-        """Drop rows logged after ``step`` (they are redone when a run resumes)."""
-        self.rows = [r for r in self.rows if int(float(r.get("step", 0))) <= step]
+    def keep_until(self, step: int, phase: str | None = None) -> None:
+        """Drop rows logged after ``step`` (of ``phase`` only, if given): a resume redoes them."""
+
+        def keep(row: dict[str, Any]) -> bool:
+            later = int(float(row.get("step", 0))) > step
+            return not later or (phase is not None and row.get("phase") != phase)
+
+        self.rows = [r for r in self.rows if keep(r)]
         self._rewrite()
 
     def append(self, row: dict[str, Any]) -> None:

@@ -136,7 +136,7 @@ def train_model(
         step, epoch, batch_index = state["step"], state["epoch"], state["batch_index"]
         first_loss = state["first_loss"]
         _set_rng_state(state["rng"])
-        run.tracker.csv.keep_until(step)
+        run.tracker.csv.keep_until(step, phase)
 
     last_checkpoint = time.monotonic()
 

@@ -29,6 +29,18 @@ def test_metrics_csv_grows_columns_and_truncates_on_resume(tmp_path):
     assert pd.read_csv(tmp_path / "m.csv")["step"].tolist() == [1, 2, 2]
 
 
+def test_resuming_one_phase_keeps_the_rows_of_earlier_phases(tmp_path):
+    log = MetricsCSV(tmp_path / "m.csv")
+    for step in (10, 20, 30):
+        log.append({"step": step, "phase": "pdi_stage0", "loss": 1.0})
+    for step in (10, 20):
+        log.append({"step": step, "phase": "train", "loss": 0.5})
+    log.keep_until(10, phase="train")
+    frame = pd.read_csv(tmp_path / "m.csv")
+    assert frame[frame.phase == "pdi_stage0"]["step"].tolist() == [10, 20, 30]
+    assert frame[frame.phase == "train"]["step"].tolist() == [10]
+
+
 def test_wandb_offline_run_is_written(tmp_path):
     cfg = compose(["logger.progress=off", "task.epochs=1", "data=iris", "model.width=8"])
     assert cfg["logger"]["wandb"]["mode"] == "offline"  # the default needs no account

@@ -101,3 +101,25 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
         assert summaries[0][key] == summaries[1][key]
     curves = [pd.read_csv(tmp_path / d / "metrics.csv") for d in ("whole", "resumed")]
     pd.testing.assert_frame_equal(curves[0], curves[1])
+
+
+def test_wall_time_counts_each_second_once_across_phases(tmp_path):
+    """PDI stages and the main phase checkpoint in one process: their time is not added twice."""
+    import time
+
+    start = time.time()
+    summary = execute(
+        quiet_config(
+            *SHORT,
+            "init=pdi",
+            "init.stages=[0.1,0.5]",
+            "init.duration=[20]",
+            "task.checkpoint_interval_s=0",
+        ),
+        tmp_path / "pdi",
+    )
+    elapsed = time.time() - start
+    assert summary["status"] == "completed"
+    assert 0 < summary["wall_time_s"] <= elapsed
+    phases = pd.read_csv(tmp_path / "pdi" / "metrics.csv")["phase"].unique().tolist()
+    assert phases == ["pdi_stage0", "pdi_stage1", "train"]

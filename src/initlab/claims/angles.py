@@ -127,7 +127,7 @@ def _scale(results_dir: Path, experiment: str, table: str = "angles") -> str:
     draws = frame.groupby("arch").draw.nunique().min()
     data = ",".join(sorted(frame["data_name"].astype(str).unique()))
     return (
-        f"{Path(results_dir).name}: depth {int(frame.depth.max())}, width "
+        f"depth {int(frame.depth.max())}, width "
         f"{int(frame.width.max())}, {draws} draws/net, data {data}"
     )
 

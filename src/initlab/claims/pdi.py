@@ -34,10 +34,6 @@ ARMS = ("he", "he_matched", "pdi")
 ROUGHNESS_WINDOW = 5
 
 
-def _profile(results_dir: Path) -> str:
-    return Path(results_dir).name
-
-
 def _completed(frame: pd.DataFrame) -> pd.DataFrame:
     if "status" in frame.columns:
         frame = frame[frame["status"] == "completed"]
@@ -102,7 +98,7 @@ def d1_weight_variance(results_dir: Path) -> Verdict:
     )
     seeds = table["seed"].nunique() if "seed" in table else 1
     scale = (
-        f"{_profile(results_dir)}: {seeds} seed(s), {int(table['step'].max())} PDI steps in the "
+        f"{seeds} seed(s), {int(table['step'].max())} PDI steps in the "
         f"last stage, bases {', '.join(per_base.index)}"
     )
     return Verdict(
@@ -192,6 +188,6 @@ def d2_vae_l1(results_dir: Path) -> Verdict:
     return Verdict(
         status,
         measured,
-        f"{_profile(results_dir)}: {len(summary)} runs; absolute L1 depends on data and scale",
+        f"{len(summary)} runs in {len(arms)} arms; absolute L1 depends on data and resolution",
         f"{D2_EXP}/vae_curves.png",
     )

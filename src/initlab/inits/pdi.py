@@ -147,7 +147,7 @@ class _NullRun:
     """Stands in for a Run when a task builds a model without one: no logs, no checkpoints."""
 
     out_dir = None
-    tracker = SimpleNamespace(csv=SimpleNamespace(keep_until=lambda step: None))
+    tracker = SimpleNamespace(csv=SimpleNamespace(keep_until=lambda step, phase=None: None))
 
     def load_checkpoint(self) -> None:
         return None

@@ -191,9 +191,7 @@ class InitlabModel(nn.Module):
         logits = self(x)
         if y.is_floating_point():
             observed = ~torch.isnan(y)
-            bce = F.binary_cross_entropy_with_logits(
-                logits, torch.nan_to_num(y), reduction="none"
-            )
+            bce = F.binary_cross_entropy_with_logits(logits, torch.nan_to_num(y), reduction="none")
             per_example = (bce * observed).sum(1) / observed.sum(1).clamp(min=1)
             return {"loss": per_example}
         return {
