@@ -42,6 +42,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 bench: $(STAMP)
+	$(VENV)/bin/pip install --disable-pip-version-check -q --no-deps -r benchmarks/requirements.txt
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 experiment: $(STAMP)

@@ -6,6 +6,7 @@ Runs each ``scripts/plot_*.py`` on every profile folder (``results/quick``, ``re
 then writes ``results/<profile>/REPORT.md`` and the combined ``results/REPORT.md``.
 """
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,8 @@ if __name__ == "__main__":
             continue
         for plot in sorted(SCRIPTS.glob("plot_*.py")):
             print(f"{plot.name} {results / profile}", flush=True)
-            subprocess.run([sys.executable, str(plot), str(results / profile)], check=True)
+            # SOURCE_DATE_EPOCH pins the date matplotlib writes into PDFs: same CSVs, same bytes
+            env = {**os.environ, "SOURCE_DATE_EPOCH": "0", "MPLBACKEND": "Agg"}
+            subprocess.run([sys.executable, str(plot), str(results / profile)], check=True, env=env)
     for path in write_reports(results):
         print(f"wrote {path}")

@@ -64,7 +64,8 @@ def _split_choices(value: str) -> list[str]:
 
 
 def sweep_dir(name: str, profile: str) -> Path:
-    return ROOT / "outputs" / profile / name
+    """``outputs/<profile>/<name>``; set INITLAB_OUTPUTS to keep runs elsewhere (scratch)."""
+    return Path(os.environ.get("INITLAB_OUTPUTS", ROOT / "outputs")) / profile / name
 
 
 def results_dir(name: str, profile: str, results_root: Path | None = None) -> Path:

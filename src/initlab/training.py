@@ -8,6 +8,7 @@ becomes non-finite or exceeds ``diverge_factor`` times the first loss ends train
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -23,6 +24,7 @@ from initlab.data import DataBundle
 from initlab.optim import OptimConfig, build_optimizer
 from initlab.run import Run
 
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 FAULT_ENV = "INITLAB_FAULT_AFTER_STEP"  # tests: hard-kill the process after this step
 
 
@@ -40,6 +42,10 @@ class TrainLoopConfig:
     checkpoint_interval_s: float = spec(min=0.0, help="...but at most once per this many seconds")
     diverge_factor: float = spec(min=1.0, help="loss > factor x first loss: diverged")
     eval_batch_size: int = spec(min=1)
+    precision: str = spec(
+        choices=("fp32", "bf16", "fp16"),
+        help="mixed precision: autocast the objective; fp16 adds loss scaling",
+    )
 
 
 @dataclass
@@ -126,6 +132,15 @@ def train_model(
     if loop.max_steps is not None:
         total_steps = min(total_steps, loop.max_steps)
     optimizer, scheduler = build_optimizer(optim, model.parameters(), total_steps)
+    device_type = x_train.device.type
+    amp_dtype = AMP_DTYPES.get(loop.precision)
+
+    def autocast() -> contextlib.AbstractContextManager:
+        if amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type, dtype=amp_dtype)
+
+    scaler = torch.amp.GradScaler(device_type, enabled=loop.precision == "fp16")
 
     step, epoch, batch_index, first_loss = 0, 0, 0, None
     state = run.load_checkpoint()
@@ -136,6 +151,8 @@ def train_model(
         step, epoch, batch_index = state["step"], state["epoch"], state["batch_index"]
         first_loss = state["first_loss"]
         _set_rng_state(state["rng"])
+        if "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
         run.tracker.csv.keep_until(step, phase)
 
     last_checkpoint = time.monotonic()
@@ -154,6 +171,7 @@ def train_model(
                 "batch_index": batch_index,
                 "first_loss": first_loss,
                 "rng": _rng_state(),
+                "scaler": scaler.state_dict(),
             }
         )
 
@@ -172,7 +190,8 @@ def train_model(
         order = epoch_order(n, seed, epoch).to(x_train.device)
         while batch_index < batches_per_epoch and step < total_steps:
             idx = order[batch_index * batch_size : (batch_index + 1) * batch_size]
-            loss = model.objective(x_train[idx], y_train[idx])["loss"].mean()
+            with autocast():
+                loss = model.objective(x_train[idx], y_train[idx])["loss"].float().mean()
             value = loss.item()
             first_loss = value if first_loss is None else first_loss
             if not math.isfinite(value) or value > loop.diverge_factor * max(first_loss, 1e-8):
@@ -184,8 +203,9 @@ def train_model(
                     step,
                 )
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()  # a no-op scale unless precision is fp16
+            scaler.step(optimizer)
+            scaler.update()
             scheduler.step()
             step += 1
             batch_index += 1

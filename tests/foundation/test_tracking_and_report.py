@@ -118,3 +118,13 @@ def test_environment_yml_repeats_the_pins():
     env = Path(ROOT / "environment.yml").read_text()
     env_pins = dict(re.findall(r"^\s*-\s*([A-Za-z0-9_.\-]+)==([^\s#]+)", env, flags=re.M))
     assert {k.lower(): v for k, v in env_pins.items()} == pins
+
+
+def test_committed_reports_are_what_the_committed_csvs_give():
+    """No number in results/**/REPORT.md is edited by hand: rendering the CSVs reproduces them."""
+    results = ROOT / "results"
+    assert (results / "REPORT.md").read_text() == render_report(results)
+    for profile in ("quick", "full"):
+        if (results / profile / "REPORT.md").exists():
+            expected = render_report(results, (profile,), prefix_profile=False)
+            assert (results / profile / "REPORT.md").read_text() == expected

@@ -123,3 +123,16 @@ def test_wall_time_counts_each_second_once_across_phases(tmp_path):
     assert 0 < summary["wall_time_s"] <= elapsed
     phases = pd.read_csv(tmp_path / "pdi" / "metrics.csv")["phase"].unique().tolist()
     assert phases == ["pdi_stage0", "pdi_stage1", "train"]
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_trains_like_fp32(tmp_path, precision):
+    """Autocast (and fp16 loss scaling) changes rounding, not what is learned."""
+    full = execute(quiet_config(*SHORT, "optim.lr=0.01"), tmp_path / "fp32")
+    mixed = execute(
+        quiet_config(*SHORT, "optim.lr=0.01", f"task.precision={precision}"), tmp_path / precision
+    )
+    assert mixed["status"] == "completed"
+    assert mixed["train_loss"] != full["train_loss"]  # it did run in lower precision
+    assert mixed["test_accuracy"] == pytest.approx(full["test_accuracy"], abs=0.05)
+    assert mixed["train_loss"] == pytest.approx(full["train_loss"], rel=0.25, abs=0.05)

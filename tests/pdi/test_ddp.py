@@ -26,7 +26,6 @@ ARGS = [
 ]
 
 
-@pytest.mark.slow
 def test_two_gloo_ranks_equal_one_process(tmp_path):
     single = execute(quiet_config(*ARGS), tmp_path / "single")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}

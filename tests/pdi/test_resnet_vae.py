@@ -84,11 +84,14 @@ def test_activation_checkpointing_gives_the_same_gradients():
 
 def test_bf16_autocast_stays_close_to_fp32():
     x = torch.randn(4, 1, 8, 8)
+    model = _model("model.resolution=16", "model.norm=none")
     losses = []
-    for precision in ("fp32", "bf16"):
-        model = _model("model.resolution=16", f"model.precision={precision}", "model.norm=none")
+    for autocast in (False, True):
         torch.manual_seed(2)
-        losses.append(model.objective(x, None)["l1"].mean().item())
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            values = model.objective(x, None)
+        assert values["l1"].dtype == torch.float32  # losses in float32 under autocast too
+        losses.append(values["l1"].mean().item())
     assert math.isfinite(losses[1])
     assert losses[1] == pytest.approx(losses[0], rel=0.05)
 

@@ -272,6 +272,7 @@ def pdi_init(cfg: PDIConfig, model: nn.Module, context: InitContext) -> None:
             checkpoint_interval_s=cfg.checkpoint_interval_s,
             diverge_factor=cfg.diverge_factor,
             eval_batch_size=1024,
+            precision="fp32",
         )
         indices = subset_indices(len(data.x_train), size, cfg.subset_seed)
         try:

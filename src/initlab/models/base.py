@@ -183,10 +183,11 @@ class InitlabModel(nn.Module):
     def objective(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-example values of the training loss (key ``loss``) and of other metrics.
 
-        Training minimizes the batch mean of ``loss``; evaluation averages every key over a
-        split. Class labels (int ``y``) give cross-entropy and accuracy; multi-label targets
-        (float ``y`` of shape (n, tasks), NaN where unobserved, e.g. Tox21) give the binary
-        cross-entropy over each example's observed labels. A generative model overrides this.
+        Training minimizes the batch mean of ``loss``; evaluation (eval mode) averages every key
+        over a split, so metrics training does not need are computed in eval mode only. Class
+        labels (int ``y``) give cross-entropy and accuracy; multi-label targets (float ``y`` of
+        shape (n, tasks), NaN where unobserved, e.g. Tox21) give the binary cross-entropy over
+        each example's observed labels. A generative model overrides this.
         """
         logits = self(x)
         if y.is_floating_point():
@@ -194,10 +195,10 @@ class InitlabModel(nn.Module):
             bce = F.binary_cross_entropy_with_logits(logits, torch.nan_to_num(y), reduction="none")
             per_example = (bce * observed).sum(1) / observed.sum(1).clamp(min=1)
             return {"loss": per_example}
-        return {
-            "loss": F.cross_entropy(logits, y, reduction="none"),
-            "accuracy": (logits.argmax(1) == y).float(),
-        }
+        loss = F.cross_entropy(logits, y, reduction="none")
+        if self.training:
+            return {"loss": loss}
+        return {"loss": loss, "accuracy": (logits.argmax(1) == y).float()}
 
     def residual_branches(self) -> list[ResidualBranch]:
         return [m for m in self.modules() if isinstance(m, ResidualBranch)]

@@ -20,8 +20,8 @@ the negative ELBO per output value up to a constant.
 
 Scale options: ``activation_checkpointing`` recomputes each residual block in the backward pass
 (``torch.utils.checkpoint``; with batch norm the running statistics are then updated twice per
-step); ``precision: bf16`` runs the network under autocast (bfloat16 needs no loss scaling, so the
-shared loop is unchanged); the losses are computed in float32.
+step). Mixed precision is the training loop's ``task.precision`` (bf16 or fp16 autocast); the
+network's outputs are cast back to float32 before the losses.
 """
 
 from __future__ import annotations
@@ -55,7 +55,6 @@ class ResNetVAEConfig(ModelConfig):
     latent: int = spec(min=1, help="latent dimensions")
     beta: float = spec(min=0.0, help="weight of the KL term in the loss")
     activation_checkpointing: bool = spec(help="recompute residual blocks in the backward pass")
-    precision: str = spec(choices=("fp32", "bf16"), help="bf16: autocast the network")
 
 
 def levels(resolution: int, bottleneck_size: int) -> int:
@@ -149,34 +148,29 @@ class ResNetVAE(InitlabModel):
         size = (self.cfg.resolution, self.cfg.resolution)
         return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
-    def _autocast(self, x: torch.Tensor):
-        return torch.autocast(x.device.type, torch.bfloat16, enabled=self.cfg.precision == "bf16")
-
     def encode(self, x: torch.Tensor, outputs: list | None = None) -> tuple[torch.Tensor, ...]:
         """(mu, logvar) of q(z | x) for images at the model's resolution."""
-        with self._autocast(x):
-            h = self.stem(x)
-            for j, level in enumerate(self.enc_blocks):
-                for branch in level:
-                    h = self._residual(branch, h)
-                    if outputs is not None:
-                        outputs.append(h)
-                if j < len(self.downs):
-                    h = self.downs[j](h)
-            mu, logvar = self.to_latent(h).float().chunk(2, dim=1)
+        h = self.stem(x)
+        for j, level in enumerate(self.enc_blocks):
+            for branch in level:
+                h = self._residual(branch, h)
+                if outputs is not None:
+                    outputs.append(h)
+            if j < len(self.downs):
+                h = self.downs[j](h)
+        mu, logvar = self.to_latent(h).float().chunk(2, dim=1)
         return mu, logvar
 
     def decode(self, z: torch.Tensor, outputs: list | None = None) -> torch.Tensor:
-        with self._autocast(z):
-            h = self.from_latent(z).view(len(z), self.cfg.width, self.size, self.size)
-            for j, level in enumerate(self.dec_blocks):
-                if j < len(self.ups):
-                    h = self.ups[j](h)
-                for branch in level:
-                    h = self._residual(branch, h)
-                    if outputs is not None:
-                        outputs.append(h)
-            return self.to_pixels(h).float()
+        h = self.from_latent(z).view(len(z), self.cfg.width, self.size, self.size)
+        for j, level in enumerate(self.dec_blocks):
+            if j < len(self.ups):
+                h = self.ups[j](h)
+            for branch in level:
+                h = self._residual(branch, h)
+                if outputs is not None:
+                    outputs.append(h)
+        return self.to_pixels(h).float()
 
     # -- the InitlabModel interface ------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
