@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROFILE ?= quick
 
 .PHONY: setup run test test-slow lint bench report experiment reproduce-quick reproduce-all \
-	clean-outputs help
+	notebooks clean-outputs help
 
 help:
 	@echo "make run          set up .venv and run the main job (python train.py) on embedded digits"
@@ -19,6 +19,7 @@ help:
 	@echo "make reproduce-quick   every experiment at CPU scale on embedded data, then the report"
 	@echo "make reproduce-all [LAUNCHER=slurm]   the paper-scale profile (needs the real data sets)"
 	@echo "  FORCE=1 re-runs finished runs (earlier outputs are moved aside, not deleted)"
+	@echo "make notebooks    run notebooks/*.py headless on results/$(PROFILE) (NB_RESULTS=...)"
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +63,14 @@ reproduce-all: $(STAMP)
 
 report: $(STAMP)
 	MPLBACKEND=Agg $(PY) scripts/make_report.py results
+
+NB_RESULTS ?= results/$(PROFILE)
+
+notebooks: $(STAMP)
+	@for nb in notebooks/[!_]*.py; do \
+		echo "== $$nb"; \
+		MPLBACKEND=Agg INITLAB_RESULTS=$(NB_RESULTS) $(PY) $$nb || exit 1; \
+	done
 
 clean-outputs:
 	rm -rf outputs multirun

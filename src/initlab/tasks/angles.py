@@ -11,9 +11,13 @@ For ``seeds`` independent draws of the configured model (draw i uses torch seed
 Inputs go through the network in batches of ``measure_batch_size`` (both members of a pair in
 one batch): BatchNorm layers normalize with that batch's statistics, so the batch size is part of
 the result. With ``train: true`` every draw is then trained with the loop keys (same budget for
-every architecture) and measured again (``stage`` init / trained). Tables: ``angles.csv`` (see
-:func:`initlab.analysis.features.layer_table`, plus the mean-field prediction where one applies)
-and ``draws.csv`` (test accuracy per draw and stage).
+every architecture) and measured again (``stage`` init / trained). With ``checkpoint`` (a train
+run's ``checkpoint.pt`` or its directory) the one draw is the model built from the config with
+the saved weights loaded, measured as is (``stage`` checkpoint; no training, ``seeds: 1``).
+``draws_per_pass`` > 1 runs that many draws through the network at once (``torch.func.vmap``;
+same numbers, more memory; slower than the loop on a 2-core CPU, hence the default 1).
+Tables: ``angles.csv`` (see :func:`initlab.analysis.features.layer_table`, plus the mean-field
+prediction where one applies) and ``draws.csv`` (test accuracy per draw and stage).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import pandas as pd
 import torch
 
 from initlab.analysis.features import layer_table, make_pairs, pairs_within_batches
+from initlab.checkpoints import checkpoint_file, load_weights, saved_config
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.run import Run
@@ -47,6 +52,25 @@ class AnglesConfig(TaskConfig, TrainLoopConfig):
     data_pairs: int = spec(min=1, help="random pairs among those examples")
     split: str = spec(choices=("train", "val", "test"))
     train: bool = spec(help="train each draw with the loop keys, then measure again")
+    checkpoint: str | None = spec(
+        help="measure these saved weights (checkpoint.pt or its run directory) instead of draws"
+    )
+    draws_per_pass: int = spec(
+        min=1, help="draws through the network at once (vmap; more memory); 1: a loop"
+    )
+
+    def validate(self) -> None:
+        if self.checkpoint is None:
+            return
+        if self.train:
+            raise ConfigError(
+                "train: a checkpoint is measured as saved; set task.train=false (train it with "
+                "task=train, then pass that run's directory as task.checkpoint)"
+            )
+        if self.seeds != 1:
+            raise ConfigError(
+                f"seeds: a checkpoint is one network; set task.seeds=1, not {self.seeds}"
+            )
 
 
 def arch_label(setup: Setup) -> str:
@@ -55,13 +79,52 @@ def arch_label(setup: Setup) -> str:
     return name if setup.init.name == "he" else f"{name}_{setup.init.name}"
 
 
-def _measure(model, inputs: dict, batch: int) -> pd.DataFrame:
-    frames = []
+def _measure(models: list, inputs: dict, batch: int, draws_per_pass: int) -> list[pd.DataFrame]:
+    """One table per model (in order), all of them measured on the same inputs."""
+    per_input = []
     for name, (x, labels, pairs, groups, size) in inputs.items():
-        table = layer_table(model, x, labels, pairs, groups, batch_size=min(size, batch))
+        table = layer_table(
+            models,
+            x,
+            labels,
+            pairs,
+            groups,
+            batch_size=min(size, batch),
+            draws_per_pass=draws_per_pass,
+        )
         table.insert(0, "inputs", name)
-        frames.append(table)
-    return pd.concat(frames, ignore_index=True)
+        per_input.append(table)
+    table = pd.concat(per_input, ignore_index=True)
+    return [table[table.draw == i].reset_index(drop=True) for i in range(len(models))]
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state:
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _check_checkpoint(cfg: AnglesConfig, setup: Setup) -> None:
+    """The file exists and, where its run's config.yaml is next to it, the model keys match
+    (a strict load catches other shapes, not e.g. another activation)."""
+    checkpoint_file(cfg.checkpoint)
+    saved = saved_config(cfg.checkpoint)
+    if saved is None or not isinstance(saved.get("model"), dict):
+        return
+    ours = setup.resolved["model"]
+    differ = sorted(
+        k for k in set(saved["model"]) | set(ours) if saved["model"].get(k) != ours.get(k)
+    )
+    if differ:
+        pairs = ", ".join(f"{k}={saved['model'].get(k)!r} (here {ours.get(k)!r})" for k in differ)
+        raise ConfigError(f"task.checkpoint: {cfg.checkpoint} was trained with model {pairs}")
 
 
 def _inputs(cfg: AnglesConfig, setup: Setup, data: DataBundle) -> dict:
@@ -99,45 +162,61 @@ def _scores(model, data: DataBundle, cfg: AnglesConfig) -> dict[str, float]:
 
 @TASKS.register("angles", AnglesConfig)
 def angles_task(cfg: AnglesConfig, setup: Setup, data: DataBundle, run: Run) -> TaskResult:
+    if cfg.checkpoint is not None:
+        _check_checkpoint(cfg, setup)
     inputs = _inputs(cfg, setup, data)
+    first_stage = "init" if cfg.checkpoint is None else "checkpoint"
     frames, draws = [], []
-    for draw in range(cfg.seeds):
-        draw_seed = setup.seed * 10_000 + draw
-        torch.manual_seed(draw_seed)
-        model = setup.new_model(data, run)
-        results = [
-            (
-                "init",
-                _measure(model, inputs, cfg.measure_batch_size),
-                _scores(model, data, cfg),
-                {"train_status": "", "steps": 0},
-            )
-        ]
+    for start in range(0, cfg.seeds, cfg.draws_per_pass):
+        group = list(range(start, min(start + cfg.draws_per_pass, cfg.seeds)))
+        models, states, infos = [], [], []
+        for draw in group:
+            torch.manual_seed(setup.seed * 10_000 + draw)
+            model = setup.new_model(data, run)
+            info = {"train_status": "", "steps": 0}
+            if cfg.checkpoint is not None:
+                meta = load_weights(model, cfg.checkpoint)
+                info["steps"] = meta.get("step", np.nan)
+            models.append(model)
+            states.append(_rng_state())  # training starts from here, as if drawn alone
+            infos.append(info)
+        tables = _measure(models, inputs, cfg.measure_batch_size, cfg.draws_per_pass)
+        results = {
+            draw: [(first_stage, table, _scores(model, data, cfg), info)]
+            for draw, model, table, info in zip(group, models, tables, infos, strict=True)
+        }
         if cfg.train:
-            outcome = train_model(
-                model, data, cfg, setup.optim, run, seed=draw_seed, phase=f"draw{draw}"
-            )
-            info = {"train_status": outcome.status, "steps": outcome.steps}
-            table = _measure(model, inputs, cfg.measure_batch_size)
-            results.append(("trained", table, _scores(model, data, cfg), info))
-        for stage, tab, scores, info in results:
-            tab = tab.assign(draw=draw, draw_seed=draw_seed)
-            tab.insert(0, "stage", stage)
-            frames.append(tab)
-            data_rows = tab[tab.inputs == "data"]
-            draws.append(
-                {
-                    "draw": draw,
-                    "draw_seed": draw_seed,
-                    "stage": stage,
-                    **scores,
-                    "angle_last_data": _last(tab, "data", "angle_mean"),
-                    "angle_last_synthetic": _last(tab, "synthetic", "angle_mean"),
-                    "ratio_input": float(data_rows[data_rows.layer == 0].ratio.mean()),
-                    "ratio_last": _last(tab, "data", "ratio"),
-                    **info,
-                }
-            )
+            trained = []
+            for draw, model, state in zip(group, models, states, strict=True):
+                draw_seed = setup.seed * 10_000 + draw
+                _set_rng_state(state)
+                outcome = train_model(
+                    model, data, cfg, setup.optim, run, seed=draw_seed, phase=f"draw{draw}"
+                )
+                trained.append({"train_status": outcome.status, "steps": outcome.steps})
+            tables = _measure(models, inputs, cfg.measure_batch_size, cfg.draws_per_pass)
+            for draw, model, table, info in zip(group, models, tables, trained, strict=True):
+                results[draw].append(("trained", table, _scores(model, data, cfg), info))
+        for draw in group:
+            draw_seed = setup.seed * 10_000 + draw
+            for stage, tab, scores, info in results[draw]:
+                tab = tab.assign(draw=draw, draw_seed=draw_seed)
+                tab.insert(0, "stage", stage)
+                frames.append(tab)
+                data_rows = tab[tab.inputs == "data"]
+                draws.append(
+                    {
+                        "draw": draw,
+                        "draw_seed": draw_seed,
+                        "stage": stage,
+                        **scores,
+                        "angle_last_data": _last(tab, "data", "angle_mean"),
+                        "angle_last_synthetic": _last(tab, "synthetic", "angle_mean"),
+                        "ratio_input": float(data_rows[data_rows.layer == 0].ratio.mean()),
+                        "ratio_last": _last(tab, "data", "ratio"),
+                        **info,
+                    }
+                )
     labels = {
         "arch": arch_label(setup),
         "model_name": setup.model.name,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 import torch
@@ -37,6 +36,7 @@ from initlab.analysis.hvp import (
     trainable_params,
 )
 from initlab.analysis.lanczos import lanczos
+from initlab.checkpoints import load_weights
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.run import Run
@@ -72,20 +72,6 @@ class HessianConfig(TaskConfig, CurvatureData):
 
 def has_batchnorm(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
-
-
-def load_weights(model: nn.Module, path: str) -> None:
-    """Weights from a train run's ``checkpoint.pt`` (its ``model`` entry) or a state dict."""
-    file = Path(path)
-    if not file.exists():
-        raise ConfigError(f"task.checkpoint: {path} does not exist")
-    state = torch.load(file, map_location="cpu", weights_only=False)
-    if isinstance(state, dict) and isinstance(state.get("model"), dict):
-        state = state["model"]
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        raise ConfigError(f"task.checkpoint: {path} does not fit this model: {err}") from None
 
 
 def prepare(cfg: CurvatureData, setup: Setup, data: DataBundle) -> tuple[nn.Module, list]:

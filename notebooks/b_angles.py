@@ -1,0 +1,180 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # B. Skip connections and BatchNorm keep inputs apart (claims B1-B5)
+#
+# Furusho & Ikeda (IBISML2019-16), randomly initialized MLP (ReLU, He), ResNet (no BN) and
+# ResNet with BN (plus Fixup for reference):
+#
+# - **B1** the angle between two inputs' hidden features shrinks exponentially with depth in an
+#   MLP; **B2** skip connections slow it to sub-exponential; **B3** BatchNorm slows it further
+#   to about 1/l;
+# - **B4** the MLP shrinks between-class distances more than within-class ones (the ratio
+#   worsens layer by layer); skip and BN relieve this;
+# - **B5** after training, angle-preserving architectures reach a larger ratio at the last hidden
+#   layer and a better accuracy.
+#
+# Reads the collected CSVs only (`INITLAB_RESULTS`, default `results/quick`); never trains.
+
+# %%
+import pandas as pd
+from _common import check, load, plt, results_dir, show, show_table, verdicts
+from scipy.stats import spearmanr
+
+from initlab.analysis.laws import fit_law
+
+RESULTS = results_dir()
+ARCHS = ("mlp", "resnet", "resnet_bn", "resnet_fixup")
+
+# %% [markdown]
+# ## Verdicts (claims registry)
+
+# %%
+table = verdicts(RESULTS, ("B1", "B2", "B3", "B4", "B5"))
+show_table(table[["verdict", "scale"]])
+
+# %% [markdown]
+# ## B1-B3: angle against layer at initialization
+# Experiment `b1_b3_angles` (`task=angles`): pairs of synthetic inputs with a set initial cosine
+# `cos0` and pairs of data points, pushed through a few independent draws of each network; per
+# layer, the mean angle between the pair's features (`angles.csv`). The deciding curve is the
+# pair set of the smallest `cos0` (the most different inputs), averaged over draws. On layers
+# l >= 1 two laws are fitted by least squares in log(angle): exponential (log y linear in l) and
+# power (log y linear in log l); the smaller RMSE wins. B1 asks the MLP to fit the exponential;
+# B2 the ResNet to fit the power law and end above the MLP; B3 the BN ResNet to have a power
+# exponent within 0.25 of -1 and end above the ResNet. The MLP's dashed curve is the ReLU
+# arc-cosine kernel map (mean-field theory), whose tail is itself a power law, ~3 pi / l.
+
+# %%
+angles = load(RESULTS, "b1_b3_angles", "angles")
+curves, fits = {}, []
+if angles is not None:
+    init = angles[(angles["stage"] == "init") & angles["cos_mean"].notna()]
+    synthetic = init[init["inputs"] == "synthetic"]
+    cos0 = synthetic["cos0"].round(6).min()
+    for arch in (a for a in ARCHS if a in set(init["arch"])):
+        rows = synthetic[(synthetic["arch"] == arch) & (synthetic["cos0"].round(6) == cos0)]
+        curve = rows.groupby("layer")[["angle_mean", "theory_angle"]].mean()
+        data = init[(init["arch"] == arch) & (init["inputs"] == "data")]
+        curve["data_angle"] = data.groupby("layer")["angle_mean"].mean()
+        curves[arch] = curve = curve[curve.index >= 1]
+        layers, angle = curve.index.to_numpy(float), curve["angle_mean"].to_numpy()
+        exp, power = fit_law("exponential", layers, angle), fit_law("power", layers, angle)
+        fits.append(
+            {
+                "arch": arch,
+                "angle l=1": angle[0],
+                "angle l=L": angle[-1],
+                "exp rate /layer": exp.params["rate"],
+                "exp rmse": exp.rmse_log,
+                "power exponent": power.params["exponent"],
+                "power rmse": power.rmse_log,
+                "best law": "exponential" if exp.rmse_log < power.rmse_log else "power",
+            }
+        )
+    fits = pd.DataFrame(fits).set_index("arch")
+    show_table(fits, f"law fits of the angle, pairs with cos0 = {cos0:g}")
+    for claim_id, arch in (("B1", "mlp"), ("B2", "resnet")):
+        if arch in fits.index:
+            check(RESULTS, claim_id, f"exp rate {fits.loc[arch, 'exp rate /layer']:.3g}/layer")
+    if "resnet_bn" in fits.index:
+        check(RESULTS, "B3", f"angle exponent {fits.loc['resnet_bn', 'power exponent']:.3g}")
+
+# %%
+if curves:
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    for col, (column, what) in enumerate(
+        (("angle_mean", f"synthetic pairs, cos0 = {cos0:g}"), ("data_angle", "data pairs"))
+    ):
+        for arch, curve in curves.items():
+            for ax in axes[:, col]:
+                (line,) = ax.plot(curve.index, curve[column], label=arch)
+                if column == "angle_mean" and curve["theory_angle"].notna().all():
+                    ax.plot(curve.index, curve["theory_angle"], "--", color=line.get_color(), lw=1)
+        axes[0, col].set_xscale("log")
+        theory = " (dashed: mean-field theory)" if column == "angle_mean" else ""
+        axes[0, col].set_title(f"{what}: log-log{theory}", fontsize=9)
+        axes[1, col].set_title(f"{what}: log-linear", fontsize=9)
+        for ax in axes[:, col]:
+            ax.set_yscale("log")
+            ax.set_ylabel("angle (rad)")
+        axes[1, col].set_xlabel("layer / block l")
+    axes[0, 0].legend(fontsize=8)
+    show(fig)
+
+# %% [markdown]
+# ## B4: between- / within-class distance ratio through depth
+# Experiment `b4_distance_ratio`: on data points, the mean distance between features of
+# different classes over the mean distance within a class, per layer (layer 0: the inputs),
+# averaged over draws. The rule: the MLP's ratio at the last layer is below its input ratio on
+# every data set, and ResNet / BN ResNet end relatively higher than the MLP.
+
+# %%
+ratios = load(RESULTS, "b4_distance_ratio", "angles")
+if ratios is not None:
+    rows = ratios[(ratios["inputs"] == "data") & (ratios["stage"] == "init")]
+    keys = ["data_name", "arch", "layer"]
+    per_draw = rows.groupby([*keys, "draw"])["ratio"].first().reset_index()
+    ratio = per_draw.groupby(keys)["ratio"].mean().reset_index()
+    change = ratio.sort_values("layer").groupby(["data_name", "arch"])["ratio"]
+    change = (change.last() / change.first()).unstack("arch")
+    show_table(change, "ratio at the last layer / ratio of the inputs (< 1: worsens)")
+    if "mlp" in change.columns:
+        check(RESULTS, "B4", f"mlp {change['mlp'].iloc[0]:.3g}")
+    sets = sorted(ratio["data_name"].unique())
+    fig, axes = plt.subplots(1, len(sets), figsize=(5.5 * len(sets), 4), squeeze=False)
+    for ax, name in zip(axes[0], sets, strict=True):
+        for arch, part in ratio[ratio["data_name"] == name].groupby("arch"):
+            ax.plot(part["layer"], part["ratio"], label=arch)
+        ax.set_title(f"{name}: between / within class distance", fontsize=9)
+        ax.set_xlabel("layer (0 = input)")
+        ax.set_ylabel("ratio")
+        ax.legend(fontsize=8)
+    show(fig)
+
+# %% [markdown]
+# ## B5: the ratio after training
+# Experiment `b5_trained_ratio`: each network trained for the same budget; `draws.csv` holds, per
+# draw, the angle of data pairs at the last layer at init, the ratio at the last hidden layer
+# before and after training, and the test accuracy. The rule ranks the networks by their angle
+# at init and asks for a positive Spearman correlation with the trained ratio and with the test
+# accuracy (both: reproduced; one: partly).
+
+# %%
+draws = load(RESULTS, "b5_trained_ratio", "draws")
+if draws is not None:
+    init, trained = (draws[draws["stage"] == s].groupby("arch") for s in ("init", "trained"))
+    summary = pd.DataFrame(
+        {
+            "angle at L (init)": init["angle_last_data"].mean(),
+            "ratio (init)": init["ratio_last"].mean(),
+            "ratio (trained)": trained["ratio_last"].mean(),
+            "test accuracy": trained["test_accuracy"].mean(),
+        }
+    ).sort_values("angle at L (init)")
+    show_table(summary, "last hidden layer, mean over draws")
+    filled = summary.dropna(subset=["angle at L (init)"])
+    if len(filled) >= 3:
+        rho_ratio = spearmanr(filled["angle at L (init)"], filled["ratio (trained)"]).statistic
+        rho_acc = spearmanr(filled["angle at L (init)"], filled["test accuracy"]).statistic
+        print(f"Spearman: (init angle, trained ratio) {rho_ratio:.2f}, (init angle, acc) ", end="")
+        print(f"{rho_acc:.2f}")
+        check(RESULTS, "B5", f"Spearman(init angle, trained ratio) {rho_ratio:.2f}")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    summary[["ratio (init)", "ratio (trained)"]].plot.bar(ax=left, rot=0)
+    left.set_ylabel("between / within distance, last hidden layer")
+    summary["test accuracy"].plot.bar(ax=right, rot=0, color="tab:gray")
+    right.set_ylabel("test accuracy after training")
+    right.set_ylim(0, 1)
+    show(fig)

@@ -1,0 +1,189 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # C. Depth, the largest usable learning rate and the Fisher spectrum (claims C1-C3)
+#
+# KAKENHI report 18J15055 (Furusho) and its companion abstract:
+#
+# - **C1** the angle claims of B: exponential decay in the MLP, about 1/l with ResNet + BN;
+# - **C2** the largest learning rate at which gradient descent converges is exponentially small
+#   in depth for a ResNet without BN, only reciprocally small (about 1/L) with BN;
+# - **C3** the top eigenvalue of the Fisher information at random weights is independent of
+#   depth for the MLP, grows exponentially for the ResNet and sub-linearly with BN.
+#
+# Reads the collected CSVs only (`INITLAB_RESULTS`, default `results/quick`); never trains.
+
+# %%
+import numpy as np
+import pandas as pd
+from _common import check, load, plt, results_dir, show, show_table, verdicts
+
+from initlab.analysis.laws import compare_laws, fit_law
+
+RESULTS = results_dir()
+DEPTH = "model.depth"
+COLORS = {
+    "resnet_he": "tab:red",
+    "resnet_fixup": "tab:blue",
+    "resnet_bn": "tab:green",
+    "mlp_he": "tab:purple",
+}
+
+
+def law_table(medians: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Power law and exponential fitted (in log y) to every column with >= 3 positive points."""
+    rows, fits = [], {}
+    for arm in medians.columns:
+        curve = medians[arm].dropna()
+        curve = curve[curve > 0]
+        if len(curve) < 3:
+            continue
+        fits[arm] = f = compare_laws(curve.index, curve.to_numpy(), ("power", "exponential"))
+        rows.append(
+            {
+                "arm": arm,
+                "L=min": curve.iloc[0],
+                "L=max": curve.iloc[-1],
+                "best law": next(iter(f)),
+                "power exponent": f["power"].params["exponent"],
+                "power R2": f["power"].r2_log,
+                "exp rate /block": f["exponential"].params["rate"],
+                "exp R2": f["exponential"].r2_log,
+            }
+        )
+    return pd.DataFrame(rows).set_index("arm") if rows else pd.DataFrame(), fits
+
+
+def depth_plot(ax, frame: pd.DataFrame, medians: pd.DataFrame, fits: dict, column: str) -> None:
+    for arm, rows in frame.groupby("arm"):
+        color = COLORS.get(arm)
+        ax.scatter(rows[DEPTH], rows[column], s=8, alpha=0.4, color=color)
+        curve = medians[arm].dropna()
+        ax.plot(curve.index, curve.to_numpy(), "o-", color=color, label=arm)
+        if arm in fits:
+            grid = np.linspace(curve.index.min(), curve.index.max(), 100)
+            ax.plot(grid, fits[arm]["power"].predict(grid), "--", color=color, lw=0.8)
+            ax.plot(grid, fits[arm]["exponential"].predict(grid), ":", color=color, lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("depth L")
+
+
+# %% [markdown]
+# ## Verdicts (claims registry)
+
+# %%
+table = verdicts(RESULTS, ("C1", "C2", "C3"))
+show_table(table[["verdict", "scale"]])
+
+# %% [markdown]
+# ## C1: the angles again
+# C1 reads the B experiment `b1_b3_angles` (see `b_angles.py`): the MLP's angle against the layer
+# must fit an exponential better than a power law, and the BN ResNet's angle must fall with a
+# power exponent within 0.25 of -1. Both: reproduced; one: partly.
+
+# %%
+angles = load(RESULTS, "b1_b3_angles", "angles")
+if angles is not None:
+    synthetic = angles[(angles["stage"] == "init") & (angles["inputs"] == "synthetic")]
+    cos0 = synthetic["cos0"].round(6).min()
+    rows = []
+    for arch in ("mlp", "resnet_bn"):
+        part = synthetic[(synthetic["arch"] == arch) & (synthetic["cos0"].round(6) == cos0)]
+        curve = part.groupby("layer")["angle_mean"].mean()
+        curve = curve[curve.index >= 1]
+        if len(curve) < 3:
+            continue
+        exp = fit_law("exponential", curve.index, curve.to_numpy())
+        power = fit_law("power", curve.index, curve.to_numpy())
+        rows.append(
+            {
+                "arch": arch,
+                "exp rmse": exp.rmse_log,
+                "power rmse": power.rmse_log,
+                "power exponent": power.params["exponent"],
+            }
+        )
+    c1 = pd.DataFrame(rows).set_index("arch")
+    show_table(c1, f"angle law fits, synthetic pairs with cos0 = {cos0:g}")
+    if "mlp" in c1.index:
+        check(RESULTS, "C1", f"power exponent {c1.loc['mlp', 'power exponent']:.3g}")
+
+# %% [markdown]
+# ## C2: the largest convergent learning rate against depth
+# Experiment `c2_max_lr_depth` (`task=lr_search`): full-batch gradient descent from the same
+# initialization at geometrically spaced learning rates, then bisection on "the training loss
+# does not diverge within K steps"; `max_lr` is the largest learning rate that did not diverge.
+# The rule fits the median over seeds: ResNet (He) must fit the exponential better with a
+# negative rate; ResNet + BN must fit the power law better with an exponent rounding to -1.
+# The crosses are 2 / lambda_max of the Hessian from A1 (the edge of stability of GD on a
+# quadratic), where that experiment was run.
+
+# %%
+lr = load(RESULTS, "c2_max_lr_depth")
+if lr is not None:
+    lr = lr[lr["max_lr"] > 0]
+    lr_medians = lr.pivot_table(index=DEPTH, columns="arm", values="max_lr", aggfunc="median")
+    show_table(lr_medians, "median max_lr over seeds (rows: depth L)")
+    lr_fits_table, lr_fits = law_table(lr_medians)
+    show_table(lr_fits_table, "law fits")
+    if "resnet_he" in lr_fits:
+        rate = lr_fits["resnet_he"]["exponential"].params["rate"]
+        check(RESULTS, "C2", f"exp rate {rate:.3f}/block")
+    hessian = load(RESULTS, "a1_a2_hessian_depth")
+    edge = None
+    if hessian is not None:
+        lam = hessian.pivot_table(index=DEPTH, columns="arm", values="lambda_max", aggfunc="median")
+        edge = (2.0 / lam).reindex(columns=[a for a in lr_medians.columns if a in lam.columns])
+        ratio = (lr_medians.reindex_like(edge) / edge).dropna(how="all")
+        show_table(ratio, "max_lr / (2 / lambda_max): 1 is the edge of GD's stability")
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    depth_plot(ax, lr, lr_medians, lr_fits, "max_lr")
+    if edge is not None:
+        for arm in edge.columns:
+            ax.plot(edge.index, edge[arm], "x-.", color=COLORS.get(arm), lw=0.8)
+    ax.set_ylabel("largest non-diverging learning rate (GD)")
+    ax.set_title("--: power law, : exponential; x: 2 / lambda_max (A1)", fontsize=9)
+    ax.legend(fontsize=8)
+    show(fig)
+
+# %% [markdown]
+# ## C3: the Fisher information's top eigenvalue against depth
+# Experiment `c3_fisher_depth`: top eigenvalue (Lanczos) of the true Fisher (labels sampled from
+# the model) and of the empirical Fisher (data labels) at initialization. The rule uses the true
+# Fisher: the MLP's power exponent must round to 0, the ResNet (He) must fit the exponential
+# better with a positive rate, and ResNet + BN the power law with an exponent below 1. Depths
+# where the true Fisher is exactly 0 (a saturated softmax) have no logarithm and are left out.
+
+# %%
+fisher = load(RESULTS, "c3_fisher_depth")
+if fisher is not None:
+    if "matrix" not in fisher.columns:
+        fisher = fisher.assign(matrix="fisher_true")
+    matrices = sorted(fisher["matrix"].unique(), reverse=True)
+    fig, axes = plt.subplots(1, len(matrices), figsize=(6.5 * len(matrices), 4.5), squeeze=False)
+    for ax, matrix in zip(axes[0], matrices, strict=True):
+        rows = fisher[(fisher["matrix"] == matrix) & (fisher["lambda_max"] > 0)]
+        medians = rows.pivot_table(
+            index=DEPTH, columns="arm", values="lambda_max", aggfunc="median"
+        )
+        show_table(medians, f"{matrix}: median top eigenvalue (rows: depth L)")
+        fits_table, fits = law_table(medians)
+        show_table(fits_table, f"{matrix}: law fits")
+        if matrix == "fisher_true" and "mlp_he" in fits_table.index:
+            first, last = fits_table.loc["mlp_he", ["L=min", "L=max"]]
+            check(RESULTS, "C3", f"mlp_he {first:.3g} -> {last:.3g}")
+        depth_plot(ax, rows, medians, fits, "lambda_max")
+        ax.set_ylabel(f"top eigenvalue of the {matrix}")
+        ax.legend(fontsize=8)
+    show(fig)
