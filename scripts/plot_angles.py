@@ -30,6 +30,7 @@ from initlab.claims.angles import (  # noqa: E402
     ratio_curves,
     read_table,
 )
+from initlab.report.figures import save_figure  # noqa: E402
 
 ARCH_ORDER = ("mlp", "resnet", "resnet_bn", "resnet_fixup", "snn_lecun")
 
@@ -37,14 +38,6 @@ ARCH_ORDER = ("mlp", "resnet", "resnet_bn", "resnet_fixup", "snn_lecun")
 def _archs(frame: pd.DataFrame) -> list[str]:
     present = list(dict.fromkeys(frame.arch))
     return [a for a in ARCH_ORDER if a in present] + [a for a in present if a not in ARCH_ORDER]
-
-
-def _save(fig: plt.Figure, path: Path) -> None:
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    fig.savefig(path.with_suffix(".pdf"))
-    plt.close(fig)
-    print(f"wrote {path}")
 
 
 def plot_angles(results: Path) -> None:
@@ -77,7 +70,7 @@ def plot_angles(results: Path) -> None:
             axes[0, j].set_ylabel(f"{quantity} (log-log)")
             axes[1, j].set_ylabel(f"{quantity} (log-linear)")
         axes[0, 0].legend(fontsize=7)
-        _save(fig, results / ANGLES_EXP / fname)
+        save_figure(fig, results / ANGLES_EXP / fname)
 
 
 def plot_archs(results: Path) -> None:
@@ -105,7 +98,7 @@ def plot_archs(results: Path) -> None:
             ax.set_ylabel(f"angle (rad), {axis}")
         axes[1, j].set_xlabel("layer / block")
     axes[0, 0].legend(fontsize=8)
-    _save(fig, results / ANGLES_EXP / "angle_by_arch.png")
+    save_figure(fig, results / ANGLES_EXP / "angle_by_arch.png")
 
 
 def plot_ratio(results: Path) -> None:
@@ -121,7 +114,7 @@ def plot_ratio(results: Path) -> None:
         ax.set_xlabel("layer (0 = input)")
         ax.set_ylabel("ratio")
         ax.legend(fontsize=7)
-    _save(fig, results / RATIO_EXP / "ratio_vs_layer.png")
+    save_figure(fig, results / RATIO_EXP / "ratio_vs_layer.png")
 
 
 def plot_trained(results: Path) -> None:
@@ -151,7 +144,7 @@ def plot_trained(results: Path) -> None:
     ax2.set_xticks(x, archs)
     ax2.set_ylabel("test accuracy after training")
     ax2.set_ylim(0, 1)
-    _save(fig, results / TRAINED_EXP / "ratio_before_after.png")
+    save_figure(fig, results / TRAINED_EXP / "ratio_before_after.png")
 
 
 def main() -> int:

@@ -23,6 +23,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
 from initlab.analysis.laws import compare_laws  # noqa: E402
+from initlab.report.figures import save_figure  # noqa: E402
 
 DEPTH = "model.depth"
 COLORS = {
@@ -42,11 +43,7 @@ def completed(path: Path) -> pd.DataFrame | None:
 
 
 def save(fig: plt.Figure, path: Path) -> None:
-    fig.tight_layout()
-    for suffix in (".png", ".pdf"):
-        fig.savefig(path.with_suffix(suffix), dpi=130)
-    plt.close(fig)
-    print(f"wrote {path.with_suffix('.png')}")
+    save_figure(fig, path, dpi=130)
 
 
 def depth_panel(

@@ -29,14 +29,7 @@ from initlab.claims.pdi import (  # noqa: E402
     PAPER_L1_PDI,
     arm_of,
 )
-
-
-def _save(fig: plt.Figure, path: Path) -> None:
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    fig.savefig(path.with_suffix(".pdf"))
-    plt.close(fig)
-    print(f"wrote {path}")
+from initlab.report.figures import save_figure  # noqa: E402
 
 
 def plot_d1(results: Path) -> None:
@@ -64,7 +57,7 @@ def plot_d1(results: Path) -> None:
         ax.set_yscale("log")
     axes[0][0].set_ylabel("Var(W) / (2 / fan_in)")
     axes[0][0].legend(title="base init", fontsize=8)
-    _save(fig, results / D1_EXP / "weight_variance.png")
+    save_figure(fig, results / D1_EXP / "weight_variance.png")
 
 
 def plot_d2(results: Path) -> None:
@@ -101,7 +94,7 @@ def plot_d2(results: Path) -> None:
     )
     bars.set_ylabel("final test L1 per value")
     bars.legend(fontsize=8)
-    _save(fig, base / "vae_curves.png")
+    save_figure(fig, base / "vae_curves.png")
 
 
 def main() -> int:

@@ -21,12 +21,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from initlab.report.figures import save_figure  # noqa: E402
+
 
 def _save(fig: plt.Figure, path: Path) -> None:
-    fig.savefig(path.with_suffix(".png"), dpi=150, bbox_inches="tight")
-    fig.savefig(path.with_suffix(".pdf"), bbox_inches="tight")
-    plt.close(fig)
-    print(f"wrote {path.with_suffix('.png')}")
+    save_figure(fig, path, dpi=150, tight_bbox=True)
 
 
 def plot_vector_field(exp_dir: Path) -> None:
