@@ -15,7 +15,7 @@ from initlab.inits.fixup import fixup_scale
 from initlab.setup import parse_config
 from tests.conftest import quiet_config
 
-MODELS = ["mlp", "resnet", "resnet_bn", "cnn"]
+MODELS = ["mlp", "resnet", "resnet_bn", "cnn", "snn", "highway"]
 INITS = ["he", "xavier", "lecun", "fixup", "torch"]
 DATA = ["digits", "iris", "wine", "breast_cancer", "synthetic"]
 
@@ -24,7 +24,7 @@ def _refusal(model: str, init: str, data: str) -> str | None:
     """The message fragment a composition must be refused with, or None if it must work."""
     if model == "cnn" and data != "digits":
         return "needs image data"
-    if init == "fixup" and model in ("mlp", "cnn"):
+    if init == "fixup" and model in ("mlp", "cnn", "snn", "highway"):
         return "needs a model with residual branches"
     if init == "fixup" and model == "resnet_bn":
         return "fixup replaces normalization"

@@ -12,6 +12,12 @@ the ``depth`` blocks are split evenly into stages of ``width``, 2 ``width``, 4 `
 channels; the first block of every later stage halves the resolution (stride-2 first conv) and
 its skip path subsamples and pads the new channels with zeros (parameter free, as in Fixup's
 code), e.g. ResNet-32 = ``depth=15 stages=3 width=16``, ResNet-110 = ``depth=54 stages=3``.
+
+``block_shape`` and ``bottleneck`` give the widths inside a branch (the SNN paper's fully
+connected ResNets): ``rectangular`` keeps every inner width at ``bottleneck * width``;
+``diavolo`` narrows symmetrically from ``width`` to ``bottleneck * width`` in the middle of the
+branch and widens back (see :func:`branch_widths`). With two weight layers per branch the two
+shapes coincide; ``bottleneck: 1.0`` is the plain residual net.
 """
 
 from __future__ import annotations
@@ -34,6 +40,26 @@ from initlab.models.base import (
     norm_layer,
 )
 
+BLOCK_SHAPES = ("rectangular", "diavolo")
+
+
+def branch_widths(width: int, layers: int, shape: str, bottleneck: float) -> list[int]:
+    """Widths of the ``layers - 1`` hidden units between the weight layers of one branch.
+
+    ``rectangular``: all ``bottleneck * width``. ``diavolo``: inner position ``j`` of ``layers``
+    gets ``width * (b + (1 - b) |2 j / layers - 1|)``, i.e. ``b * width`` in the middle, growing
+    linearly towards ``width`` at both ends. At least one unit each.
+    """
+    if shape == "rectangular":
+        fractions = [bottleneck] * (layers - 1)
+    elif shape == "diavolo":
+        fractions = [
+            bottleneck + (1.0 - bottleneck) * abs(2.0 * j / layers - 1.0) for j in range(1, layers)
+        ]
+    else:
+        raise ValueError(f"unknown block shape {shape!r}")
+    return [max(1, int(round(width * f))) for f in fractions]
+
 
 @dataclass(kw_only=True)
 class ResNetConfig(ModelConfig):
@@ -41,10 +67,14 @@ class ResNetConfig(ModelConfig):
     scalar_affine: bool = spec(help="Fixup's scalar biases and multiplier in each branch")
     post_activation: bool = spec(help="apply the activation after the addition")
     stages: int = spec(min=1, help="images: stages of doubling width and halving resolution")
+    block_shape: str = spec(choices=BLOCK_SHAPES, help="widths inside a residual branch")
+    bottleneck: float = spec(min=0.0, max=1.0, help="narrowest inner width / block width")
 
     def validate(self) -> None:
         if self.depth % self.stages:
             raise ConfigError(f"depth: {self.depth} blocks do not split into {self.stages} stages")
+        if self.bottleneck <= 0.0:
+            raise ConfigError("bottleneck: must be > 0 (fraction of the block width)")
 
 
 @dataclass(kw_only=True)
@@ -89,8 +119,10 @@ class ResNet(InitlabModel):
         for index in range(cfg.depth):
             c_out = width * 2 ** (index // per_stage)
             stride = 2 if c_out != c_in else 1
-            layers = [weight_layer(c_in, c_out, stride)]
-            layers += [weight_layer(c_out, c_out, 1) for _ in range(cfg.branch_layers - 1)]
+            inner = branch_widths(c_out, cfg.branch_layers, cfg.block_shape, cfg.bottleneck)
+            sizes = [c_in, *inner, c_out]
+            layers = [weight_layer(sizes[0], sizes[1], stride)]
+            layers += [weight_layer(a, b, 1) for a, b in zip(sizes[1:-1], sizes[2:], strict=True)]
             blocks.append(
                 ResidualBranch(
                     layers,

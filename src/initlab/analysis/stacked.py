@@ -1,0 +1,164 @@
+"""Train K models of one architecture together: stacked parameters, vmap, per-member SGD.
+
+Small networks on small tables spend most of each step in Python and kernel launches, so a
+hyper-parameter grid trained one member at a time is overhead-bound. Here the K members' parameters
+are stacked along a leading dim (``torch.func.stack_module_state``), one ``vmap`` of
+``functional_call`` runs all forward passes, one ``autograd.grad`` gives every member's gradient
+(the summed loss has independent terms, so member k's gradient is that of its own loss), and SGD
+updates all members with a (K,)-shaped learning rate broadcast over each parameter.
+
+Each member k sees the batches of ``epoch_order(n, order_seeds[k], epoch)`` (the order
+``initlab.training`` uses); when all seeds are equal the batch is shared and not replicated.
+The result equals training each member alone with the same order and ``torch.optim.SGD``
+(``tests/analysis/test_stacked.py`` checks this to float32 rounding).
+
+Dropout: the forward runs under ``vmap(..., randomness="different")``, so every member draws its
+own masks from the global generator, but not the masks a one-by-one run would draw (the random
+stream is consumed in a different order and shape). Runs with dropout are therefore statistically,
+not bitwise, equivalent to one-by-one training; the equality test uses no dropout.
+
+Limits: class-label targets (cross-entropy loss, accuracy), models without buffers (so no
+BatchNorm, whose running statistics vmap cannot update in place).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from initlab.training import epoch_order
+
+Params = dict[str, torch.Tensor]
+
+
+@dataclass
+class StackedResult:
+    params: Params  # every parameter with a leading member dim K
+    metrics: list[dict[str, float]]  # per member: {split}_loss, {split}_accuracy
+    steps: int
+
+
+def _per_member(value: float | Sequence[float], k: int, name: str) -> torch.Tensor:
+    values = torch.as_tensor(value, dtype=torch.float32).flatten()
+    if values.numel() == 1:
+        values = values.expand(k)
+    if values.numel() != k:
+        raise ValueError(f"{name}: expected 1 or {k} values, got {values.numel()}")
+    return values
+
+
+class StackedModels:
+    """K same-shaped models as one function of stacked parameters."""
+
+    def __init__(self, models: Sequence[nn.Module]) -> None:
+        if not models:
+            raise ValueError("need at least one model")
+        if any(len(list(m.buffers())) for m in models):
+            raise ValueError("models with buffers (e.g. BatchNorm) cannot be stacked")
+        params, _ = stack_module_state(list(models))
+        self.params: Params = {name: p.detach().clone() for name, p in params.items()}
+        self.k = len(models)
+        # a parameter-free copy whose forward functional_call runs with each member's tensors
+        self.base = copy.deepcopy(models[0]).to("meta")
+        self.base.train(models[0].training)
+
+    def logits(self, params: Params, x: torch.Tensor, shared_x: bool) -> torch.Tensor:
+        """(K, batch, classes); ``x`` is (batch, ...) if ``shared_x`` else (K, batch, ...)."""
+
+        def one(p: Params, xb: torch.Tensor) -> torch.Tensor:
+            return functional_call(self.base, p, (xb,))
+
+        randomness = "different" if self.base.training else "error"
+        return vmap(one, in_dims=(0, None if shared_x else 0), randomness=randomness)(params, x)
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, prefix: str) -> list[dict[str, float]]:
+        """Mean cross-entropy and accuracy of every member on (x, y), in eval mode."""
+        was_training = self.base.training
+        self.base.eval()
+        logits = self.logits(self.params, x, shared_x=True)
+        self.base.train(was_training)
+        k, n, c = logits.shape
+        losses = F.cross_entropy(logits.reshape(k * n, c), y.repeat(k), reduction="none")
+        losses = losses.view(k, n).mean(1)
+        accuracy = (logits.argmax(-1) == y).float().mean(1)
+        return [
+            {f"{prefix}_loss": loss.item(), f"{prefix}_accuracy": acc.item()}
+            for loss, acc in zip(losses, accuracy, strict=True)
+        ]
+
+
+def load_member(model: nn.Module, params: Params, k: int) -> nn.Module:
+    """Copy member ``k`` of stacked ``params`` into ``model`` (same architecture); return it."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(params[name][k])
+    return model
+
+
+def train_stacked(
+    models: Sequence[nn.Module],
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    *,
+    lr: float | Sequence[float],
+    epochs: int,
+    batch_size: int,
+    order_seeds: Sequence[int],
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    eval_sets: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+) -> StackedResult:
+    """Train ``models`` together with SGD (as ``torch.optim.SGD``: dampening 0, no Nesterov).
+
+    ``lr`` may differ per member; ``order_seeds`` gives each member's batch-order seed (one value
+    per member). The models themselves are left untouched; read trained member k with
+    ``load_member(model, result.params, k)``, or use the returned metrics, which hold
+    ``{split}_loss`` and ``{split}_accuracy`` for ``train`` and every split in ``eval_sets``.
+    """
+    stack = StackedModels(models)
+    k, n = stack.k, len(x_train)
+    if len(order_seeds) != k:
+        raise ValueError(f"order_seeds: expected {k} values, got {len(order_seeds)}")
+    lrs = _per_member(lr, k, "lr").to(x_train.device)
+    shared = len(set(order_seeds)) == 1
+    batch_size = min(batch_size, n)
+    params = {name: p.requires_grad_() for name, p in stack.params.items()}
+    velocity: Params = {}
+    steps = 0
+
+    def scale(name: str) -> torch.Tensor:  # (K, 1, 1, ...) to broadcast over a parameter
+        return lrs.view(k, *[1] * (params[name].dim() - 1))
+
+    for epoch in range(epochs):
+        orders = [epoch_order(n, seed, epoch).to(x_train.device) for seed in order_seeds]
+        order = orders[0] if shared else torch.stack(orders)
+        for start in range(0, n, batch_size):
+            idx = order[..., start : start + batch_size]
+            logits = stack.logits(params, x_train[idx], shared_x=shared)
+            targets = y_train[idx].expand(k, -1) if shared else y_train[idx]
+            per_member = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+            grads = torch.autograd.grad(per_member.mean(1).sum(), list(params.values()))
+            with torch.no_grad():
+                for (name, p), grad in zip(params.items(), grads, strict=True):
+                    if weight_decay:
+                        grad = grad.add(p, alpha=weight_decay)
+                    if momentum:
+                        if name in velocity:
+                            grad = velocity[name].mul_(momentum).add_(grad)
+                        else:
+                            grad = velocity[name] = grad.clone()
+                    p.addcmul_(scale(name), grad, value=-1.0)
+            steps += 1
+    stack.params = {name: p.detach() for name, p in params.items()}
+    metrics = stack.evaluate(x_train, y_train, "train")
+    for split, (x, y) in (eval_sets or {}).items():
+        for member, values in zip(metrics, stack.evaluate(x, y, split), strict=True):
+            member.update(values)
+    return StackedResult(stack.params, metrics, steps)
