@@ -79,12 +79,13 @@ def stacked(models, data, lrs, seeds, epochs, batch_size) -> tuple[float, int]:
     return time.perf_counter() - start, result.steps * len(models)
 
 
-# (activation, init, width): ReLU+He and the SNN's SELU+LeCun at the SNN grid's small end, and a
-# narrower net, where one member's step is mostly Python overhead.
+# (activation, init, width): ReLU+He and the SNN's SELU+LeCun at the SNN grid's small end (width
+# 256), and narrower nets, where one member's step is mostly Python overhead, not arithmetic.
 CASES = {
     "relu_he_4x256": ("relu", "he", 256),
     "selu_lecun_4x256": ("selu", "lecun", 256),
     "relu_he_4x64": ("relu", "he", 64),
+    "relu_he_4x32": ("relu", "he", 32),
 }
 
 

@@ -129,34 +129,30 @@ def train_stacked(
     lrs = _per_member(lr, k, "lr").to(x_train.device)
     shared = len(set(order_seeds)) == 1
     batch_size = min(batch_size, n)
-    params = {name: p.requires_grad_() for name, p in stack.params.items()}
-    velocity: Params = {}
+    params = [p.requires_grad_() for p in stack.params.values()]  # the same tensors, in order
+    lr_views = [lrs.view(k, *[1] * (p.dim() - 1)) for p in params]  # broadcast over each param
+    velocity: list[torch.Tensor] = []
     steps = 0
-
-    def scale(name: str) -> torch.Tensor:  # (K, 1, 1, ...) to broadcast over a parameter
-        return lrs.view(k, *[1] * (params[name].dim() - 1))
-
     for epoch in range(epochs):
         orders = [epoch_order(n, seed, epoch).to(x_train.device) for seed in order_seeds]
         order = orders[0] if shared else torch.stack(orders)
         for start in range(0, n, batch_size):
             idx = order[..., start : start + batch_size]
-            logits = stack.logits(params, x_train[idx], shared_x=shared)
+            logits = stack.logits(stack.params, x_train[idx], shared_x=shared)
             targets = y_train[idx].expand(k, -1) if shared else y_train[idx]
             per_member = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
-            grads = torch.autograd.grad(per_member.mean(1).sum(), list(params.values()))
-            with torch.no_grad():
-                for (name, p), grad in zip(params.items(), grads, strict=True):
-                    if weight_decay:
-                        grad = grad.add(p, alpha=weight_decay)
-                    if momentum:
-                        if name in velocity:
-                            grad = velocity[name].mul_(momentum).add_(grad)
-                        else:
-                            grad = velocity[name] = grad.clone()
-                    p.addcmul_(scale(name), grad, value=-1.0)
+            grads = list(torch.autograd.grad(per_member.mean(1).sum(), params))
+            with torch.no_grad():  # torch.optim.SGD's update, on all parameters at once
+                if weight_decay:
+                    grads = torch._foreach_add(grads, params, alpha=weight_decay)
+                if momentum and velocity:
+                    torch._foreach_mul_(velocity, momentum)
+                    torch._foreach_add_(velocity, grads)
+                elif momentum:
+                    velocity = [g.clone() for g in grads]
+                torch._foreach_addcmul_(params, lr_views, velocity or grads, value=-1.0)
             steps += 1
-    stack.params = {name: p.detach() for name, p in params.items()}
+    stack.params = {name: p.detach() for name, p in stack.params.items()}
     metrics = stack.evaluate(x_train, y_train, "train")
     for split, (x, y) in (eval_sets or {}).items():
         for member, values in zip(metrics, stack.evaluate(x, y, split), strict=True):
