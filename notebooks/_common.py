@@ -9,6 +9,8 @@
   close, under the Agg backend) when the notebook runs as a script; ``INITLAB_FIGURES=<dir>``
   also saves every figure there as PNG.
 
+The figures themselves are drawn by :mod:`initlab.report.plots` (one module per paper), the
+functions ``scripts/plot_*.py`` save for the report, so a notebook shows the report's figures.
 Importing it picks the Agg backend when not in Jupyter and no ``MPLBACKEND`` is set.
 """
 
@@ -26,6 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from initlab.claims import all_claims  # noqa: E402
+from initlab.report.plots.common import completed_runs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RESULTS = ROOT / "results" / "quick"
@@ -57,8 +60,8 @@ def load(results: Path, experiment: str, table: str = "summary", completed: bool
         )
         return None
     frame = pd.read_csv(path)
-    if completed and "status" in frame.columns:
-        frame = frame[frame["status"] == "completed"]
+    if completed:
+        frame = completed_runs(frame)
     if frame.empty:
         print(f"NOTE: {path} has no completed runs; this part is skipped.")
         return None

@@ -27,21 +27,14 @@
 # by `make reproduce-quick`); it never trains. Set `INITLAB_RESULTS` to read another profile.
 
 # %%
-import numpy as np
 import pandas as pd
-from _common import check, load, plt, results_dir, show, show_table, verdicts
+from _common import check, load, results_dir, show, show_table, verdicts
 
 from initlab.analysis.laws import compare_laws
+from initlab.report.plots import hessian as plots
 
 RESULTS = results_dir()
-DEPTH = "model.depth"
-COLORS = {
-    "resnet_he": "tab:red",
-    "resnet_fixup": "tab:blue",
-    "resnet_bn": "tab:green",
-    "resnet_bn_zero": "tab:olive",
-    "mlp_he": "tab:purple",
-}
+DEPTH = plots.DEPTH
 
 # %% [markdown]
 # ## Verdicts
@@ -96,24 +89,13 @@ if hessian is not None:
             RESULTS, "A2", f"exp rate {fits['resnet_he']['exponential'].params['rate']:.3f}/block"
         )
 
+# %% [markdown]
+# The report's figure: dots are seeds, the line the median, and the laws fitted to the medians
+# (-- power, : exponential, -. sqrt(L)) with their R^2 in log y; right, |lambda_min|.
+
 # %%
 if hessian is not None:
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for arm, rows in hessian.groupby("arm"):
-        color = COLORS.get(arm)
-        ax.scatter(rows[DEPTH], rows["lambda_max"], s=8, alpha=0.4, color=color)
-        curve = medians[arm].dropna()
-        ax.plot(curve.index, curve.to_numpy(), "o-", color=color, label=arm)
-        if arm in fits:
-            grid = np.linspace(curve.index.min(), curve.index.max(), 100)
-            ax.plot(grid, fits[arm]["power"].predict(grid), "--", color=color, lw=0.8)
-            ax.plot(grid, fits[arm]["exponential"].predict(grid), ":", color=color, lw=0.8)
-    ax.set_yscale("log")
-    ax.set_xlabel("residual blocks L")
-    ax.set_ylabel("lambda_max of the Hessian at init")
-    ax.set_title("dots: seeds; --: power law, : exponential (fits of the medians)", fontsize=9)
-    ax.legend(fontsize=8)
-    show(fig)
+    show(plots.lambda_depth_figure(hessian))
 
 # %% [markdown]
 # ## A3: the Hessian's block structure
@@ -131,22 +113,15 @@ if structure is not None:
     if "resnet_fixup" in blocks.index:
         check(RESULTS, "A3", f"Fixup {blocks.loc['resnet_fixup', 'zero_block_fraction']:.3f}")
 
+# %% [markdown]
+# Top: |H| max-pooled into cells, log colour scale, white where exactly 0; bottom: the largest
+# |H| entry of every (parameter tensor, parameter tensor) block (first seed of each arm).
+
 # %%
 matrix = load(RESULTS, "a3_hessian_structure", "hessian_matrix")
-if matrix is not None:
-    arms = sorted(matrix["arm"].unique())
-    fig, axes = plt.subplots(1, len(arms), figsize=(3.3 * len(arms), 3.4), squeeze=False)
-    for ax, arm in zip(axes[0], arms, strict=True):
-        m = matrix[(matrix["arm"] == arm) & (matrix["seed"] == matrix["seed"].min())]
-        size = int(m["cell_row"].max()) + 1
-        grid = np.zeros((size, size))
-        grid[m["cell_row"], m["cell_col"]] = m["abs_max"]
-        log_grid = np.where(grid > 0, np.log10(np.where(grid > 0, grid, 1.0)), np.nan)
-        ax.imshow(log_grid, cmap="viridis", interpolation="nearest")
-        ax.set_title(f"{arm}\nlog10 |H| (white: exactly 0)", fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    show(fig)
+tensor_blocks = load(RESULTS, "a3_hessian_structure", "hessian_blocks")
+if matrix is not None and tensor_blocks is not None:
+    show(plots.hessian_heatmaps_figure(matrix, tensor_blocks, structure))
 
 # %% [markdown]
 # ## A4: learning-rate sweep, Fixup vs He (vs BatchNorm)
@@ -157,9 +132,10 @@ if matrix is not None:
 # test accuracy at least He's (all: reproduced, some: partly).
 
 # %%
-sweep = load(RESULTS, "a4_lr_sweep", completed=False)
-if sweep is not None:
-    sweep = sweep[sweep["status"].isin(("completed", "diverged"))].copy()
+runs = load(RESULTS, "a4_lr_sweep", completed=False)
+sweep = None
+if runs is not None:
+    sweep = runs[runs["status"].isin(("completed", "diverged"))].copy()
     sweep["acc"] = sweep["test_accuracy"].where(sweep["status"] == "completed", 0.0).fillna(0.0)
     accuracy = sweep.pivot_table(index="optim.lr", columns="arm", values="acc", aggfunc="mean")
     show_table(accuracy, "test accuracy per learning rate (0: diverged)")
@@ -181,24 +157,15 @@ if sweep is not None:
     if "resnet_fixup" in largest:
         check(RESULTS, "A4", f"resnet_fixup: largest usable lr {largest['resnet_fixup']:g}")
 
+# %% [markdown]
+# The report's figures: test accuracy per learning rate (every run, 0 when it did not complete),
+# and the training loss of every learning rate per arm; then each arm at its best learning rate
+# (mean over seeds), a figure the report does not have.
+
 # %%
+if sweep is not None:
+    show(plots.accuracy_vs_lr_figure(runs))
 curves = load(RESULTS, "a4_lr_sweep", "metrics")
 if sweep is not None and curves is not None:
-    curves = curves[curves["train_batch_loss"].notna()]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for arm in accuracy.columns:
-        left.plot(accuracy.index, accuracy[arm], "o-", color=COLORS.get(arm), label=arm)
-        lr = accuracy[arm].idxmax()
-        run = curves[(curves["arm"] == arm) & (curves["optim.lr"] == lr)]
-        loss = run.groupby("step")["train_batch_loss"].mean()  # mean over seeds
-        right.plot(loss.index, loss.to_numpy(), color=COLORS.get(arm), label=f"{arm}, lr {lr:g}")
-    left.set_xscale("log")
-    left.set_xlabel("learning rate")
-    left.set_ylabel("test accuracy (0: diverged)")
-    left.legend(fontsize=8)
-    right.set_yscale("log")
-    right.set_xlabel("step")
-    right.set_ylabel("training loss (minibatch)")
-    right.set_title("each arm at its best learning rate", fontsize=9)
-    right.legend(fontsize=8)
-    show(fig)
+    show(plots.loss_curves_figure(curves))
+    show(plots.best_lr_loss_figure(accuracy, curves))

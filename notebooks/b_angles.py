@@ -29,13 +29,14 @@
 
 # %%
 import pandas as pd
-from _common import check, load, plt, results_dir, show, show_table, verdicts
+from _common import check, load, results_dir, show, show_table, verdicts
 from scipy.stats import spearmanr
 
 from initlab.analysis.laws import fit_law
+from initlab.claims.angles import ratio_curves
+from initlab.report.plots import angles as plots
 
 RESULTS = results_dir()
-ARCHS = ("mlp", "resnet", "resnet_bn", "resnet_fixup")
 
 # %% [markdown]
 # ## Verdicts (claims registry)
@@ -63,11 +64,9 @@ if angles is not None:
     init = angles[(angles["stage"] == "init") & angles["cos_mean"].notna()]
     synthetic = init[init["inputs"] == "synthetic"]
     cos0 = synthetic["cos0"].round(6).min()
-    for arch in (a for a in ARCHS if a in set(init["arch"])):
+    for arch in plots.archs_of(init):
         rows = synthetic[(synthetic["arch"] == arch) & (synthetic["cos0"].round(6) == cos0)]
         curve = rows.groupby("layer")[["angle_mean", "theory_angle"]].mean()
-        data = init[(init["arch"] == arch) & (init["inputs"] == "data")]
-        curve["data_angle"] = data.groupby("layer")["angle_mean"].mean()
         curves[arch] = curve = curve[curve.index >= 1]
         layers, angle = curve.index.to_numpy(float), curve["angle_mean"].to_numpy()
         exp, power = fit_law("exponential", layers, angle), fit_law("power", layers, angle)
@@ -91,27 +90,14 @@ if angles is not None:
     if "resnet_bn" in fits.index:
         check(RESULTS, "B3", f"angle exponent {fits.loc['resnet_bn', 'power exponent']:.3g}")
 
+# %% [markdown]
+# The report's figures: all networks together for the most and least different synthetic pairs
+# and the data pairs, then every pair set network by network (theory dashed where it exists).
+
 # %%
 if curves:
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
-    for col, (column, what) in enumerate(
-        (("angle_mean", f"synthetic pairs, cos0 = {cos0:g}"), ("data_angle", "data pairs"))
-    ):
-        for arch, curve in curves.items():
-            for ax in axes[:, col]:
-                (line,) = ax.plot(curve.index, curve[column], label=arch)
-                if column == "angle_mean" and curve["theory_angle"].notna().all():
-                    ax.plot(curve.index, curve["theory_angle"], "--", color=line.get_color(), lw=1)
-        axes[0, col].set_xscale("log")
-        theory = " (dashed: mean-field theory)" if column == "angle_mean" else ""
-        axes[0, col].set_title(f"{what}: log-log{theory}", fontsize=9)
-        axes[1, col].set_title(f"{what}: log-linear", fontsize=9)
-        for ax in axes[:, col]:
-            ax.set_yscale("log")
-            ax.set_ylabel("angle (rad)")
-        axes[1, col].set_xlabel("layer / block l")
-    axes[0, 0].legend(fontsize=8)
-    show(fig)
+    show(plots.arch_figure(angles))
+    show(plots.layer_figure(angles, "angle"))
 
 # %% [markdown]
 # ## B4: between- / within-class distance ratio through depth
@@ -123,25 +109,13 @@ if curves:
 # %%
 ratios = load(RESULTS, "b4_distance_ratio", "angles")
 if ratios is not None:
-    rows = ratios[(ratios["inputs"] == "data") & (ratios["stage"] == "init")]
-    keys = ["data_name", "arch", "layer"]
-    per_draw = rows.groupby([*keys, "draw"])["ratio"].first().reset_index()
-    ratio = per_draw.groupby(keys)["ratio"].mean().reset_index()
+    ratio = ratio_curves(ratios)
     change = ratio.sort_values("layer").groupby(["data_name", "arch"])["ratio"]
     change = (change.last() / change.first()).unstack("arch")
     show_table(change, "ratio at the last layer / ratio of the inputs (< 1: worsens)")
     if "mlp" in change.columns:
         check(RESULTS, "B4", f"mlp {change['mlp'].iloc[0]:.3g}")
-    sets = sorted(ratio["data_name"].unique())
-    fig, axes = plt.subplots(1, len(sets), figsize=(5.5 * len(sets), 4), squeeze=False)
-    for ax, name in zip(axes[0], sets, strict=True):
-        for arch, part in ratio[ratio["data_name"] == name].groupby("arch"):
-            ax.plot(part["layer"], part["ratio"], label=arch)
-        ax.set_title(f"{name}: between / within class distance", fontsize=9)
-        ax.set_xlabel("layer (0 = input)")
-        ax.set_ylabel("ratio")
-        ax.legend(fontsize=8)
-    show(fig)
+    show(plots.ratio_figure(ratios))
 
 # %% [markdown]
 # ## B5: the ratio after training
@@ -171,10 +145,4 @@ if draws is not None:
         print(f"Spearman: (init angle, trained ratio) {rho_ratio:.2f}, (init angle, acc) ", end="")
         print(f"{rho_acc:.2f}")
         check(RESULTS, "B5", f"Spearman(init angle, trained ratio) {rho_ratio:.2f}")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    summary[["ratio (init)", "ratio (trained)"]].plot.bar(ax=left, rot=0)
-    left.set_ylabel("between / within distance, last hidden layer")
-    summary["test accuracy"].plot.bar(ax=right, rot=0, color="tab:gray")
-    right.set_ylabel("test accuracy after training")
-    right.set_ylim(0, 1)
-    show(fig)
+    show(plots.trained_figure(draws))

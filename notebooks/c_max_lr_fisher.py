@@ -25,20 +25,14 @@
 # Reads the collected CSVs only (`INITLAB_RESULTS`, default `results/quick`); never trains.
 
 # %%
-import numpy as np
 import pandas as pd
-from _common import check, load, plt, results_dir, show, show_table, verdicts
+from _common import check, load, results_dir, show, show_table, verdicts
 
 from initlab.analysis.laws import compare_laws, fit_law
+from initlab.report.plots import hessian as plots
 
 RESULTS = results_dir()
-DEPTH = "model.depth"
-COLORS = {
-    "resnet_he": "tab:red",
-    "resnet_fixup": "tab:blue",
-    "resnet_bn": "tab:green",
-    "mlp_he": "tab:purple",
-}
+DEPTH = plots.DEPTH
 
 
 def law_table(medians: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
@@ -63,20 +57,6 @@ def law_table(medians: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
             }
         )
     return pd.DataFrame(rows).set_index("arm") if rows else pd.DataFrame(), fits
-
-
-def depth_plot(ax, frame: pd.DataFrame, medians: pd.DataFrame, fits: dict, column: str) -> None:
-    for arm, rows in frame.groupby("arm"):
-        color = COLORS.get(arm)
-        ax.scatter(rows[DEPTH], rows[column], s=8, alpha=0.4, color=color)
-        curve = medians[arm].dropna()
-        ax.plot(curve.index, curve.to_numpy(), "o-", color=color, label=arm)
-        if arm in fits:
-            grid = np.linspace(curve.index.min(), curve.index.max(), 100)
-            ax.plot(grid, fits[arm]["power"].predict(grid), "--", color=color, lw=0.8)
-            ax.plot(grid, fits[arm]["exponential"].predict(grid), ":", color=color, lw=0.8)
-    ax.set_yscale("log")
-    ax.set_xlabel("depth L")
 
 
 # %% [markdown]
@@ -141,21 +121,12 @@ if lr is not None:
         rate = lr_fits["resnet_he"]["exponential"].params["rate"]
         check(RESULTS, "C2", f"exp rate {rate:.3f}/block")
     hessian = load(RESULTS, "a1_a2_hessian_depth")
-    edge = None
     if hessian is not None:
         lam = hessian.pivot_table(index=DEPTH, columns="arm", values="lambda_max", aggfunc="median")
         edge = (2.0 / lam).reindex(columns=[a for a in lr_medians.columns if a in lam.columns])
         ratio = (lr_medians.reindex_like(edge) / edge).dropna(how="all")
         show_table(ratio, "max_lr / (2 / lambda_max): 1 is the edge of GD's stability")
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    depth_plot(ax, lr, lr_medians, lr_fits, "max_lr")
-    if edge is not None:
-        for arm in edge.columns:
-            ax.plot(edge.index, edge[arm], "x-.", color=COLORS.get(arm), lw=0.8)
-    ax.set_ylabel("largest non-diverging learning rate (GD)")
-    ax.set_title("--: power law, : exponential; x: 2 / lambda_max (A1)", fontsize=9)
-    ax.legend(fontsize=8)
-    show(fig)
+    show(plots.max_lr_figure(lr, hessian))
 
 # %% [markdown]
 # ## C3: the Fisher information's top eigenvalue against depth
@@ -170,20 +141,15 @@ fisher = load(RESULTS, "c3_fisher_depth")
 if fisher is not None:
     if "matrix" not in fisher.columns:
         fisher = fisher.assign(matrix="fisher_true")
-    matrices = sorted(fisher["matrix"].unique(), reverse=True)
-    fig, axes = plt.subplots(1, len(matrices), figsize=(6.5 * len(matrices), 4.5), squeeze=False)
-    for ax, matrix in zip(axes[0], matrices, strict=True):
+    for matrix in sorted(fisher["matrix"].unique(), reverse=True):
         rows = fisher[(fisher["matrix"] == matrix) & (fisher["lambda_max"] > 0)]
         medians = rows.pivot_table(
             index=DEPTH, columns="arm", values="lambda_max", aggfunc="median"
         )
         show_table(medians, f"{matrix}: median top eigenvalue (rows: depth L)")
-        fits_table, fits = law_table(medians)
+        fits_table, _ = law_table(medians)
         show_table(fits_table, f"{matrix}: law fits")
         if matrix == "fisher_true" and "mlp_he" in fits_table.index:
             first, last = fits_table.loc["mlp_he", ["L=min", "L=max"]]
             check(RESULTS, "C3", f"mlp_he {first:.3g} -> {last:.3g}")
-        depth_plot(ax, rows, medians, fits, "lambda_max")
-        ax.set_ylabel(f"top eigenvalue of the {matrix}")
-        ax.legend(fontsize=8)
-    show(fig)
+    show(plots.fisher_figure(fisher))

@@ -29,9 +29,10 @@
 import math
 
 import pandas as pd
-from _common import check, load, plt, results_dir, show, show_table, verdicts
+from _common import check, load, results_dir, show, show_table, verdicts
 
 from initlab.claims.pdi import D1_CLOSE_TOL, PAPER_L1_HE, PAPER_L1_PDI
+from initlab.report.plots import pdi as plots
 
 RESULTS = results_dir()
 
@@ -70,24 +71,13 @@ if variance is not None:
     if "he" in conv2.index:
         check(RESULTS, "D1", f"he {conv2.loc['he', 'start']:.2f}->{conv2.loc['he', 'end']:.2f}")
 
+# %% [markdown]
+# The report's figure: the ratio (median over seeds) through the PDI stages, one step axis across
+# stages; grey: the +-25% band of the rule.
+
 # %%
 if variance is not None:
-    offsets = variance.groupby("stage")["step"].max().cumsum().shift(fill_value=0)
-    variance["global_step"] = variance["step"] + variance["stage"].map(offsets)
-    fig, axes = plt.subplots(1, len(layers), figsize=(3.5 * len(layers), 3.3), squeeze=False)
-    for ax, layer in zip(axes[0], layers, strict=True):
-        part = variance[variance["layer"] == layer]
-        for base, rows in part.groupby("base"):
-            curve = rows.groupby("global_step")["ratio"].median()
-            ax.plot(curve.index, curve.to_numpy(), label=str(base))
-        ax.axhspan(1 - D1_CLOSE_TOL, 1 + D1_CLOSE_TOL, color="grey", alpha=0.15)
-        ax.axhline(1.0, color="black", lw=0.8, ls="--")
-        ax.set_yscale("log")
-        ax.set_title(f"{layer} (fan_in {int(part['fan_in'].iloc[0])})", fontsize=9)
-        ax.set_xlabel("PDI step")
-    axes[0, 0].set_ylabel("Var(W) / (2 / fan_in)")
-    axes[0, 0].legend(title="base", fontsize=8)
-    show(fig)
+    show(plots.weight_variance_figure(variance))
 
 # %% [markdown]
 # ## D2: the ResNet-VAE, He vs PDI
@@ -102,42 +92,21 @@ if variance is not None:
 # %%
 vae = load(RESULTS, "d2_pdi_vae")
 if vae is not None:
-    vae = vae.assign(arm=vae["d2_init"].astype(str).str.removesuffix("_full"))
-    l1 = vae.groupby("arm")["test_l1"].agg(["mean", "std", "count"])
-    l1["s.e."] = l1["std"] / l1["count"].pow(0.5)
-    l1["paper (Table 1)"] = pd.Series({"he": PAPER_L1_HE, "pdi": PAPER_L1_PDI})
+    l1 = plots.l1_table(vae).set_index("arm")  # the report's table
     show_table(l1, "final test L1 per value")
+    mean = l1["final test L1 (mean)"]
     if {"he", "pdi"} <= set(l1.index):
-        gain = 1.0 - l1.loc["pdi", "mean"] / l1.loc["he", "mean"]
-        z = (l1.loc["he", "mean"] - l1.loc["pdi", "mean"]) / math.hypot(
-            l1.loc["he", "s.e."], l1.loc["pdi", "s.e."]
-        )
+        gain = 1.0 - mean["pdi"] / mean["he"]
+        z = (mean["he"] - mean["pdi"]) / math.hypot(l1.loc["he", "s.e."], l1.loc["pdi", "s.e."])
         paper_gain = 1.0 - PAPER_L1_PDI / PAPER_L1_HE
         print(f"PDI vs He: {gain:+.1%} ({z:.1f} s.e.); the paper: {paper_gain:.1%}")
         check(RESULTS, "D2", f"PDI vs He {gain:+.1%}")
 
+# %% [markdown]
+# The report's figure: training loss against optimizer steps in total (PDI's curve starts after
+# its stages; line: mean over seeds, band: min-max), and the final test L1 next to the paper's.
+
 # %%
-metrics = load(RESULTS, "d2_pdi_vae", "metrics")
+metrics = load(RESULTS, "d2_pdi_vae", "metrics", completed=False)
 if vae is not None and metrics is not None:
-    metrics = metrics.assign(arm=metrics["d2_init"].astype(str).str.removesuffix("_full"))
-    # x axis: optimizer steps in total, so PDI's curve starts after its stages' steps
-    stages = metrics[metrics["phase"].astype(str).str.startswith("pdi_stage")]
-    offset = stages.groupby(["run", "phase"])["step"].max().groupby("run").sum()
-    train = metrics[(metrics["phase"] == "train") & metrics["train_batch_loss"].notna()].copy()
-    train["step"] = train["step"] + train["run"].map(offset).fillna(0)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), width_ratios=(2, 1))
-    for arm, rows in train.groupby("arm"):
-        by_step = rows.groupby("step")["train_batch_loss"]
-        mean = by_step.mean()
-        left.plot(mean.index, mean.to_numpy(), label=f"{arm} (mean of {rows['seed'].nunique()})")
-        left.fill_between(mean.index, by_step.min().to_numpy(), by_step.max().to_numpy(), alpha=0.2)
-    left.set_xlabel("optimizer steps (PDI stages included)")
-    left.set_ylabel("training loss")
-    left.set_yscale("log")
-    left.legend(fontsize=8)
-    right.bar(l1.index, l1["mean"], yerr=l1["std"].fillna(0.0), label="measured")
-    paper = l1["paper (Table 1)"].dropna()
-    right.scatter(paper.index, paper.to_numpy(), color="tab:red", zorder=3, label="paper")
-    right.set_ylabel("final test L1 per value")
-    right.legend(fontsize=8)
-    show(fig)
+    show(plots.vae_figure(metrics, vae))

@@ -27,12 +27,12 @@
 # Reads the collected CSVs only (`INITLAB_RESULTS`, default `results/quick`); never trains.
 
 # %%
-import numpy as np
 import pandas as pd
-from _common import ROOT, check, load, plt, results_dir, show, show_table, verdicts
+from _common import ROOT, check, load, results_dir, show, show_table, verdicts
 
 from initlab.claims import all_claims
 from initlab.claims.selu import E3_MEAN_TOL, E3_VAR_TOL, PAPER_ALPHA01, PAPER_LAMBDA01
+from initlab.report.plots import selu as plots
 from initlab.theory.selu import selu_mean_variance
 
 RESULTS = results_dir()
@@ -102,28 +102,7 @@ if theorems is not None:
 # %%
 field = load(RESULTS, "e1_e2_selu_theory", "selu_vector_field")
 if field is not None:
-    field = field[field["run"] == field["run"].iloc[0]].sort_values(["nu", "mu"])
-    shape = (field["nu"].nunique(), field["mu"].nunique())
-    mu, nu, dmu, dnu = (field[c].to_numpy().reshape(shape) for c in ("mu", "nu", "dmu", "dnu"))
-    fig, ax = plt.subplots(figsize=(6, 4.8))
-    arrows = ax.quiver(
-        mu,
-        nu,
-        dmu,
-        dnu,
-        np.hypot(dmu, dnu),
-        angles="xy",
-        scale_units="xy",
-        scale=2.0,
-        cmap="viridis",
-    )
-    fig.colorbar(arrows, ax=ax, label="step length |g(mu, nu) - (mu, nu)|")
-    ax.plot([0.0], [1.0], "r*", markersize=12, label="fixed point (0, 1)")
-    ax.set_xlabel("mu (mean)")
-    ax.set_ylabel("nu (variance)")
-    ax.set_title("SELU map g at omega = 0, tau = 1 (arrows at half length)", fontsize=9)
-    ax.legend(loc="upper right")
-    show(fig)
+    show(plots.vector_field_figure(field))
 
 # %% [markdown]
 # ## E3: activations through deep networks at initialization
@@ -154,20 +133,15 @@ if activations is not None:
     snn = band[band["e3_net"].isin(("snn", "snn_alpha_dropout"))]
     if not snn.empty:
         check(RESULTS, "E3", f"SNN max |mean| {snn['mean_dev'].max():.3f}")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    for net, rows in post.groupby("e3_net"):
-        curve = rows.groupby("layer")[["mean", "var"]].mean()
-        axes[0].plot(curve.index, curve["mean"], label=str(net))
-        axes[1].plot(curve.index, curve["var"], label=str(net))
-    axes[0].axhspan(-E3_MEAN_TOL, E3_MEAN_TOL, color="grey", alpha=0.15)
-    axes[1].axhspan(1 - E3_VAR_TOL, 1 + E3_VAR_TOL, color="grey", alpha=0.15)
-    axes[1].set_yscale("log")
-    axes[0].set_ylabel("post-activation mean")
-    axes[1].set_ylabel("post-activation variance")
-    for ax in axes:
-        ax.set_xlabel("layer")
-    axes[0].legend(fontsize=8)
-    show(fig)
+
+# %% [markdown]
+# First the post-activations with the rule's band shaded (mean over seeds), then the report's
+# figure: pre- and post-activations of the deepest runs, line: seed mean, band: min-max.
+
+# %%
+if activations is not None:
+    show(plots.activation_band_figure(activations))
+    show(plots.activation_stats_figure(activations))
 
 # %% [markdown]
 # ## E4-E6: the benchmarks

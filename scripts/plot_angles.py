@@ -1,4 +1,5 @@
 """Figures for B1-B5 / C1 from the collected CSVs: ``python scripts/plot_angles.py results/quick``.
+Drawn by :mod:`initlab.report.plots.angles` (the notebooks show the same):
 
 - ``b1_b3_angles/angle_vs_layer.png`` and ``cosine_vs_layer.png``: angle / (1 - cosine) vs layer
   per network and pair set, log-log (top) and log-linear (bottom), mean-field theory dashed
@@ -18,133 +19,31 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
-from initlab.claims.angles import (  # noqa: E402
-    ANGLES_EXP,
-    RATIO_EXP,
-    TRAINED_EXP,
-    pair_curves,
-    ratio_curves,
-    read_table,
-)
+from initlab.claims.angles import ANGLES_EXP, RATIO_EXP, TRAINED_EXP, read_table  # noqa: E402
 from initlab.report.figures import save_figure  # noqa: E402
-
-ARCH_ORDER = ("mlp", "resnet", "resnet_bn", "resnet_fixup", "snn_lecun")
-
-
-def _archs(frame: pd.DataFrame) -> list[str]:
-    present = list(dict.fromkeys(frame.arch))
-    return [a for a in ARCH_ORDER if a in present] + [a for a in present if a not in ARCH_ORDER]
+from initlab.report.plots import angles  # noqa: E402
 
 
 def plot_angles(results: Path) -> None:
-    angles = read_table(results, ANGLES_EXP, "angles")
-    archs = _archs(angles)
-    for quantity, column, theory, fname in (
-        ("angle (rad)", "angle_mean", "theory_angle", "angle_vs_layer.png"),
-        ("1 - cosine", "one_minus_cos_mean", None, "cosine_vs_layer.png"),
-    ):
-        fig, axes = plt.subplots(2, len(archs), figsize=(4 * len(archs), 7), squeeze=False)
-        for j, arch in enumerate(archs):
-            curves = pair_curves(angles, arch)
-            colors = plt.cm.viridis(np.linspace(0, 0.9, len(curves)))
-            has_theory = False
-            for color, (name, curve) in zip(colors, curves.items(), strict=True):
-                part = curve[curve.index >= 1]
-                y = part[column].clip(lower=1e-12)
-                th = part[theory] if theory else 1.0 - part.theory_cos
-                for ax in axes[:, j]:
-                    ax.plot(part.index, y, color=color, label=name)
-                    if th.notna().all():
-                        has_theory = True
-                        ax.plot(part.index, th.clip(lower=1e-12), "--", color=color, lw=1)
-            note = "theory dashed" if has_theory else "measurement only (no closed form)"
-            axes[0, j].set_title(f"{arch}: {note}", fontsize=9)
-            axes[0, j].set_xscale("log")
-            axes[0, j].set_yscale("log")
-            axes[1, j].set_yscale("log")
-            axes[1, j].set_xlabel("layer")
-            axes[0, j].set_ylabel(f"{quantity} (log-log)")
-            axes[1, j].set_ylabel(f"{quantity} (log-linear)")
-        axes[0, 0].legend(fontsize=7)
-        save_figure(fig, results / ANGLES_EXP / fname)
+    table = read_table(results, ANGLES_EXP, "angles")
+    for quantity, (*_, fname) in angles.QUANTITIES.items():
+        save_figure(angles.layer_figure(table, quantity), results / ANGLES_EXP / fname)
 
 
 def plot_archs(results: Path) -> None:
-    """All networks in one panel: most / least different synthetic pairs, data pairs."""
-    angles = read_table(results, ANGLES_EXP, "angles")
-    archs = _archs(angles)
-    first = {a: pair_curves(angles, a) for a in archs}
-    synthetic = [n for n in first[archs[0]] if n != "data"]
-    names = list(dict.fromkeys([synthetic[0], synthetic[-1], "data"]))
-    fig, axes = plt.subplots(2, len(names), figsize=(5 * len(names), 8), squeeze=False)
-    for j, name in enumerate(names):
-        for arch in archs:
-            curve = first[arch].get(name)
-            if curve is None:
-                continue
-            part = curve[curve.index >= 1]
-            for ax in axes[:, j]:
-                (line,) = ax.plot(part.index, part.angle_mean, label=arch)
-                if part.theory_angle.notna().all():
-                    ax.plot(part.index, part.theory_angle, "--", color=line.get_color(), lw=1)
-        axes[0, j].set_xscale("log")
-        axes[0, j].set_title(f"pairs {name}; theory dashed (none for BatchNorm)", fontsize=9)
-        for ax, axis in zip(axes[:, j], ("log-log", "log-linear"), strict=True):
-            ax.set_yscale("log")
-            ax.set_ylabel(f"angle (rad), {axis}")
-        axes[1, j].set_xlabel("layer / block")
-    axes[0, 0].legend(fontsize=8)
-    save_figure(fig, results / ANGLES_EXP / "angle_by_arch.png")
+    table = read_table(results, ANGLES_EXP, "angles")
+    save_figure(angles.arch_figure(table), results / ANGLES_EXP / "angle_by_arch.png")
 
 
 def plot_ratio(results: Path) -> None:
-    curves = ratio_curves(read_table(results, RATIO_EXP, "angles"))
-    sets = sorted(curves.data_name.unique())
-    fig, axes = plt.subplots(1, len(sets), figsize=(5 * len(sets), 4), squeeze=False)
-    for ax, name in zip(axes[0], sets, strict=True):
-        part = curves[curves.data_name == name]
-        for arch in _archs(part):
-            c = part[part.arch == arch].sort_values("layer")
-            ax.plot(c.layer, c.ratio, label=arch)
-        ax.set_title(f"{name}: between / within class distance", fontsize=9)
-        ax.set_xlabel("layer (0 = input)")
-        ax.set_ylabel("ratio")
-        ax.legend(fontsize=7)
-    save_figure(fig, results / RATIO_EXP / "ratio_vs_layer.png")
+    table = read_table(results, RATIO_EXP, "angles")
+    save_figure(angles.ratio_figure(table), results / RATIO_EXP / "ratio_vs_layer.png")
 
 
 def plot_trained(results: Path) -> None:
     draws = read_table(results, TRAINED_EXP, "draws")
-    archs = _archs(draws)
-    stats = draws.groupby(["arch", "stage"]).agg(
-        ratio=("ratio_last", "mean"),
-        ratio_sd=("ratio_last", "std"),
-        acc=("test_accuracy", "mean"),
-        acc_sd=("test_accuracy", "std"),
-    )
-    x = np.arange(len(archs))
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    for k, stage in enumerate(("init", "trained")):
-        rows = [stats.loc[(a, stage)] if (a, stage) in stats.index else None for a in archs]
-        ratio = [r.ratio if r is not None else np.nan for r in rows]
-        sd = [r.ratio_sd if r is not None else np.nan for r in rows]
-        ax1.bar(x + (k - 0.5) * 0.4, ratio, 0.4, yerr=sd, label=stage)
-        if stage == "trained":
-            acc = [r.acc if r is not None else np.nan for r in rows]
-            acc_sd = [r.acc_sd if r is not None else np.nan for r in rows]
-            ax2.bar(x, acc, 0.5, yerr=acc_sd)
-    ax1.set_xticks(x, archs)
-    ax1.set_ylabel("between / within distance, last hidden layer")
-    ax1.set_title("ratio before vs after training (mean +- sd over draws)", fontsize=9)
-    ax1.legend(fontsize=8)
-    ax2.set_xticks(x, archs)
-    ax2.set_ylabel("test accuracy after training")
-    ax2.set_ylim(0, 1)
-    save_figure(fig, results / TRAINED_EXP / "ratio_before_after.png")
+    save_figure(angles.trained_figure(draws), results / TRAINED_EXP / "ratio_before_after.png")
 
 
 def main() -> int:

@@ -12,9 +12,11 @@ profile first checks that every data set it needs is present and says what is mi
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
+from pathlib import Path
 
 from initlab.experiments import (
     PROFILES,
@@ -24,26 +26,30 @@ from initlab.experiments import (
     sweep_dir,
     sweep_size,
 )
+from initlab.tracking import atomic_write_text
 
 
 def missing_data(names: list[str], profile: str) -> list[str]:
-    """One message per experiment whose data set cannot be loaded (files absent)."""
+    """One message per data set of the experiments' sweeps that cannot be loaded (files absent)."""
     from initlab.compose import compose
     from initlab.data import DataUnavailableError, build_data
-    from initlab.experiments import config_name
+    from initlab.experiments import config_name, data_points
     from initlab.setup import parse_config
 
     problems, seen = [], set()
     for name in names:
-        cfg = compose([f"+experiment={config_name(name, profile)}", f"profile={profile}"])
-        key = repr(sorted(cfg["data"].items()))
-        if key in seen:
-            continue
-        seen.add(key)
-        try:
-            build_data(parse_config(cfg).data)
-        except DataUnavailableError as err:
-            problems.append(f"{name}: {err}")
+        for point in data_points(name, profile):
+            cfg = compose(
+                [f"+experiment={config_name(name, profile)}", f"profile={profile}", *point]
+            )
+            key = repr(sorted(cfg["data"].items()))
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                build_data(parse_config(cfg).data)
+            except DataUnavailableError as err:
+                problems.append(f"{name}: {err}")
     return problems
 
 
@@ -56,6 +62,33 @@ def move_aside(name: str, profile: str) -> None:
     n = sum(1 for p in backup_root.glob(f"{name}-*")) + 1
     shutil.move(str(source), str(backup_root / f"{name}-{n}"))
     print(f"FORCE: moved {source} to {backup_root / f'{name}-{n}'}")
+
+
+def timings_file(profile: str) -> Path:
+    """Wall time of each experiment's last full pass, to estimate the next invocation's ETA."""
+    return sweep_dir("_", profile).parent / ".timings.json"
+
+
+def estimate_left(
+    names: list[str],
+    sizes: dict[str, int],
+    profile: str,
+    per_run: float,
+    known: dict[str, float],
+    force: bool = False,
+) -> float:
+    """Seconds left: an experiment's last recorded time for its unfinished share, else per_run.
+
+    With ``force`` the experiments not reached yet will re-run in full.
+    """
+    total = 0.0
+    for name in names:
+        left = sizes[name] if force else max(sizes[name] - runs_finished(name, profile), 0)
+        if name in known:
+            total += known[name] * left / max(sizes[name], 1)
+        else:
+            total += per_run * left
+    return total
 
 
 def fmt(seconds: float) -> str:
@@ -89,6 +122,8 @@ def main() -> int:
     sizes = {n: sweep_size(n, args.profile) for n in names}
     total = sum(sizes.values())
     print(f"{args.profile} profile: {len(names)} experiments, {total} runs", flush=True)
+    path = timings_file(args.profile)
+    known = json.loads(path.read_text()) if path.exists() else {}
     started, failed = time.monotonic(), []
     done_before = {}
     for i, name in enumerate(names, 1):
@@ -97,16 +132,21 @@ def main() -> int:
         done_before[name] = runs_finished(name, args.profile)
         label = f"{i}/{len(names)} {name} ({sizes[name]} runs)"
         print(f"== [{label}]", flush=True)
+        began = time.monotonic()
         if run_experiment(name, args.profile, overrides, label=label) != 0:
             failed.append(name)
+        elif done_before[name] == 0:  # a whole pass: its time predicts the next invocation's
+            known[name] = round(time.monotonic() - began, 1)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(path, json.dumps(known, indent=1, sort_keys=True))
         new_runs = sum(runs_finished(n, args.profile) - done_before[n] for n in done_before)
-        remaining = sum(sizes[n] for n in names[i:])
         elapsed = time.monotonic() - started
-        eta = elapsed / new_runs * remaining if new_runs else float("nan")
-        eta_text = fmt(eta) if eta == eta else "unknown"
+        per_run = elapsed / new_runs if new_runs else float("nan")
+        eta = estimate_left(names[i:], sizes, args.profile, per_run, known, args.force)
         print(
             f"== done {i}/{len(names)} experiments in {fmt(elapsed)}; "
-            f"{remaining} runs left, about {eta_text}",
+            f"{sum(sizes[n] for n in names[i:])} runs left, about "
+            f"{fmt(eta) if eta == eta else 'unknown'}",
             flush=True,
         )
     if failed:

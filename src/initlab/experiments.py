@@ -9,6 +9,7 @@ and unfinished ones (resumed from their checkpoints).
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import subprocess
@@ -32,21 +33,43 @@ def config_name(name: str, profile: str) -> str:
 def discover(profile: str) -> list[str]:
     """Experiment names (without ``_full``) that have a config for ``profile``.
 
-    ``smoke_*`` experiments exercise the pipeline and are not part of a reproduction.
+    Most experiments have both profiles; a paper-scale-only one (its data cannot be had on a
+    CPU machine) has just ``<name>_full.yaml``. ``smoke_*`` experiments exercise the pipeline
+    and are not part of a reproduction.
     """
-    names = sorted(p.stem for p in EXPERIMENT_DIR.glob("*.yaml"))
-    base = [n for n in names if not n.endswith("_full") and not n.startswith("smoke")]
+    names = {p.stem for p in EXPERIMENT_DIR.glob("*.yaml")}
+    base = sorted({n.removesuffix("_full") for n in names if not n.startswith("smoke")})
     return [n for n in base if config_name(n, profile) in names]
 
 
-def sweep_size(name: str, profile: str) -> int:
-    """Number of runs in the experiment's sweep (product of the comma lists of its params)."""
+def sweep_params(name: str, profile: str) -> dict[str, list[str]]:
+    """The experiment's ``hydra.sweeper.params``: override key -> its choices."""
     text = (EXPERIMENT_DIR / f"{config_name(name, profile)}.yaml").read_text()
     params = ((yaml.safe_load(text) or {}).get("hydra", {}).get("sweeper", {}) or {}).get(
         "params", {}
     ) or {}
-    sizes = [len(_split_choices(str(v))) for v in params.values()]
-    return math.prod(sizes) if sizes else 1
+    return {str(k): _split_choices(str(v)) for k, v in params.items()}
+
+
+def sweep_size(name: str, profile: str) -> int:
+    """Number of runs in the experiment's sweep (product of the comma lists of its params)."""
+    return math.prod(len(v) for v in sweep_params(name, profile).values())
+
+
+def data_points(name: str, profile: str) -> list[list[str]]:
+    """The distinct data overrides of the sweep (``data=...``, ``data.dataset=...``, ...).
+
+    Each entry is a list of overrides; composing the experiment with it gives one data config
+    the sweep will load, so missing files can be named before anything starts.
+    """
+    keys = [
+        k for k in sweep_params(name, profile) if k.lstrip("+") == "data" or k.startswith("data.")
+    ]
+    choices = [sweep_params(name, profile)[k] for k in keys]
+    return [
+        [f"{k}={v}" for k, v in zip(keys, combo, strict=True)]
+        for combo in itertools.product(*choices)
+    ]
 
 
 def _split_choices(value: str) -> list[str]:

@@ -79,9 +79,8 @@ def execute(resolved: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
 
 
 def describe(summary: dict[str, Any], out_dir: Path) -> str:
-    keys = [
-        k for k in ("train_loss", "test_loss", "test_accuracy", "diverged_at_step") if k in summary
-    ]
+    shown = ("train_loss", "test_loss", "test_accuracy", "val_score", "test_score", "score_name")
+    keys = [k for k in (*shown, "diverged_at_step") if k in summary]
     numbers = ", ".join(
         f"{k}={summary[k]:.4g}" if isinstance(summary[k], float) else f"{k}={summary[k]}"
         for k in keys

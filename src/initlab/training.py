@@ -70,7 +70,10 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 
 
 @torch.no_grad()
-def _auc(model: nn.Module, x: torch.Tensor, y: torch.Tensor, metric: str, batch_size: int) -> float:
+def auc_score(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, metric: str, batch_size: int
+) -> float:
+    """ROC AUC of ``model`` on (x, y): ``auc`` (binary) or ``mean_auc`` (multi-label, masked)."""
     from initlab.data.multitask import binary_auc, mean_auc
 
     was_training = model.training
@@ -91,7 +94,7 @@ def evaluate_splits(model: nn.Module, data: DataBundle, batch_size: int) -> dict
             for key, value in evaluate(model, x, y, batch_size).items():
                 metrics[f"{split}_{key}"] = value
             if data.metric in ("auc", "mean_auc"):
-                metrics[f"{split}_{data.metric}"] = _auc(model, x, y, data.metric, batch_size)
+                metrics[f"{split}_{data.metric}"] = auc_score(model, x, y, data.metric, batch_size)
     return metrics
 
 

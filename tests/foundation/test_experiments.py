@@ -34,3 +34,60 @@ def test_experiment_runs_collects_and_skips_finished_runs(tmp_path, monkeypatch,
     capfd.readouterr()
     assert run_experiment("smoke_train", "quick", results_root=tmp_path / "results") == 0
     assert capfd.readouterr().out.count("initlab: already completed") == 4
+
+
+def _write_experiments(directory, files: dict[str, str]) -> None:
+    directory.mkdir()
+    for name, text in files.items():
+        (directory / f"{name}.yaml").write_text(text)
+
+
+def test_discover_includes_full_only_experiments(tmp_path, monkeypatch):
+    import initlab.experiments as experiments
+
+    _write_experiments(
+        tmp_path / "exp",
+        {"both": "", "both_full": "", "gpu_only_full": "", "smoke_x": "", "smoke_x_full": ""},
+    )
+    monkeypatch.setattr(experiments, "EXPERIMENT_DIR", tmp_path / "exp")
+    assert experiments.discover("quick") == ["both"]
+    assert experiments.discover("full") == ["both", "gpu_only"]
+
+
+def test_data_points_expand_only_the_data_overrides(tmp_path, monkeypatch):
+    import initlab.experiments as experiments
+
+    sweep = "hydra:\n  sweeper:\n    params:\n      {}\n"
+    params = "+fnn: snn,msra\n      data.dataset: abalone,iris\n      data.fold: 0,1\n      seed: 0,1"
+    _write_experiments(tmp_path / "exp", {"e_full": sweep.format(params)})
+    monkeypatch.setattr(experiments, "EXPERIMENT_DIR", tmp_path / "exp")
+    assert experiments.sweep_size("e", "full") == 16
+    assert experiments.data_points("e", "full") == [
+        ["data.dataset=abalone", "data.fold=0"],
+        ["data.dataset=abalone", "data.fold=1"],
+        ["data.dataset=iris", "data.fold=0"],
+        ["data.dataset=iris", "data.fold=1"],
+    ]
+
+
+def test_full_reproduction_names_missing_data_before_starting(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "INITLAB_OUTPUTS": str(tmp_path / "outputs"), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "reproduce.py"), "--profile", "full"]
+        + ["--only", "b1_b3_angles,e1_e2_selu_theory"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    assert "Missing data; nothing was started" in done.stderr
+    assert "b1_b3_angles: CIFAR-10 is not in" in done.stderr
+    assert not (tmp_path / "outputs").exists()

@@ -102,10 +102,11 @@ def test_every_paper_claim_is_registered():
 
 
 def test_report_lists_every_claim_with_its_status(tmp_path):
-    text = render_report(tmp_path)  # an empty results folder: nothing run yet
+    text = render_report(tmp_path)  # an empty results folder: nothing measured
+    full_only = {"E5"}  # its data cannot be had offline: the quick profile never runs it
     for claim in all_claims():
         row = next(line for line in text.splitlines() if line.startswith(f"| {claim.id} |"))
-        assert "not run yet" in row
+        assert ("not run at this scale" if claim.id in full_only else "not run yet") in row
     assert render_report(tmp_path) == text  # deterministic
 
 

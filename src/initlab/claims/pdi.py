@@ -190,4 +190,5 @@ def d2_vae_l1(results_dir: Path) -> Verdict:
         measured,
         f"{len(summary)} runs in {len(arms)} arms; absolute L1 depends on data and resolution",
         f"{D2_EXP}/vae_curves.png",
+        tables=(f"{D2_EXP}/l1_table.md",),
     )

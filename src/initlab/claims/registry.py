@@ -23,6 +23,7 @@ class Verdict:
     measured: str = ""  # the numbers, in one line
     scale: str = ""  # profile and size it was measured at
     figure: str | None = None  # path relative to the results directory
+    tables: tuple[str, ...] = ()  # Markdown tables (paths relative to it) shown inline
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

@@ -36,6 +36,19 @@ def _figure_link(verdict: Verdict, prefix: str) -> str | None:
     return f"{prefix}{verdict.figure}" if verdict.figure else None
 
 
+def _table_lines(verdict: Verdict, profile_dir: Path) -> list[str]:
+    """The verdict's Markdown tables (written by plot scripts), indented under its claim.
+
+    A table file that is absent (its plot script has not run) is left out.
+    """
+    lines: list[str] = []
+    for table in verdict.tables:
+        if (profile_dir / table).is_file():
+            text = (profile_dir / table).read_text().strip()
+            lines += ["", *(f"  {line}" for line in text.splitlines()), ""]
+    return lines
+
+
 def render_report(results_root: Path, profiles: tuple[str, ...] = PROFILES, prefix_profile=True):
     """The Markdown text; deterministic for given CSVs (no dates, no timings)."""
     claims: list[Claim] = all_claims()
@@ -66,6 +79,8 @@ def render_report(results_root: Path, profiles: tuple[str, ...] = PROFILES, pref
             link = _figure_link(verdict, f"{profile}/" if prefix_profile and profile else "")
             if link:
                 lines += ["", f"  ![{claim.id}]({link})", ""]
+            table = _table_lines(verdict, Path(results_root) / profile)
+            lines += table[1:] if table and lines[-1] == "" else table
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 

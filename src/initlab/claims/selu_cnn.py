@@ -1,0 +1,223 @@
+"""Verdict rule for E6 (SNN paper, the seed's slides): CNNs with SELU vs ReLU.
+
+Reads the collected ``summary.csv`` (one row per run, with the sweep columns ``cnn_act`` and
+``data`` and the run's ``test_accuracy``) of whichever E6 experiment is present at the profile:
+``e6_selu_cnn`` (quick: digits 8x8 images; full: MNIST) and ``e6_cifar_cnn`` (full only: CIFAR-10).
+
+The slides claim two different things per data set:
+- MNIST: SELU is on par with ReLU (99.2 +- 0.1 % both). Rule (parity): the SELU - ReLU difference
+  of the seed means is within ``max(PARITY_FLOOR, 2 x s.e.)``; 0.3 points is 3x the slides' seed
+  standard deviation.
+- CIFAR-10: SELU beats ReLU (82.5 +- 0.8 % vs 76.1 +- 1.0 %). Rule (advantage): SELU - ReLU >
+  2 x s.e. (a margin beyond noise).
+The s.e. of the difference has two parts: seeds, sqrt(s_selu^2 / n_selu + s_relu^2 / n_relu), and
+the finite test set, sqrt(p_selu (1 - p_selu) / N + p_relu (1 - p_relu) / N) for N test images
+(the unpaired binomial bound: the runs share one fixed test set, so averaging seeds does not
+shrink it). The test-set part matters on digits (N = 359: one image is 0.28 points) and CIFAR-10
+(about 0.57 points), less on MNIST (0.13 points; twice that stays under the 0.3 floor).
+The absolute accuracies depend on the unpublished set-up (optimizer, dropout, augmentation) and
+are reported next to the slides', not judged.
+
+Overall: MNIST and CIFAR-10 both measured -> reproduced if both hold, not reproduced if neither,
+else partly. Only one of them -> at most partly. Quick profile (digits only, a proxy for MNIST's
+parity claim on 8x8 images) -> partly if parity holds on digits, not reproduced if it fails:
+digits cannot confirm the claim about MNIST and CIFAR-10, but a small CNN where SELU falls
+clearly behind ReLU is evidence against it.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from initlab.claims.registry import Verdict, evaluator
+
+MAIN_EXP = "e6_selu_cnn"
+CIFAR_EXP = "e6_cifar_cnn"
+EXPERIMENTS = (MAIN_EXP, CIFAR_EXP)
+ACTIVATIONS = ("selu", "relu")
+LABELS = {"selu": "SELU + LeCun", "relu": "ReLU + He"}
+TABLE = f"{MAIN_EXP}/accuracy_table.md"
+FIGURE = f"{MAIN_EXP}/selu_cnn_accuracy.png"
+
+#: The slides' test accuracies in percent: (data set, activation) -> (mean, std over runs).
+PAPER_ACCURACY = {
+    ("mnist", "selu"): (99.2, 0.1),
+    ("mnist", "relu"): (99.2, 0.1),
+    ("cifar10", "selu"): (82.5, 0.8),
+    ("cifar10", "relu"): (76.1, 1.0),
+}
+#: Which claim each data set carries; digits (quick) stands in for MNIST's parity claim.
+CLAIM_KIND = {"digits": "parity", "mnist": "parity", "cifar10": "advantage"}
+#: Test images the loaders evaluate on: digits = the 20 % test split (data.test_fraction) of
+#: scikit-learn's 1,797 images; MNIST and CIFAR-10 = their official 10,000-image test splits.
+#: Only the test-set part of the standard error uses it; an unknown data set gets none.
+TEST_IMAGES = {"digits": 359, "mnist": 10_000, "cifar10": 10_000}
+#: Parity tolerance floor in accuracy points (3x the slides' 0.1-point standard deviation).
+PARITY_FLOOR = 0.3
+#: Standard errors a difference must stay within (parity) or exceed (advantage).
+NOISE_SE = 2.0
+
+
+def _default_data(experiment: str, results_dir: Path) -> str:
+    """Data set of an experiment whose CSV has no ``data`` column (older runs)."""
+    if experiment == CIFAR_EXP:
+        return "cifar10"
+    return "digits" if Path(results_dir).name == "quick" else "mnist"
+
+
+def load_runs(results_dir: Path) -> pd.DataFrame:
+    """One row per E6 run found: experiment, data, activation, status, accuracy (percent)."""
+    frames = []
+    for experiment in EXPERIMENTS:
+        path = Path(results_dir) / experiment / "summary.csv"
+        if not path.exists():
+            continue
+        frame = pd.read_csv(path)
+        if "cnn_act" not in frame.columns or "test_accuracy" not in frame.columns:
+            raise ValueError(f"{path} lacks the cnn_act / test_accuracy columns of an E6 sweep")
+        data = (
+            frame["data"].astype(str)
+            if "data" in frame.columns
+            else _default_data(experiment, results_dir)
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "experiment": experiment,
+                    "data": data,
+                    "activation": frame["cnn_act"].astype(str),
+                    "seed": frame["seed"] if "seed" in frame.columns else range(len(frame)),
+                    "status": frame["status"] if "status" in frame.columns else "completed",
+                    "accuracy": 100.0 * pd.to_numeric(frame["test_accuracy"], errors="coerce"),
+                }
+            )
+        )
+    if not frames:
+        raise FileNotFoundError(f"no E6 summary.csv under {results_dir}")
+    return pd.concat(frames, ignore_index=True)
+
+
+def accuracy_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per (data set, activation): completed runs, failed runs, mean and std (ddof 1) of the
+    test accuracy in percent, and the slides' numbers where they exist."""
+    rows = []
+    for (data, act), part in runs.groupby(["data", "activation"], sort=True):
+        ok = part[(part["status"] == "completed") & part["accuracy"].notna()]
+        acc = ok["accuracy"]
+        paper = PAPER_ACCURACY.get((data, act), (math.nan, math.nan))
+        rows.append(
+            {
+                "data": data,
+                "activation": act,
+                "runs": len(ok),
+                "failed": len(part) - len(ok),
+                "mean": float(acc.mean()) if len(acc) else math.nan,
+                "std": float(acc.std(ddof=1)) if len(acc) > 1 else math.nan,
+                "paper_mean": paper[0],
+                "paper_std": paper[1],
+            }
+        )
+    frame = pd.DataFrame(rows)
+    # digits, MNIST, CIFAR-10 (then others); SELU before ReLU
+    data_rank = frame["data"].map({d: i for i, d in enumerate(CLAIM_KIND)}).fillna(len(CLAIM_KIND))
+    act_rank = frame["activation"].map({a: i for i, a in enumerate(ACTIVATIONS)})
+    order = pd.DataFrame({"d": data_rank, "a": act_rank.fillna(len(ACTIVATIONS))})
+    return frame.loc[order.sort_values(["d", "a"]).index].reset_index(drop=True)
+
+
+def compare(table: pd.DataFrame, data: str) -> dict[str, float | bool | str]:
+    """SELU - ReLU on one data set with the rule of its claim kind; ``holds`` is the outcome."""
+    part = table[table["data"] == data].set_index("activation")
+    if not all(a in part.index for a in ACTIVATIONS):
+        raise FileNotFoundError(f"E6 on {data}: needs runs of both {ACTIVATIONS}")
+    kind = CLAIM_KIND.get(data, "parity")
+    selu, relu = part.loc["selu"], part.loc["relu"]
+    if selu["runs"] == 0 or relu["runs"] == 0:  # every run of an arm diverged or failed
+        nan = math.nan
+        return dict(kind=kind, diff=nan, se=nan, se_seeds=nan, se_test=nan, tol=nan, holds=False)
+    diff = float(selu["mean"] - relu["mean"])
+    se_seeds = math.sqrt(
+        sum((float(r["std"]) ** 2 / r["runs"]) if r["runs"] > 1 else 0.0 for r in (selu, relu))
+    )
+    n_test = TEST_IMAGES.get(data)
+    se_test = (
+        math.sqrt(sum((p / 100) * (1 - p / 100) for p in (selu["mean"], relu["mean"])) / n_test)
+        * 100
+        if n_test
+        else 0.0
+    )
+    se = math.hypot(se_seeds, se_test)
+    if kind == "parity":
+        tol = max(PARITY_FLOOR, NOISE_SE * se)
+        holds = abs(diff) <= tol
+    else:
+        tol = NOISE_SE * se
+        holds = diff > tol
+    return {
+        "kind": kind,
+        "diff": diff,
+        "se": se,
+        "se_seeds": se_seeds,
+        "se_test": se_test,
+        "tol": tol,
+        "holds": bool(holds),
+    }
+
+
+def _describe(table: pd.DataFrame, data: str, result: dict) -> str:
+    part = table[table["data"] == data].set_index("activation")
+    arms = []
+    for act in ACTIVATIONS:
+        row = part.loc[act]
+        arm = f"{LABELS[act]} {row['mean']:.2f} +- {row['std']:.2f} % (n={int(row['runs'])}"
+        arm += f", {int(row['failed'])} failed)" if row["failed"] else ")"
+        if not math.isnan(row["paper_mean"]):
+            arm += f" [slides {row['paper_mean']:.1f} +- {row['paper_std']:.1f}]"
+        arms.append(arm)
+    rule = (
+        f"parity: |diff| <= {result['tol']:.2f}"
+        if result["kind"] == "parity"
+        else f"advantage: diff > {result['tol']:.2f}"
+    )
+    verdict = "holds" if result["holds"] else "fails"
+    return (
+        f"{data}: {', '.join(arms)}; SELU - ReLU = {result['diff']:+.2f} points "
+        f"(s.e. {result['se']:.2f}: seeds {result['se_seeds']:.2f}, test set "
+        f"{result['se_test']:.2f}; {rule}: {verdict})"
+    )
+
+
+@evaluator("E6", experiment=MAIN_EXP)
+def e6_selu_cnn(results_dir: Path) -> Verdict:
+    """SELU CNNs on par with ReLU on MNIST and better on CIFAR-10 (rules in the module doc)."""
+    runs = load_runs(results_dir)
+    table = accuracy_table(runs)
+    present = [d for d in ("mnist", "cifar10", "digits") if d in set(table["data"])]
+    if not present:
+        raise FileNotFoundError(f"E6 runs under {results_dir} are on none of mnist/cifar10/digits")
+    results = {d: compare(table, d) for d in present}
+    paper_sets = [d for d in ("mnist", "cifar10") if d in results]
+    if paper_sets:
+        held = [results[d]["holds"] for d in paper_sets]
+        if len(paper_sets) == 2 and all(held):
+            status = "reproduced"
+        elif not any(held):
+            status = "not reproduced"
+        else:
+            status = "partly"
+        missing = [d for d in ("mnist", "cifar10") if d not in results]
+        scale = "full: " + ", ".join(paper_sets)
+        if missing:
+            scale += f" ({', '.join(missing)} not run; at most partly)"
+    else:
+        status = "partly" if results["digits"]["holds"] else "not reproduced"
+        scale = (
+            "quick: digits 8x8 images (MNIST-type CNN, a proxy for the MNIST parity claim; "
+            "MNIST and CIFAR-10 not run, so at most partly)"
+        )
+    seeds = int(runs.groupby(["data", "activation"]).size().max())
+    measured = "; ".join(_describe(table, d, results[d]) for d in present)
+    return Verdict(status, measured, f"{scale}; up to {seeds} seeds per arm", FIGURE, (TABLE,))

@@ -1,0 +1,173 @@
+"""task=grid_search: config checks, files in the agreed format, selection, resume, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from initlab.config import ConfigError
+from initlab.main import execute
+from initlab.setup import parse_config
+from tests.conftest import quiet_config
+from tests.data.test_tox21_htru2 import _write_tox21
+
+TINY = (
+    "task=grid_search",
+    "+fnn=snn",
+    "data=iris",
+    "task.method=snn",
+    "model.width=16",
+    "task.epochs=3",
+    "task.smoothing=2",
+    "task.batch_size=32",
+)
+AXES = ["model.depth", "optim.lr"]
+GRID = {"model": {"depth": [1, 2]}, "optim": {"lr": [0.01, 0.1]}}
+
+
+def _config(*overrides: str, grid: dict = GRID, method_grids: dict | None = None) -> dict:
+    """TINY with the grids replaced (overrides would merge into the default grids)."""
+    cfg = quiet_config(*TINY, *overrides)
+    cfg["task"]["grid"] = grid
+    cfg["task"]["method_grids"] = method_grids or {}
+    return cfg
+
+
+def _run(
+    tmp_path, name: str, *overrides: str, grid: dict = GRID
+) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    out = tmp_path / name
+    summary = execute(_config(*overrides, grid=grid), out)
+    grid = pd.read_csv(out / "grid.csv")
+    selected = pd.read_csv(out / "selected.csv")
+    return summary, grid, selected
+
+
+def test_a_misspelt_grid_key_is_refused_by_its_full_name(tmp_path) -> None:
+    cfg = quiet_config(*TINY, "+task.grid.model.dept=[2]")  # as a user would misspell it
+    with pytest.raises(ConfigError, match=r"task\.grid\.model\.dept.*allowed keys:.*depth"):
+        execute(cfg, tmp_path / "bad")
+    cfg = _config(method_grids={"snn": {"model": {"depth": [0]}}})
+    with pytest.raises(ConfigError, match=r"member 0.*model\.depth.*out of range"):
+        execute(cfg, tmp_path / "range")
+    cfg = quiet_config(*TINY, "task.tie_break=[-model.dept]")
+    with pytest.raises(ConfigError, match=r"task\.tie_break\[0\].*model\.dept"):
+        execute(cfg, tmp_path / "tie")
+
+
+def test_method_axes_add_replace_and_null_removes(tmp_path) -> None:
+    from initlab.tasks.grid_search import member_setups
+
+    cfg = quiet_config(*TINY, "task.method_grids.snn.model.shape=null")
+    setup = parse_config(cfg)
+    members, setups = member_setups(setup.task, setup)
+    assert len(members) == 2 * 2 * 2  # depth x lr (shared) x dropout (snn's), no shape axis
+    assert list(members[0]) == ["model.depth", "optim.lr", "model.dropout"]
+    assert [(s.model.depth, s.optim.lr, s.model.dropout) for s in setups] == [
+        tuple(m.values()) for m in members
+    ]
+    assert {s.model.width for s in setups} == {16}  # other keys come from the run's config
+
+
+def test_unknown_method_and_missing_val_split_are_config_errors(tmp_path) -> None:
+    with pytest.raises(ConfigError, match=r"task\.method: 'mlp'.*snn.*resnet"):
+        parse_config(quiet_config("task=grid_search", "+fnn=snn", "task.method=mlp"))
+    with pytest.raises(ConfigError, match=r"task\.grid\.data\.seed"):
+        parse_config(quiet_config(*TINY, "+task.grid.data.seed=[1]"))
+    with pytest.raises(ConfigError, match=r"data\.val_fraction"):
+        execute(quiet_config(*TINY, "data.val_fraction=0.0"), tmp_path / "noval")
+
+
+def test_tiny_iris_grid_files_and_selection(tmp_path) -> None:
+    summary, grid, selected = _run(tmp_path, "a")
+    assert list(grid.columns) == [
+        "member",
+        *AXES,
+        "epoch",
+        "train_loss",
+        "val_score",
+        "val_score_smoothed",
+        "test_score",
+        "score_name",
+        "member_status",
+    ]
+    assert len(grid) == 4 * 3 and grid["member"].nunique() == 4
+    assert grid.groupby("member")[AXES].first().drop_duplicates().shape[0] == 4
+    assert (grid["score_name"] == "accuracy").all()
+    assert grid["val_score"].between(0, 1).all() and grid["test_score"].between(0, 1).all()
+    assert grid.groupby("member")["train_loss"].first().nunique() == 4  # members really differ
+    for _, member in grid.groupby("member"):  # smoothing over 2 epochs, undefined at epoch 1
+        values = member["val_score"].to_numpy()
+        smoothed = member["val_score_smoothed"].to_numpy()
+        assert np.isnan(smoothed[0])
+        np.testing.assert_allclose(smoothed[1:], (values[1:] + values[:-1]) / 2)
+    # the overall pick, recomputed by hand from grid.csv
+    ok = grid[grid["member_status"] == "completed"].dropna(subset=["val_score_smoothed"])
+    best = ok[ok["val_score_smoothed"] >= ok["val_score_smoothed"].max() - 1e-12]
+    best = best.sort_values(["model.depth", "optim.lr", "member", "epoch"])
+    best = best.sort_values("model.depth", ascending=False, kind="stable").iloc[0]
+    overall = selected[selected["selection"] == "overall"].iloc[0]
+    for key in ("member", *AXES, "epoch", "val_score_smoothed", "test_score"):
+        assert overall[key] == best[key], key
+    assert summary["status"] == "completed" and summary["members"] == 4
+    assert summary["val_score"] == overall["val_score_smoothed"]
+    assert summary["test_score"] == overall["test_score"]
+    assert summary["score_name"] == "accuracy"
+    by_depth = selected[selected["selection"] == "by_depth"]
+    assert sorted(by_depth["model.depth"]) == [1, 2]
+    assert overall["val_score_smoothed"] == by_depth["val_score_smoothed"].max()
+
+
+def test_resumed_run_gives_the_uninterrupted_grid(tmp_path) -> None:
+    axes = {"model": {"depth": [1, 2]}, "optim": {"lr": [0.01, 1]}}  # int 1: read back as 1.0
+    _run(tmp_path, "full", grid=axes)
+    full_text = (tmp_path / "full" / "grid.csv").read_text()
+    part = tmp_path / "part"
+    _run(tmp_path, "part", grid=axes)
+    assert (part / "grid.csv").read_text() == full_text  # CPU: same config, same numbers
+    # an interruption after 2 members: grid.csv holds only them, the run is not finished
+    grid = pd.read_csv(part / "grid.csv")
+    kept = grid[grid["member"] < 2]
+    (part / "grid.csv").write_text(kept.to_csv(index=False))
+    (part / "summary.json").unlink()
+    (part / "selected.csv").unlink()
+    _run(tmp_path, "part", grid=axes)
+    assert (part / "grid.csv").read_text() == full_text
+    # finished members are read back, not retrained: a marked value survives the resume
+    marked = kept.copy()
+    marked.loc[marked["member"] == 0, "train_loss"] = 123.0
+    (part / "grid.csv").write_text(marked.to_csv(index=False))
+    (part / "summary.json").unlink()
+    _, resumed, _ = _run(tmp_path, "part", grid=axes)
+    assert (resumed.loc[resumed["member"] == 0, "train_loss"] == 123.0).all()
+    assert len(resumed) == len(grid)
+
+
+def test_diverged_member_is_kept_but_never_selected(tmp_path) -> None:
+    grid_div = {"model": {"depth": [1]}, "optim": {"lr": [0.01, 1e30]}}
+    _, grid, selected = _run(tmp_path, "div", grid=grid_div)
+    status = grid.groupby("member")["member_status"].first()
+    assert status.tolist() == ["completed", "diverged"]
+    diverged = grid[grid["member"] == 1]
+    assert len(diverged) < 3 and not np.isfinite(diverged["train_loss"].iloc[-1])
+    assert diverged["val_score"].iloc[-1] != diverged["val_score"].iloc[-1]  # NaN: no score
+    assert grid["epoch"].dtype.kind == "i"  # epochs stay integers
+    assert (selected["member"] == 0).all()
+
+
+def test_multilabel_tox21_grid_scores_mean_auc(tmp_path) -> None:
+    _write_tox21(tmp_path)
+    summary, grid, selected = _run(
+        tmp_path,
+        "tox",
+        "data=tox21",
+        f"data.root={tmp_path}",
+        "data.val_fraction=0.25",
+        grid={"model": {"depth": [1, 2]}, "optim": {"lr": [0.01]}},
+    )
+    assert (grid["score_name"] == "mean_auc").all()
+    assert grid["val_score"].between(0, 1).all()
+    assert grid["test_score"].between(0, 1).all()
+    assert summary["score_name"] == "mean_auc" and summary["members"] == 2
+    assert selected["selection"].tolist() == ["overall", "by_depth", "by_depth"]
