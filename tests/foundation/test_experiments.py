@@ -58,7 +58,9 @@ def test_data_points_expand_only_the_data_overrides(tmp_path, monkeypatch):
     import initlab.experiments as experiments
 
     sweep = "hydra:\n  sweeper:\n    params:\n      {}\n"
-    params = "+fnn: snn,msra\n      data.dataset: abalone,iris\n      data.fold: 0,1\n      seed: 0,1"
+    params = "\n      ".join(
+        ["+fnn: snn,msra", "data.dataset: abalone,iris", "data.fold: 0,1", "seed: 0,1"]
+    )
     _write_experiments(tmp_path / "exp", {"e_full": sweep.format(params)})
     monkeypatch.setattr(experiments, "EXPERIMENT_DIR", tmp_path / "exp")
     assert experiments.sweep_size("e", "full") == 16
