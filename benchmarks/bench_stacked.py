@@ -1,12 +1,15 @@
 """Throughput of a hyper-parameter grid trained stacked (vmap) vs one member at a time.
 
 The grid: 4 learning rates x 4 init seeds (16 members) of one MLP shape on breast_cancer, every
-member trained for the same epochs and batch size with its own batch order (seeded by its init
-seed). Sequential training is the bare loop (``torch.optim.SGD``, one member after another);
-stacked training is ``initlab.analysis.stacked.train_stacked``. Both end with a train and test
-evaluation. Throughput: member-steps per second (members x steps / wall time, median of
-interleaved repeats). The CPU is shared, so each case records the load average around it.
-Writes benchmarks/results/stacked.json. Target: stacked >= 5x sequential with 2 torch threads.
+member trained for the same epochs and batch size. ``--order shared`` (default): every member
+sees the same batches, as in ``task=grid_search``, so the members run as batched layers (one
+bmm per layer); ``--order own``: each member its own batch order (seeded by its init seed),
+which goes through ``vmap``. Sequential training is the bare loop (``torch.optim.SGD``, one
+member after another); stacked training is ``initlab.analysis.stacked.train_stacked``. Both
+end with a train and test evaluation. Throughput: member-steps per second (members x steps /
+wall time, median of interleaved repeats). The CPU is shared, so each case records the load
+average around it. Writes benchmarks/results/stacked.json. Target: stacked >= 5x sequential
+with 2 torch threads.
 
     python benchmarks/bench_stacked.py [--repeats 3] [--threads 2]
 """
@@ -25,7 +28,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from initlab.analysis.stacked import train_stacked
+from initlab.analysis.stacked import StackedModels, train_stacked
 from initlab.compose import compose
 from initlab.data import build_data
 from initlab.setup import parse_config
@@ -124,7 +127,9 @@ def run_case(args, activation: str, init: str, width: int) -> dict:
     grid = list(itertools.product([float(v) for v in args.lrs.split(",")], range(args.seeds)))
     lrs = [lr for lr, _ in grid]
     seeds = [seed for _, seed in grid]
-    run_args = (data, lrs, seeds, args.epochs, args.batch_size)
+    orders = [0] * len(grid) if args.order == "shared" else seeds
+    run_args = (data, lrs, orders, args.epochs, args.batch_size)
+    batched = StackedModels(grid_models(setup, data, seeds[:2])).batched is not None
     load_before = os.getloadavg()[0]  # other processes on the shared CPU skew the timings
     seq_times, stack_times, member_steps = [], [], 0
     for _ in range(args.repeats):  # interleaved, so drifts hit both alike
@@ -141,6 +146,7 @@ def run_case(args, activation: str, init: str, width: int) -> dict:
     return {
         "model": {"depth": args.depth, "width": width, "activation": activation, "init": init},
         "members": len(grid),
+        "path": "batched layers" if batched and args.order == "shared" else "vmap",
         "grid": {"lr": sorted(set(lrs)), "init_seeds": args.seeds},
         "train_rows": len(data.x_train),
         "member_steps": member_steps,
@@ -169,6 +175,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=4, help="init seeds per learning rate")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the target: 2)")
     parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--order", choices=("shared", "own"), default="shared")
     parser.add_argument("--out", default="benchmarks/results/stacked.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -181,6 +188,7 @@ def main() -> None:
         "data": "breast_cancer",
         "epochs": args.epochs,
         "batch_size": args.batch_size,
+        "batch_order": args.order,
         "repeats": args.repeats,
         "threads": args.threads,
         "target_speedup": TARGET,

@@ -115,6 +115,10 @@ def run_experiment(
         *overrides,
     ]
     env = {**os.environ, "INITLAB_SWEEP_LABEL": label or name}
+    if profile == "quick":
+        # The quick profile's networks are small: one torch thread per run avoids oversubscribing
+        # a shared CPU, which made runs several times slower. Set OMP_NUM_THREADS to override.
+        env.setdefault("OMP_NUM_THREADS", "1")
     done = subprocess.run(command, cwd=ROOT, env=env)
     if done.returncode != 0:
         return done.returncode

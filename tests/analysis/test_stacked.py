@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from initlab.analysis.stacked import load_member, train_stacked
+from initlab.analysis.stacked import StackedModels, load_member, train_stacked
 from initlab.compose import compose
 from initlab.data import build_data
 from initlab.setup import parse_config
@@ -18,12 +18,12 @@ LRS = [0.05, 0.1, 0.02, 0.2]
 EPOCHS, BATCH = 3, 16
 
 
-def make_models(seeds, dropout=0.0):
+def make_models(seeds, dropout=0.0, arm=("model=mlp",)):
     setup = parse_config(
         compose(
             [
                 "data=iris",
-                "model=mlp",
+                *arm,
                 "model.depth=2",
                 "model.width=16",
                 f"model.dropout={dropout}",
@@ -140,3 +140,49 @@ def test_rejects_mismatched_arguments():
             batch_size=8,
             order_seeds=[0, 1],
         )
+
+
+@pytest.mark.parametrize(
+    ("fnn", "batched"),
+    [("snn", True), ("msra", True), ("layernorm", True), ("resnet", True), ("highway", False)],
+)
+def test_batched_layers_equal_one_by_one_for_the_fnn_variants(fnn, batched):
+    """With a shared batch order the members run as batched layers (one bmm per layer); the
+    highway gate's own bias parameter has no batched twin, so highway nets go through vmap."""
+    arm = (f"+fnn={fnn}",)
+    seeds, order = [20, 21, 22, 23], [5] * 4
+    models, data = make_models(seeds, arm=arm)
+    assert (StackedModels(models).batched is not None) == batched
+    result = train_stacked(
+        models, data.x_train, data.y_train, lr=LRS, epochs=2, batch_size=BATCH, order_seeds=order
+    )
+    reference, _ = make_models(seeds, arm=arm)
+    for k, model in enumerate(reference):
+        opt = torch.optim.SGD(model.parameters(), lr=LRS[k])
+        for epoch in range(2):
+            idx_all = epoch_order(len(data.x_train), order[k], epoch)
+            for start in range(0, len(idx_all), BATCH):
+                idx = idx_all[start : start + BATCH]
+                loss = F.cross_entropy(model(data.x_train[idx]), data.y_train[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        trained = load_member(make_models([0], arm=arm)[0][0], result.params, k)
+        for (name, p), (_, q) in zip(model.named_parameters(), trained.named_parameters()):
+            torch.testing.assert_close(q, p, rtol=1e-5, atol=1e-6, msg=f"{fnn} {name}")
+
+
+def test_layers_without_a_batched_twin_fall_back_to_vmap():
+    """Weight norm's g-sync buffer is refused outright; an unknown parametrized layer (here a
+    Linear without bias) makes the batched copy None, and training still runs through vmap."""
+    with pytest.raises(ValueError, match="buffers"):
+        StackedModels(make_models([0, 1], arm=("+fnn=weightnorm",))[0])
+    models, data = make_models([0, 1])
+    for model in models:
+        model.classifier.bias = None
+    stack = StackedModels(models)
+    assert stack.batched is None
+    result = train_stacked(
+        models, data.x_train, data.y_train, lr=0.1, epochs=1, batch_size=BATCH, order_seeds=[0, 0]
+    )
+    assert all(math.isfinite(m["train_loss"]) for m in result.metrics)

@@ -17,6 +17,15 @@ own masks from the global generator, but not the masks a one-by-one run would dr
 stream is consumed in a different order and shape). Runs with dropout are therefore statistically,
 not bitwise, equivalent to one-by-one training; the equality test uses no dropout.
 
+Two ways to run the K forward passes, same numbers (to float32 rounding):
+
+* batched modules (used when every member sees the same batch): a copy of the model whose
+  ``nn.Linear`` / ``nn.LayerNorm`` layers hold the K members' weights, (K, out, in), and run one
+  ``baddbmm``; parameter-free layers (activations, dropout) act on the (K, batch, features)
+  tensors unchanged. One kernel per layer for all members, so little Python per step;
+* ``vmap`` of ``functional_call`` (any module without buffers; needed when members see different
+  batches, or when a model has layers the batched copy does not know).
+
 Limits: class-label targets (cross-entropy loss, accuracy), models without buffers (so no
 BatchNorm, whose running statistics vmap cannot update in place).
 """
@@ -61,15 +70,34 @@ class StackedModels:
             raise ValueError("need at least one model")
         if any(len(list(m.buffers())) for m in models):
             raise ValueError("models with buffers (e.g. BatchNorm) cannot be stacked")
-        params, _ = stack_module_state(list(models))
-        self.params: Params = {name: p.detach().clone() for name, p in params.items()}
         self.k = len(models)
         # a parameter-free copy whose forward functional_call runs with each member's tensors
         self.base = copy.deepcopy(models[0]).to("meta")
         self.base.train(models[0].training)
+        self.batched = batched_copy(models)
+        if self.batched is not None:  # its layers' own tensors are the stacked parameters
+            self.batched.train(models[0].training)
+            self.params: Params = dict(self.batched.named_parameters())
+        else:
+            params, _ = stack_module_state(list(models))
+            self.params = {name: p.detach().clone() for name, p in params.items()}
+
+    @property
+    def training(self) -> bool:
+        return self.base.training
+
+    def train(self, mode: bool) -> None:
+        self.base.train(mode)
+        if self.batched is not None:
+            self.batched.train(mode)
 
     def logits(self, params: Params, x: torch.Tensor, shared_x: bool) -> torch.Tensor:
         """(K, batch, classes); ``x`` is (batch, ...) if ``shared_x`` else (K, batch, ...)."""
+
+        if shared_x and self.batched is not None:
+            if params is self.params:  # no parameter swap: the cheapest call per step
+                return self.batched(x)
+            return functional_call(self.batched, params, (x,))
 
         def one(p: Params, xb: torch.Tensor) -> torch.Tensor:
             return functional_call(self.base, p, (xb,))
@@ -80,10 +108,10 @@ class StackedModels:
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor, prefix: str) -> list[dict[str, float]]:
         """Mean cross-entropy and accuracy of every member on (x, y), in eval mode."""
-        was_training = self.base.training
-        self.base.eval()
+        was_training = self.training
+        self.train(False)
         logits = self.logits(self.params, x, shared_x=True)
-        self.base.train(was_training)
+        self.train(was_training)
         k, n, c = logits.shape
         losses = F.cross_entropy(logits.reshape(k * n, c), y.repeat(k), reduction="none")
         losses = losses.view(k, n).mean(1)
@@ -92,6 +120,91 @@ class StackedModels:
             {f"{prefix}_loss": loss.item(), f"{prefix}_accuracy": acc.item()}
             for loss, acc in zip(losses, accuracy, strict=True)
         ]
+
+
+class StackedLinear(nn.Module):
+    """K ``nn.Linear`` layers as one: weight (K, out, in), bias (K, out).
+
+    Input (batch, in) is shared by all members, (K, batch, in) one per member; output
+    (K, batch, out).
+    """
+
+    def __init__(self, layers: Sequence[nn.Linear]) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.stack([layer.weight.detach() for layer in layers]))
+        self.bias = nn.Parameter(torch.stack([layer.bias.detach() for layer in layers]))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if h.dim() == 2:
+            h = h.expand(self.weight.shape[0], -1, -1)
+        return torch.baddbmm(self.bias.unsqueeze(1), h, self.weight.transpose(1, 2))
+
+
+class StackedLayerNorm(nn.Module):
+    """K ``nn.LayerNorm`` layers over the last dim, each with its own affine weight and bias."""
+
+    def __init__(self, layers: Sequence[nn.LayerNorm]) -> None:
+        super().__init__()
+        self.shape, self.eps = tuple(layers[0].normalized_shape), layers[0].eps
+        self.weight = nn.Parameter(torch.stack([layer.weight.detach() for layer in layers]))
+        self.bias = nn.Parameter(torch.stack([layer.bias.detach() for layer in layers]))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        z = F.layer_norm(h, self.shape, None, None, self.eps)
+        return z * self.weight.unsqueeze(1) + self.bias.unsqueeze(1)
+
+
+def batched_copy(models: Sequence[nn.Module]) -> nn.Module | None:
+    """A copy of ``models[0]`` whose layers hold all members' weights, or None if it cannot be.
+
+    Its parameters have the names of the original model's (with a leading member dim), so
+    ``functional_call`` with stacked parameters and :func:`load_member` work on it. A model with
+    a layer type not in the table (or an affine-less LayerNorm, or a Linear without bias) returns
+    None, and so does one whose forward does not give (K, batch, classes) on a probe batch.
+    """
+    copy_ = copy.deepcopy(models[0])
+    done: dict[int, nn.Module] = {}  # a layer listed under two names gets one twin
+    for name, module in models[0].named_modules(remove_duplicate=False):
+        twins = [m.get_submodule(name) for m in models] if name else list(models)
+        kind = type(module)
+        if id(module) in done:
+            replacement = done[id(module)]
+        elif kind is nn.Linear and module.bias is not None:
+            replacement: nn.Module = StackedLinear(twins)
+        elif kind is nn.LayerNorm and module.elementwise_affine and module.bias is not None:
+            replacement = StackedLayerNorm(twins)
+        elif any(True for _ in module.parameters(recurse=False)) or any(
+            True for _ in module.buffers(recurse=False)
+        ):
+            return None
+        else:
+            continue
+        done[id(module)] = replacement
+        parent, _, child = name.rpartition(".")
+        setattr(copy_.get_submodule(parent) if parent else copy_, child, replacement)
+    return copy_ if _probe(copy_, models) else None
+
+
+@torch.no_grad()
+def _probe(batched: nn.Module, models: Sequence[nn.Module]) -> bool:
+    """Does the batched copy give every member's logits on a probe batch (eval mode)?"""
+    first = next((m for m in models[0].modules() if isinstance(m, nn.Linear)), None)
+    if first is None:
+        return False
+    # vector models take (batch, in_features) of their first Linear; others fail the probe
+    x = torch.randn(3, first.in_features, dtype=first.weight.dtype, device=first.weight.device)
+    modes = [m.training for m in models]
+    for m in (*models, batched):
+        m.eval()
+    try:
+        out = batched(x)
+        expected = torch.stack([m(x) for m in models])
+        ok = out.shape == expected.shape and torch.allclose(out, expected, rtol=1e-4, atol=1e-5)
+    except (RuntimeError, ValueError, IndexError):
+        ok = False
+    for m, mode in zip(models, modes, strict=True):
+        m.train(mode)
+    return ok
 
 
 def load_member(model: nn.Module, params: Params, k: int) -> nn.Module:
