@@ -24,7 +24,6 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from initlab.analysis.benchmark import by_depth_table, mean_ranks  # noqa: E402
@@ -41,7 +40,6 @@ from initlab.claims.snn_benchmark import (  # noqa: E402
     PAPER_TABLE2,
     PAPER_TABLE2_DEPTHS,
     PAPER_TABLE3,
-    REFERENCE,
     TOX21_EXP,
     e4_tables,
     label,
@@ -49,6 +47,7 @@ from initlab.claims.snn_benchmark import (  # noqa: E402
     read_selected,
 )
 from initlab.report.figures import save_figure  # noqa: E402
+from initlab.report.plots.snn_benchmarks import mean_ranks_figure  # noqa: E402
 from initlab.report.tables import markdown_table  # noqa: E402
 from initlab.tracking import atomic_write_text  # noqa: E402
 
@@ -120,34 +119,8 @@ def e4_outputs(results_dir: Path) -> None:
     atomic_write_text(results_dir / E4_TABLE, text)
     atomic_write_text(results_dir / FNN_EXP / "wilcoxon.csv", tests.to_csv(index=False))
     everything = mean_ranks(all_ranks) if has_all else None
-    plot_mean_ranks(fnn_mr, everything, len(scores), results_dir / E4_FIGURE)
-
-
-def plot_mean_ranks(fnn: pd.Series, everything: pd.Series | None, n_sets: int, path: Path) -> None:
-    panels = [(f"{len(fnn)} FNN variants, {n_sets} data sets", fnn, PAPER_TABLE1_MEAN_RANK)]
-    if everything is not None:
-        panels.append((f"FNNs and baselines, {n_sets} data sets", everything, None))
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
-    for ax, (title, ranks, paper) in zip(axes[0], panels, strict=True):
-        order = list(ranks.index)[::-1]  # best at the top
-        colors = [
-            "tab:red" if m == REFERENCE else "tab:blue" if m in FNN_METHODS else "tab:gray"
-            for m in order
-        ]
-        ax.barh([label(m) for m in order], [ranks[m] for m in order], color=colors)
-        if paper is not None:
-            ax.plot(
-                [paper.get(m, float("nan")) for m in order],
-                [label(m) for m in order],
-                "k|",
-                markersize=14,
-                label="paper, 121 sets",
-            )
-            ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize="small", frameon=False)
-        ax.set_xlim(0, 1.3 * max(ranks.max(), max(paper.values()) if paper else 0))
-        ax.set_xlabel("mean rank (1 = best)")
-        ax.set_title(title, loc="left")
-    save_figure(fig, path.with_suffix(""), dpi=150)
+    figure = mean_ranks_figure(fnn_mr, everything, len(scores))
+    save_figure(figure, (results_dir / E4_FIGURE).with_suffix(""), dpi=150)
 
 
 def e5_outputs(results_dir: Path, experiment: str) -> None:

@@ -81,6 +81,8 @@ def execute(resolved: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
 def describe(summary: dict[str, Any], out_dir: Path) -> str:
     shown = ("train_loss", "test_loss", "test_accuracy", "val_score", "test_score", "score_name")
     keys = [k for k in (*shown, "diverged_at_step") if k in summary]
+    if not keys:  # a measurement task: its first few numbers (bookkeeping is all but floats)
+        keys = [k for k, v in summary.items() if isinstance(v, float) and k != "wall_time_s"][:3]
     numbers = ", ".join(
         f"{k}={summary[k]:.4g}" if isinstance(summary[k], float) else f"{k}={summary[k]}"
         for k in keys
