@@ -21,7 +21,7 @@ def main() -> int:
     parser.add_argument("--profile", default="quick", choices=PROFILES)
     parser.add_argument("--results", default=None, help="results root (default: results/)")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # overrides may come before or after the options
     wanted = config_name(args.name, args.profile)
     if not (EXPERIMENT_DIR / f"{wanted}.yaml").exists():
         known = sorted(p.stem for p in EXPERIMENT_DIR.glob("*.yaml"))
