@@ -186,3 +186,68 @@ def test_layers_without_a_batched_twin_fall_back_to_vmap():
         models, data.x_train, data.y_train, lr=0.1, epochs=1, batch_size=BATCH, order_seeds=[0, 0]
     )
     assert all(math.isfinite(m["train_loss"]) for m in result.metrics)
+
+
+@pytest.mark.parametrize("arm", [("model=mlp",), ("+fnn=highway",)], ids=["batched", "vmap"])
+def test_epoch_callback_gets_one_by_one_losses_and_logits_and_stops_members(arm):
+    """``on_epoch_end`` sees each member's epoch loss as a one-model loop computes it (the
+    size-weighted mean of batch losses; for a member that blew up, its first non-finite batch
+    loss) and eval logits from ``stack.predict`` equal to that model's; the members it does not
+    return stop there (the others train on unchanged), and none returned ends training."""
+    seeds, lrs, order = [30, 31, 32], [0.05, 1e8, 0.2], 4
+    models, data = make_models(seeds, arm=arm)
+    assert (StackedModels(models).batched is None) == (arm[0] == "+fnn=highway")
+    seen = []
+
+    def on_epoch_end(epoch, stack, losses):
+        seen.append((epoch, list(stack.members), losses.tolist(), stack.predict(data.x_test, 7)))
+        finite = [m for m, loss in zip(stack.members, losses.tolist()) if math.isfinite(loss)]
+        return finite if epoch == 0 else []  # drop the blown-up member, then stop all
+
+    result = train_stacked(
+        models,
+        data.x_train,
+        data.y_train,
+        lr=lrs,
+        epochs=3,
+        batch_size=BATCH,
+        order_seeds=[order] * 3,
+        on_epoch_end=on_epoch_end,
+    )
+    n = len(data.x_train)
+    assert [(epoch, members) for epoch, members, _, _ in seen] == [(0, [0, 1, 2]), (1, [0, 2])]
+    assert result.steps == 2 * math.ceil(n / BATCH)
+    reference, _ = make_models(seeds, arm=arm)
+    for k, model in enumerate(reference):
+        opt = torch.optim.SGD(model.parameters(), lr=lrs[k])
+        for epoch, members, losses, logits in seen:
+            if k not in members:
+                break
+            total, first_bad = 0.0, None
+            idx_all = epoch_order(n, order, epoch)
+            for start in range(0, n, BATCH):
+                idx = idx_all[start : start + BATCH]
+                loss = F.cross_entropy(model(data.x_train[idx]), data.y_train[idx])
+                value = loss.item()
+                if not math.isfinite(value) and first_bad is None:
+                    first_bad = value
+                total += value * len(idx)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            got = losses[members.index(k)]
+            if first_bad is not None:
+                assert (k, epoch) == (1, 0)  # only the lr=1e8 member blows up, in epoch 1
+                assert str(got) == str(first_bad)  # nan or the same inf
+                continue
+            assert got == pytest.approx(total / n, rel=1e-5, abs=1e-6)
+            model.eval()
+            with torch.no_grad():
+                expected = model(data.x_test)
+            model.train()
+            torch.testing.assert_close(logits[members.index(k)], expected, rtol=1e-4, atol=1e-5)
+        # the result holds every member as it was when it stopped
+        trained = load_member(make_models([0], arm=arm)[0][0], result.params, k)
+        for (name, p), (_, q) in zip(model.named_parameters(), trained.named_parameters()):
+            torch.testing.assert_close(q, p, rtol=1e-5, atol=1e-6, equal_nan=True, msg=name)
+    assert not math.isfinite(seen[0][2][1])

@@ -119,12 +119,14 @@ def test_tiny_iris_grid_files_and_selection(tmp_path) -> None:
     assert overall["val_score_smoothed"] == by_depth["val_score_smoothed"].max()
 
 
-def test_resumed_run_gives_the_uninterrupted_grid(tmp_path) -> None:
+@pytest.mark.parametrize("stacked", ["true", "false"])
+def test_resumed_run_gives_the_uninterrupted_grid(tmp_path, stacked) -> None:
     axes = {"model": {"depth": [1, 2]}, "optim": {"lr": [0.01, 1]}}  # int 1: read back as 1.0
-    _run(tmp_path, "full", grid=axes)
+    mode = (f"task.stacked={stacked}", "model.dropout=0.0")  # no dropout: lr groups do stack
+    _run(tmp_path, "full", *mode, grid=axes)
     full_text = (tmp_path / "full" / "grid.csv").read_text()
     part = tmp_path / "part"
-    _run(tmp_path, "part", grid=axes)
+    _run(tmp_path, "part", *mode, grid=axes)
     assert (part / "grid.csv").read_text() == full_text  # CPU: same config, same numbers
     # an interruption after 2 members: grid.csv holds only them, the run is not finished
     grid = pd.read_csv(part / "grid.csv")
@@ -132,14 +134,14 @@ def test_resumed_run_gives_the_uninterrupted_grid(tmp_path) -> None:
     (part / "grid.csv").write_text(kept.to_csv(index=False))
     (part / "summary.json").unlink()
     (part / "selected.csv").unlink()
-    _run(tmp_path, "part", grid=axes)
+    _run(tmp_path, "part", *mode, grid=axes)
     assert (part / "grid.csv").read_text() == full_text
     # finished members are read back, not retrained: a marked value survives the resume
     marked = kept.copy()
     marked.loc[marked["member"] == 0, "train_loss"] = 123.0
     (part / "grid.csv").write_text(marked.to_csv(index=False))
     (part / "summary.json").unlink()
-    _, resumed, _ = _run(tmp_path, "part", grid=axes)
+    _, resumed, _ = _run(tmp_path, "part", *mode, grid=axes)
     assert (resumed.loc[resumed["member"] == 0, "train_loss"] == 123.0).all()
     assert len(resumed) == len(grid)
 
@@ -171,3 +173,115 @@ def test_multilabel_tox21_grid_scores_mean_auc(tmp_path) -> None:
     assert grid["test_score"].between(0, 1).all()
     assert summary["score_name"] == "mean_auc" and summary["members"] == 2
     assert selected["selection"].tolist() == ["overall", "by_depth", "by_depth"]
+
+
+NUMBERS = ["train_loss", "val_score", "val_score_smoothed", "test_score"]
+
+
+def _count_one_by_one(monkeypatch) -> list[int]:
+    """Members that ``train_member`` (the one-by-one loop) trains from now on."""
+    from initlab.tasks import grid_search
+
+    calls: list[int] = []
+    alone = grid_search.train_member
+
+    def counted(cfg, member, data, index):
+        calls.append(index)
+        return alone(cfg, member, data, index)
+
+    monkeypatch.setattr(grid_search, "train_member", counted)
+    return calls
+
+
+def _assert_same_grid(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(a.drop(columns=NUMBERS), b.drop(columns=NUMBERS))
+    np.testing.assert_allclose(a[NUMBERS], b[NUMBERS], rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+def test_stacked_grid_equals_one_by_one(tmp_path, monkeypatch) -> None:
+    """Members that differ only in lr train together, and grid.csv / selected.csv hold the
+    numbers of one-by-one training (to float32 rounding; lr kept where training is stable, as an
+    exploding loss amplifies rounding differences like any change of summation order)."""
+    axes = {"model": {"depth": [2, 3]}, "optim": {"lr": [0.01, 0.1, 0.3]}}
+    calls = _count_one_by_one(monkeypatch)
+    on = _run(tmp_path, "on", "model.dropout=0.0", "task.stacked=true", grid=axes)
+    assert calls == []  # two groups of three, none trained one by one
+    off = _run(tmp_path, "off", "model.dropout=0.0", "task.stacked=false", grid=axes)
+    assert calls == list(range(6))
+    _assert_same_grid(on[1], off[1])
+    assert on[1]["train_loss"].nunique() == len(on[1])  # members and epochs really differ
+    assert (on[1]["member_status"] == "completed").all()
+    pd.testing.assert_frame_equal(on[2], off[2], rtol=1e-5, atol=1e-6)
+    for key in ("val_score", "test_score", "selected_member", "selected_epoch"):
+        assert on[0][key] == pytest.approx(off[0][key], rel=1e-5, abs=1e-6)
+
+
+def test_a_diverging_lr_marks_only_its_member_in_both_modes(tmp_path, monkeypatch) -> None:
+    axes = {"model": {"depth": [2]}, "optim": {"lr": [0.01, 0.1, 0.5, 50]}}
+    calls = _count_one_by_one(monkeypatch)
+    runs = {}
+    for mode in ("true", "false"):
+        _, grid, selected = _run(
+            tmp_path, mode, "model.dropout=0.0", f"task.stacked={mode}", grid=axes
+        )
+        status = grid.groupby("member")["member_status"].first()
+        assert status.tolist() == ["completed"] * 3 + ["diverged"], mode
+        diverged = grid[grid["member"] == 3]  # finite (huge) loss in epoch 1, non-finite in 2
+        assert diverged["epoch"].tolist() == [1, 2] and np.isfinite(diverged["val_score"].iloc[0])
+        assert not np.isfinite(diverged["train_loss"].iloc[-1])
+        assert np.isnan(diverged["val_score"].iloc[-1])
+        assert (selected["member"] != 3).all()
+        runs[mode] = grid
+    assert calls == [0, 1, 2, 3]  # only the one-by-one run
+    # the members beside the diverged one are untouched by it; the diverged member's finite
+    # losses are huge (an exploding trajectory), so only its length and status are compared
+    kept = [runs[mode][runs[mode]["member"] != 3].reset_index(drop=True) for mode in runs]
+    _assert_same_grid(*kept)
+
+
+@pytest.mark.parametrize(
+    ("fnn", "overrides", "reason"),
+    [
+        ("snn", (), "dropout"),  # alpha-dropout 0.05
+        ("batchnorm", (), "buffers"),
+        ("weightnorm", (), "buffers"),
+        ("highway", ("model.dropout=0.0",), "no batched layers"),
+        ("msra", ("optim=adam",), "optim 'adam'"),
+        ("msra", ("optim=sgd", "optim.schedule=cosine"), "schedule"),
+        ("msra", ("optim=sgd", "optim.momentum=0.9", "optim.nesterov=true"), "Nesterov"),
+    ],
+)
+def test_groups_that_stacking_cannot_reproduce_train_one_by_one(
+    tmp_path, monkeypatch, fnn, overrides, reason
+) -> None:
+    from initlab.data import build_data
+    from initlab.tasks.grid_search import new_member_model, stack_refusal
+
+    cfg = quiet_config(
+        "task=grid_search",
+        f"+fnn={fnn}",
+        "data=iris",
+        "model.width=8",
+        "task.epochs=1",
+        "task.stacked=true",
+        *overrides,
+    )
+    setup = parse_config(cfg)
+    data = build_data(setup.data)
+    assert reason in stack_refusal(setup, new_member_model(setup, data, 0), data)
+    cfg["task"]["grid"] = {"model": {"depth": [1]}, "optim": {"lr": [0.01, 0.1]}}
+    cfg["task"]["method_grids"] = {}
+    calls = _count_one_by_one(monkeypatch)
+    execute(cfg, tmp_path / "alone")
+    assert calls == [0, 1]
+
+
+def test_multilabel_targets_are_not_stacked(tmp_path) -> None:
+    from initlab.data import build_data
+    from initlab.tasks.grid_search import new_member_model, stack_refusal
+
+    _write_tox21(tmp_path)
+    cfg = quiet_config(*TINY, "data=tox21", f"data.root={tmp_path}", "model.dropout=0.0")
+    setup = parse_config(cfg)
+    data = build_data(setup.data)
+    assert "multi-label" in stack_refusal(setup, new_member_model(setup, data, 0), data)

@@ -33,7 +33,7 @@ BatchNorm, whose running statistics vmap cannot update in place).
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -44,6 +44,8 @@ from torch.func import functional_call, stack_module_state, vmap
 from initlab.training import epoch_order
 
 Params = dict[str, torch.Tensor]
+# on_epoch_end(epoch, stack, epoch_losses) -> members to go on training, or None: all
+EpochCallback = Callable[[int, "StackedModels", torch.Tensor], "Collection[int] | None"]
 
 
 @dataclass
@@ -81,6 +83,26 @@ class StackedModels:
         else:
             params, _ = stack_module_state(list(models))
             self.params = {name: p.detach().clone() for name, p in params.items()}
+        self.members = list(range(self.k))  # which of the given models each row holds
+
+    def set_params(self, params: Params, members: Sequence[int]) -> None:
+        """Hold ``params`` (leading dim: one row per entry of ``members``) as the members'."""
+        if self.batched is not None:  # the batched layers hold the parameters themselves
+            for name, p in params.items():
+                owner, _, attr = name.rpartition(".")
+                module = self.batched.get_submodule(owner) if owner else self.batched
+                setattr(module, attr, nn.Parameter(p))
+            self.params = dict(self.batched.named_parameters())
+        else:
+            self.params = dict(params)
+        self.members = list(members)
+        self.k = len(self.members)
+
+    def keep(self, rows: Sequence[int]) -> None:
+        """Go on with the rows ``rows`` of the stack only (e.g. drop diverged members)."""
+        index = torch.as_tensor(list(rows), dtype=torch.long)
+        kept = {name: p.detach()[index.to(p.device)] for name, p in self.params.items()}
+        self.set_params(kept, [self.members[r] for r in rows])
 
     @property
     def training(self) -> bool:
@@ -104,6 +126,18 @@ class StackedModels:
 
         randomness = "different" if self.base.training else "error"
         return vmap(one, in_dims=(0, None if shared_x else 0), randomness=randomness)(params, x)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+        """Every member's logits on ``x`` in eval mode: (K, n, classes), in chunks."""
+        was_training = self.training
+        self.train(False)
+        chunks = [
+            self.logits(self.params, x[start : start + batch_size], shared_x=True)
+            for start in range(0, len(x), batch_size)
+        ]
+        self.train(was_training)
+        return torch.cat(chunks, dim=1)
 
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor, prefix: str) -> list[dict[str, float]]:
@@ -215,6 +249,18 @@ def load_member(model: nn.Module, params: Params, k: int) -> nn.Module:
     return model
 
 
+def _epoch_losses(batch_losses: list[torch.Tensor], n: int, batch_size: int) -> torch.Tensor:
+    """Per member: the size-weighted mean of its batch losses in float64 (as a loop adding
+    ``loss.item() * len(batch)`` computes it), or its first non-finite batch loss."""
+    losses = torch.stack(batch_losses).double()  # (steps, K)
+    sizes = torch.full((len(batch_losses), 1), float(batch_size), dtype=torch.float64)
+    sizes[-1] = n - batch_size * (len(batch_losses) - 1)  # the last batch may be short
+    mean = (losses * sizes.to(losses.device)).sum(0) / n
+    bad = ~torch.isfinite(losses)
+    first_bad = losses.gather(0, bad.int().argmax(0, keepdim=True)).squeeze(0)
+    return torch.where(bad.any(0), first_bad, mean)
+
+
 def train_stacked(
     models: Sequence[nn.Module],
     x_train: torch.Tensor,
@@ -227,6 +273,7 @@ def train_stacked(
     momentum: float = 0.0,
     weight_decay: float = 0.0,
     eval_sets: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+    on_epoch_end: EpochCallback | None = None,
 ) -> StackedResult:
     """Train ``models`` together with SGD (as ``torch.optim.SGD``: dampening 0, no Nesterov).
 
@@ -234,6 +281,17 @@ def train_stacked(
     per member). The models themselves are left untouched; read trained member k with
     ``load_member(model, result.params, k)``, or use the returned metrics, which hold
     ``{split}_loss`` and ``{split}_accuracy`` for ``train`` and every split in ``eval_sets``.
+
+    ``on_epoch_end(epoch, stack, epoch_losses)``, if given, runs after every epoch (0-based) with
+    the live :class:`StackedModels` (score it with ``stack.predict``; row r of the stack is member
+    ``stack.members[r]``) and a float64 tensor with one entry per row: that member's training loss
+    of the epoch, the mean training-batch loss weighted by batch size (in train mode, before each
+    step), or, for a member whose batch loss turned non-finite during the epoch, that first
+    non-finite value (what a one-model loop that stops there reports). A member's non-finite loss
+    does not touch the others: their losses and gradients are separate terms. It returns None to
+    go on, or the members (indices into ``models``) to go on training: the others stop there (a
+    diverged member costs no more steps) and keep their parameters of that moment; none left ends
+    training.
     """
     stack = StackedModels(models)
     k, n = stack.k, len(x_train)
@@ -245,16 +303,22 @@ def train_stacked(
     params = [p.requires_grad_() for p in stack.params.values()]  # the same tensors, in order
     lr_views = [lrs.view(k, *[1] * (p.dim() - 1)) for p in params]  # broadcast over each param
     velocity: list[torch.Tensor] = []
+    stopped: dict[int, Params] = {}  # parameters of members that stopped before the end
     steps = 0
     for epoch in range(epochs):
-        orders = [epoch_order(n, seed, epoch).to(x_train.device) for seed in order_seeds]
+        batch_losses: list[torch.Tensor] = []  # (K,) per step; reduced once at the epoch's end
+        seeds = [order_seeds[m] for m in stack.members]
+        orders = [epoch_order(n, seed, epoch).to(x_train.device) for seed in seeds]
         order = orders[0] if shared else torch.stack(orders)
         for start in range(0, n, batch_size):
             idx = order[..., start : start + batch_size]
             logits = stack.logits(stack.params, x_train[idx], shared_x=shared)
-            targets = y_train[idx].expand(k, -1) if shared else y_train[idx]
+            targets = y_train[idx].expand(stack.k, -1) if shared else y_train[idx]
             per_member = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
-            grads = list(torch.autograd.grad(per_member.mean(1).sum(), params))
+            batch_loss = per_member.mean(1)
+            grads = list(torch.autograd.grad(batch_loss.sum(), params))
+            if on_epoch_end is not None:
+                batch_losses.append(batch_loss.detach())
             with torch.no_grad():  # torch.optim.SGD's update, on all parameters at once
                 if weight_decay:
                     grads = torch._foreach_add(grads, params, alpha=weight_decay)
@@ -265,6 +329,34 @@ def train_stacked(
                     velocity = [g.clone() for g in grads]
                 torch._foreach_addcmul_(params, lr_views, velocity or grads, value=-1.0)
             steps += 1
+        if on_epoch_end is None:
+            continue
+        go_on = on_epoch_end(epoch, stack, _epoch_losses(batch_losses, n, batch_size))
+        if go_on is None:
+            continue
+        go_on = set(go_on)
+        rows = [r for r, m in enumerate(stack.members) if m in go_on]
+        for r, m in enumerate(stack.members):
+            if m not in go_on:
+                stopped[m] = {name: p.detach()[r].clone() for name, p in stack.params.items()}
+        if not rows:
+            break
+        if len(rows) < stack.k:
+            index = torch.as_tensor(rows, device=x_train.device)
+            velocity = [v[index] for v in velocity]
+            stack.keep(rows)
+            lr_rows = lrs[torch.as_tensor(stack.members, device=x_train.device)]
+            params = [p.requires_grad_() for p in stack.params.values()]
+            lr_views = [lr_rows.view(stack.k, *[1] * (p.dim() - 1)) for p in params]
+    if stopped:  # every member back in its row, for the result and the final metrics
+        live = {m: r for r, m in enumerate(stack.members)}
+        full = {
+            name: torch.stack(
+                [stopped[m][name] if m in stopped else p.detach()[live[m]] for m in range(k)]
+            )
+            for name, p in stack.params.items()
+        }
+        stack.set_params(full, range(k))
     stack.params = {name: p.detach() for name, p in stack.params.items()}
     metrics = stack.evaluate(x_train, y_train, "train")
     for split, (x, y) in (eval_sets or {}).items():

@@ -22,11 +22,27 @@ score_name, member_status; train_loss is the epoch's mean training-batch loss, i
 diverged member's last row is the epoch it diverged in, with its non-finite loss and no scores),
 rewritten after each member, so a restarted run skips the members already there;
 ``selected.csv`` (the overall pick and the pick per ``model.depth``).
+
+Stacked training (``task.stacked``): members whose resolved configs differ only in ``optim.lr``
+form a group trained together by :func:`initlab.analysis.stacked.train_stacked` (one batched
+forward per step for all of them; same init seeds, same batch order, same per-epoch scores, so
+``grid.csv`` holds the numbers of one-by-one training to float32 rounding, which
+``tests/tasks/test_grid_search.py`` checks; chaotic trajectories, e.g. lr 1.0 on the E4 grids,
+amplify that rounding as they amplify any 1e-7 change of the initial weights, so their later
+epochs can differ). A group trains one by one instead when stacking could not reproduce those
+numbers: an optimizer other than plain SGD (Adam, Nesterov, an lr schedule or warm-up), a model
+with buffers (BatchNorm, weight norm), with dropout > 0 (stacked members draw other dropout masks
+than one-by-one runs), with its own objective (e.g. a VAE), or multi-label targets (Tox21's masked
+BCE); and so does a model whose layers have no batched twin (the highway gate), whose ``vmap``
+path measured slower than one-by-one training on the E4 grids (CPU). A member whose loss turns
+non-finite leaves the stack at the end of that epoch. A group's members are written to
+``grid.csv`` together, rows sorted by member, so a restart skips whole finished groups.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +61,11 @@ from initlab.analysis.grid import (
     parse_tie_break,
     selection_table,
 )
+from initlab.analysis.stacked import StackedModels, batched_copy, train_stacked
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
+from initlab.data.multitask import binary_auc
+from initlab.models.base import InitlabModel
 from initlab.optim import build_optimizer
 from initlab.run import Run
 from initlab.setup import Setup, parse_config
@@ -71,6 +90,7 @@ class GridSearchConfig(TaskConfig):
     grid: dict = spec(help="nested dict of dotted config keys; leaves: non-empty lists")
     method_grids: dict = spec(help="method name -> nested axes added to / replacing `grid`")
     method: str = spec(help="which entry of method_grids applies")
+    stacked: bool = spec(help="train members that differ only in optim.lr together")
 
     def validate(self) -> None:
         for origin, nested in (("grid", self.grid), *self._method_items()):
@@ -154,13 +174,18 @@ def score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, metric: str, batch
     return evaluate(model, x, y, batch)[metric]
 
 
+def new_member_model(member: Setup, data: DataBundle, index: int) -> nn.Module:
+    """Member ``index``'s initial model, seeded by (its seed, its index)."""
+    torch.manual_seed(member.seed * 1_000_003 + index)
+    return member.new_model(data)
+
+
 def train_member(
     cfg: GridSearchConfig, member: Setup, data: DataBundle, index: int
 ) -> tuple[list[dict[str, float]], str]:
     """Per-epoch rows (train_loss, val_score, test_score) of one member, and its status."""
     seed = member.seed  # the run's seed, unless the grid varies it
-    torch.manual_seed(seed * 1_000_003 + index)
-    model = member.new_model(data)
+    model = new_member_model(member, data, index)
     x_train, y_train = data.split("train")
     x_val, y_val = data.split("val")
     x_test, y_test = data.split("test")
@@ -201,6 +226,89 @@ def train_member(
             }
         )
     return rows, "completed"
+
+
+def stack_refusal(member: Setup, model: nn.Module, data: DataBundle) -> str | None:
+    """Why ``member``'s group cannot train stacked with numbers equal to one-by-one training."""
+    optim = member.optim
+    if optim.name != "sgd":
+        return f"optim {optim.name!r} (stacking reproduces plain SGD only)"
+    if optim.nesterov or optim.schedule != "none" or optim.warmup_steps:
+        return "Nesterov momentum, an lr schedule or warm-up"
+    if data.metric not in ("accuracy", "auc") or data.split("train")[1].is_floating_point():
+        return f"multi-label targets (metric {data.metric!r})"
+    if not isinstance(model, InitlabModel) or type(model).objective is not InitlabModel.objective:
+        return "a model with its own objective"
+    if any(True for _ in model.buffers()):
+        return "a model with buffers (BatchNorm, weight norm)"
+    if any(isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0 for m in model.modules()):
+        return "dropout > 0 (stacked members draw other masks than one-by-one runs)"
+    if batched_copy([model]) is None:  # e.g. the highway gate's bias: vmap only
+        return "no batched layers for this model (its vmap path is slower than one by one)"
+    return None
+
+
+def stack_groups(members: list[dict], setups: list[Setup]) -> list[list[int]]:
+    """Member indices grouped by their resolved config without ``optim.lr``, in member order."""
+    groups: dict[str, list[int]] = {}
+    for index, member in enumerate(setups):
+        resolved = copy.deepcopy(member.resolved)
+        resolved.get("optim", {}).pop("lr", None)
+        groups.setdefault(json.dumps(resolved, sort_keys=True, default=str), []).append(index)
+    return list(groups.values())
+
+
+def _score_logits(logits: torch.Tensor, y: torch.Tensor, metric: str) -> float:
+    """``score`` of one member from its eval-mode logits (accuracy or binary AUC)."""
+    if metric == "auc":
+        return binary_auc(logits, y)
+    return (logits.argmax(-1) == y).float().sum().item() / max(len(y), 1)
+
+
+def train_group(
+    cfg: GridSearchConfig, setups: list[Setup], data: DataBundle, indices: list[int]
+) -> dict[int, tuple[list[dict[str, float]], str]]:
+    """``train_member``'s rows and status of each member in ``indices``, trained stacked when
+    their group can be (see the module docstring), else one by one."""
+    first = setups[indices[0]]
+    model = new_member_model(first, data, indices[0]) if len(indices) > 1 else None
+    if model is None or stack_refusal(first, model, data) is not None:
+        return {index: train_member(cfg, setups[index], data, index) for index in indices}
+    models = [model, *(new_member_model(setups[i], data, i) for i in indices[1:])]
+    x_train, y_train = data.split("train")
+    x_val, y_val = data.split("val")
+    x_test, y_test = data.split("test")
+    rows: list[list[dict[str, float]]] = [[] for _ in indices]
+    status = ["completed"] * len(indices)
+
+    def on_epoch_end(epoch: int, stack: StackedModels, losses: torch.Tensor) -> list[int]:
+        val = stack.predict(x_val, cfg.eval_batch_size)
+        test = stack.predict(x_test, cfg.eval_batch_size) if len(x_test) else None
+        for row, (k, loss) in enumerate(zip(stack.members, losses.tolist(), strict=True)):
+            nan = math.nan
+            scores = {"epoch": epoch + 1, "train_loss": loss, "val_score": nan, "test_score": nan}
+            if not math.isfinite(loss):  # its rows end here; it trains no further
+                status[k] = "diverged"
+            else:
+                scores["val_score"] = _score_logits(val[row], y_val, data.metric)
+                if test is not None:
+                    scores["test_score"] = _score_logits(test[row], y_test, data.metric)
+            rows[k].append(scores)
+        return [k for k in stack.members if status[k] != "diverged"]
+
+    train_stacked(
+        models,
+        x_train,
+        y_train,
+        lr=[setups[index].optim.lr for index in indices],
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        order_seeds=[first.seed] * len(indices),  # epoch_order(n, run seed, epoch), as alone
+        momentum=first.optim.momentum,
+        weight_decay=first.optim.weight_decay,
+        on_epoch_end=on_epoch_end,
+    )
+    return {index: (rows[k], status[k]) for k, index in enumerate(indices)}
 
 
 def _same(read: Any, value: Any) -> bool:
@@ -247,30 +355,34 @@ def grid_search_task(cfg: GridSearchConfig, setup: Setup, data: DataBundle, run:
         disable=not setup.logger.show_progress(),
         dynamic_ncols=True,
     )
-    for index, (values, member) in enumerate(zip(members, setups, strict=True)):
-        if index in finished:
+    groups = stack_groups(members, setups) if cfg.stacked else [[i] for i in range(len(members))]
+    columns = ["member", *axes, *ROW_COLUMNS, "score_name", "member_status"]
+    for group in groups:
+        todo = [index for index in group if index not in finished]
+        if not todo:
             continue
-        rows, status = train_member(cfg, member, data, index)
-        smoothed = moving_average([r["val_score"] for r in rows], min(cfg.smoothing, cfg.epochs))
-        frame = pd.DataFrame(
-            [
-                {
-                    "member": index,
-                    **values,
-                    **row,
-                    "val_score_smoothed": s,
-                    "score_name": data.metric,
-                    "member_status": status,
-                }
-                for row, s in zip(rows, smoothed, strict=True)
-            ],
-            columns=["member", *axes, *ROW_COLUMNS, "score_name", "member_status"],
-        )
-        frames.append(frame)
-        grid = pd.concat(frames, ignore_index=True)
+        for index, (rows, status) in train_group(cfg, setups, data, todo).items():
+            window = min(cfg.smoothing, cfg.epochs)
+            smoothed = moving_average([r["val_score"] for r in rows], window)
+            frame = pd.DataFrame(
+                [
+                    {
+                        "member": index,
+                        **members[index],
+                        **row,
+                        "val_score_smoothed": s,
+                        "score_name": data.metric,
+                        "member_status": status,
+                    }
+                    for row, s in zip(rows, smoothed, strict=True)
+                ],
+                columns=columns,
+            )
+            frames.append(frame)
+            progress.update(1)
+            progress.set_postfix(member=index, status=status, refresh=False)
+        grid = pd.concat(frames, ignore_index=True).sort_values("member", kind="stable")
         atomic_write_text(path, grid.to_csv(index=False))
-        progress.update(1)
-        progress.set_postfix(member=index, status=status, refresh=False)
     progress.close()
     grid = pd.read_csv(path)
     table = selection_table(grid, axes, cfg.tie_break)
