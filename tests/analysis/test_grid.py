@@ -156,8 +156,10 @@ def test_selection_by_depth_and_the_table() -> None:
         "val_score_smoothed",
         "test_score",
         "score_name",
+        "tied_members",
     ]
     assert table["selection"].tolist() == ["overall", "by_depth", "by_depth"]
     assert table["member"].tolist() == [2, 1, 2]
+    assert table["tied_members"].tolist() == [1, 2, 1]  # depth 2: members 0 and 1 reach 0.75
     no_depth = selection_table(frame, ["optim.lr"], TIE_BREAK)
     assert no_depth["selection"].tolist() == ["overall"]

@@ -186,6 +186,21 @@ def test_e4_snn_best_on_8_sets_and_not_beaten_by_baselines_is_reproduced(tmp_pat
     assert verdict.tables == (f"{FNN_EXP}/ranks.md",)
 
 
+def test_e4_counts_the_picks_the_tie_break_made(tmp_path):
+    fnn = fnn_frame(4, 0.02)
+    overall = fnn["selection"] == "overall"
+    fnn["tied_members"] = 1
+    fnn.loc[overall & (fnn["data"] == "set0"), "tied_members"] = 3  # all 7 variants tie on set0
+    fnn.loc[overall & (fnn["data"] == "set2") & (fnn["fnn"] == "snn"), "tied_members"] = 2
+    verdict = e4_uci_ranks(write_e4(tmp_path / "quick", fnn))
+    assert "tie-break rules (several members share the best smoothed val score): 8 of 28" in (
+        verdict.measured
+    )
+    assert "(set0 7/7, set2 1/7; up to 3 members)" in verdict.measured
+    without = e4_uci_ranks(write_e4(tmp_path / "old", fnn.drop(columns="tied_members")))
+    assert "tie-break" not in without.measured  # selections written before the column existed
+
+
 def test_e4_on_4_sets_cannot_be_significant_and_says_why(tmp_path):
     root = write_e4(tmp_path / "quick", fnn_frame(4, 0.02))
     verdict = e4_uci_ranks(root)

@@ -90,14 +90,9 @@ def select(
     left out; None if nothing is left. A ``tie_break`` key that is not a column is skipped (every
     member shares that value).
     """
-    candidates = frame
-    if "member_status" in frame:
-        candidates = candidates[candidates["member_status"] != "diverged"]
-    candidates = candidates[candidates[score].notna()]
-    if candidates.empty:
+    tied = tied_rows(frame, score)
+    if tied.empty:
         return None
-    best = candidates[score].max()
-    tied = candidates[candidates[score] >= best - TIE_TOLERANCE * max(1.0, abs(best))]
     keys, ascending = [], []
     for rule in tie_break:
         key, prefer_larger = parse_tie_break(rule)
@@ -107,6 +102,23 @@ def select(
     keys += ["member", "epoch"]
     ascending += [True, True]
     return tied.sort_values(keys, ascending=ascending, kind="stable").iloc[0]
+
+
+def tied_rows(frame: pd.DataFrame, score: str = "val_score_smoothed") -> pd.DataFrame:
+    """The selectable rows (not diverged, score not NaN) that share the best score."""
+    candidates = frame
+    if "member_status" in frame:
+        candidates = candidates[candidates["member_status"] != "diverged"]
+    candidates = candidates[candidates[score].notna()]
+    if candidates.empty:
+        return candidates
+    best = candidates[score].max()
+    return candidates[candidates[score] >= best - TIE_TOLERANCE * max(1.0, abs(best))]
+
+
+def tied_members(frame: pd.DataFrame, score: str = "val_score_smoothed") -> int:
+    """How many members reach the best score: above 1, the tie-break rules made the pick."""
+    return int(tied_rows(frame, score)["member"].nunique())
 
 
 def select_by(
@@ -130,14 +142,24 @@ def selection_table(
     tie_break: Sequence[str] = (),
     by_depth: str = "model.depth",
 ) -> pd.DataFrame:
-    """``selected.csv``: the overall pick and, if ``by_depth`` is an axis, the pick per depth."""
+    """``selected.csv``: the overall pick and, if ``by_depth`` is an axis, the pick per depth.
+
+    ``tied_members`` counts the members that reach the pick's smoothed val score within its
+    group (the whole grid, or one depth): above 1, the tie-break rules made the pick.
+    """
     columns = ["selection", "member", *axes, "epoch", "val_score_smoothed", "test_score"]
-    columns.append("score_name")
-    picks: list[tuple[str, pd.Series]] = []
+    columns += ["score_name", "tied_members"]
+    picks: list[tuple[str, pd.Series, int]] = []
     overall = select(frame, tie_break)
     if overall is not None:
-        picks.append(("overall", overall))
+        picks.append(("overall", overall, tied_members(frame)))
     if by_depth in axes:
-        picks += [("by_depth", row) for row in select_by(frame, by_depth, tie_break)]
-    rows = [{"selection": name, **{c: row[c] for c in columns[1:]}} for name, row in picks]
+        for _, group in frame.groupby(by_depth, sort=True):
+            row = select(group, tie_break)
+            if row is not None:
+                picks.append(("by_depth", row, tied_members(group)))
+    rows = [
+        {"selection": name, **{c: row[c] for c in columns[1:-1]}, "tied_members": ties}
+        for name, row, ties in picks
+    ]
     return pd.DataFrame(rows, columns=columns)

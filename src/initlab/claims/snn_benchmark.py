@@ -21,8 +21,10 @@ from pathlib import Path
 import pandas as pd
 
 from initlab.analysis.benchmark import (
+    DATASET_COLUMNS,
     complete_sets,
     mean_ranks,
+    pick_column,
     rank_table,
     score_table,
     wilcoxon_vs,
@@ -161,6 +163,26 @@ def _p_text(row: pd.Series) -> str:
     return f"{label(row['method'])} p={row['p_value']:.2g}"
 
 
+def _tie_break_text(selected: pd.DataFrame) -> str | None:
+    """How many overall picks the tie-break made (several members share the best val score)."""
+    if "tied_members" not in selected.columns:
+        return None
+    overall = selected[selected["selection"] == "overall"]
+    tied = overall[overall["tied_members"] > 1]
+    text = (
+        f"picks made by the tie-break rules (several members share the best smoothed val "
+        f"score): {len(tied)} of {len(overall)} runs"
+    )
+    if len(tied) and len(overall) <= 40:
+        dataset = pick_column(overall, DATASET_COLUMNS, "data set")
+        counts = tied.groupby(dataset).size()
+        text += " (" + ", ".join(
+            f"{name} {n}/{int((overall[dataset] == name).sum())}" for name, n in counts.items()
+        )
+        text += f"; up to {int(tied['tied_members'].max())} members)"
+    return text
+
+
 @evaluator("E4", experiment=FNN_EXP)
 def e4_uci_ranks(results_dir: Path) -> Verdict:
     """Reproduced: SNN has the lowest mean rank of the 7 FNNs, every paired Wilcoxon test
@@ -211,6 +233,9 @@ def e4_uci_ranks(results_dir: Path) -> Verdict:
         parts.append("baselines not run")
     if tables["dropped"]:
         parts.append(f"left out (a method missing): {', '.join(tables['dropped'])}")
+    tie_text = _tie_break_text(read_selected(results_dir, FNN_EXP))
+    if tie_text:
+        parts.append(tie_text)
     if not snn_best:
         status = "not reproduced"
     elif significant and not beaten_by_baseline:
