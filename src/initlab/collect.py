@@ -1,9 +1,10 @@
 """Gather the files of a sweep's runs into one CSV per table under ``results/<profile>/<name>/``.
 
 Every run directory of a sweep holds ``summary.json``, ``metrics.csv`` and whatever tables its
-task wrote (``angles.csv``, ``hessian.csv``, ...). Each row of the collected table gets the run's
-sweep overrides (``model``, ``model.depth``, ``seed``, ...) as leading columns, read from Hydra's
-``.hydra/overrides.yaml``, plus the run's ``status``.
+task wrote (``angles.csv``, ``hessian.csv``, ...; those in ``RUN_ONLY_TABLES`` stay in the run
+directories). Each row of the collected table gets the run's sweep overrides (``model``,
+``model.depth``, ``seed``, ...) as leading columns, read from Hydra's ``.hydra/overrides.yaml``,
+plus the run's ``status``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import yaml
 from initlab.tracking import atomic_write_text
 
 SKIP_SUMMARY_KEYS = ("versions",)
+#: tables that stay in their run directories: task=grid_search's grid.csv has a row per member
+#: and epoch (millions of rows for the paper's UCI grids); its selections are in selected.csv
+RUN_ONLY_TABLES = frozenset({"grid"})
 
 
 def _overrides(run_dir: Path) -> dict[str, str]:
@@ -50,6 +54,8 @@ def collect(sweep_dir: Path, out_dir: Path) -> dict[str, Path]:
         flat = {k: v for k, v in summary.items() if k not in SKIP_SUMMARY_KEYS and k != "status"}
         tables.setdefault("summary", []).append(pd.DataFrame([{**lead, **flat}]))
         for csv_path in sorted(run_dir.glob("*.csv")):
+            if csv_path.stem in RUN_ONLY_TABLES:
+                continue
             frame = pd.read_csv(csv_path)
             for i, (key, value) in enumerate(lead.items()):
                 if key not in frame.columns:

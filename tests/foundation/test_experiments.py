@@ -93,3 +93,16 @@ def test_full_reproduction_names_missing_data_before_starting(tmp_path):
     assert "Missing data; nothing was started" in done.stderr
     assert "b1_b3_angles: CIFAR-10 is not in" in done.stderr
     assert not (tmp_path / "outputs").exists()
+
+
+def test_collect_leaves_run_only_tables_in_the_runs(tmp_path):
+    from initlab.collect import collect
+
+    run = tmp_path / "sweep" / "a=1"
+    run.mkdir(parents=True)
+    (run / "summary.json").write_text('{"status": "completed", "test_score": 0.5}')
+    (run / "selected.csv").write_text("selection,test_score\noverall,0.5\n")
+    (run / "grid.csv").write_text("member,epoch\n0,1\n")
+    written = collect(tmp_path / "sweep", tmp_path / "results")
+    assert sorted(written) == ["selected", "summary"]
+    assert not (tmp_path / "results" / "grid.csv").exists()
