@@ -62,10 +62,9 @@ def data_points(name: str, profile: str) -> list[list[str]]:
     Each entry is a list of overrides; composing the experiment with it gives one data config
     the sweep will load, so missing files can be named before anything starts.
     """
-    keys = [
-        k for k in sweep_params(name, profile) if k.lstrip("+") == "data" or k.startswith("data.")
-    ]
-    choices = [sweep_params(name, profile)[k] for k in keys]
+    params = sweep_params(name, profile)
+    keys = [k for k in params if k.lstrip("+") == "data" or k.startswith("data.")]
+    choices = [params[k] for k in keys]
     return [
         [f"{k}={v}" for k, v in zip(keys, combo, strict=True)]
         for combo in itertools.product(*choices)

@@ -142,10 +142,7 @@ class StackedModels:
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor, prefix: str) -> list[dict[str, float]]:
         """Mean cross-entropy and accuracy of every member on (x, y), in eval mode."""
-        was_training = self.training
-        self.train(False)
-        logits = self.logits(self.params, x, shared_x=True)
-        self.train(was_training)
+        logits = self.predict(x, max(len(x), 1))
         k, n, c = logits.shape
         losses = F.cross_entropy(logits.reshape(k * n, c), y.repeat(k), reduction="none")
         losses = losses.view(k, n).mean(1)
@@ -300,8 +297,13 @@ def train_stacked(
     lrs = _per_member(lr, k, "lr").to(x_train.device)
     shared = len(set(order_seeds)) == 1
     batch_size = min(batch_size, n)
-    params = [p.requires_grad_() for p in stack.params.values()]  # the same tensors, in order
-    lr_views = [lrs.view(k, *[1] * (p.dim() - 1)) for p in params]  # broadcast over each param
+
+    def trainable(member_lrs: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The stack's parameters (the same tensors, in order) and each one's lr view."""
+        tensors = [p.requires_grad_() for p in stack.params.values()]
+        return tensors, [member_lrs.view(-1, *[1] * (p.dim() - 1)) for p in tensors]
+
+    params, lr_views = trainable(lrs)
     velocity: list[torch.Tensor] = []
     stopped: dict[int, Params] = {}  # parameters of members that stopped before the end
     steps = 0
@@ -345,9 +347,7 @@ def train_stacked(
             index = torch.as_tensor(rows, device=x_train.device)
             velocity = [v[index] for v in velocity]
             stack.keep(rows)
-            lr_rows = lrs[torch.as_tensor(stack.members, device=x_train.device)]
-            params = [p.requires_grad_() for p in stack.params.values()]
-            lr_views = [lr_rows.view(stack.k, *[1] * (p.dim() - 1)) for p in params]
+            params, lr_views = trainable(lrs[torch.as_tensor(stack.members, device=x_train.device)])
     if stopped:  # every member back in its row, for the result and the final metrics
         live = {m: r for r, m in enumerate(stack.members)}
         full = {

@@ -128,6 +128,7 @@ def e4_tables(results_dir: Path) -> dict[str, pd.DataFrame | list[str]]:
     """Scores, ranks and Wilcoxon tests of E4 (FNNs alone, and with the baselines if present).
 
     Returns ``fnn_scores``/``fnn_ranks``/``fnn_wilcoxon`` (complete data sets of the FNNs only),
+    ``fnn_selected`` (the collected selections as read),
     ``all_scores``/``all_ranks``/``all_wilcoxon`` (with baselines; empty frames without them),
     and ``dropped`` (data sets left out because a method has no score there).
     """
@@ -143,6 +144,7 @@ def e4_tables(results_dir: Path) -> dict[str, pd.DataFrame | list[str]]:
         "fnn_scores": fnn_scores,
         "fnn_ranks": rank_table(fnn_scores),
         "fnn_wilcoxon": wilcoxon_vs(fnn_scores, REFERENCE),
+        "fnn_selected": fnn,
         "dropped": dropped,
     }
     all_scores = pd.DataFrame()
@@ -233,7 +235,7 @@ def e4_uci_ranks(results_dir: Path) -> Verdict:
         parts.append("baselines not run")
     if tables["dropped"]:
         parts.append(f"left out (a method missing): {', '.join(tables['dropped'])}")
-    tie_text = _tie_break_text(read_selected(results_dir, FNN_EXP))
+    tie_text = _tie_break_text(tables["fnn_selected"])
     if tie_text:
         parts.append(tie_text)
     if not snn_best:
