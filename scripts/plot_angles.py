@@ -20,6 +20,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from initlab.claims import NotRun  # noqa: E402
 from initlab.claims.angles import ANGLES_EXP, RATIO_EXP, TRAINED_EXP, read_table  # noqa: E402
 from initlab.report.figures import save_figure  # noqa: E402
 from initlab.report.plots import angles  # noqa: E402
@@ -51,7 +52,7 @@ def main() -> int:
     for plot in (plot_angles, plot_archs, plot_ratio, plot_trained):
         try:
             plot(results)
-        except FileNotFoundError as err:
+        except NotRun as err:
             print(f"skipped {plot.__name__}: {err}")
     return 0
 

@@ -27,6 +27,7 @@ matplotlib.use("Agg")
 import pandas as pd  # noqa: E402
 
 from initlab.analysis.benchmark import by_depth_table, mean_ranks  # noqa: E402
+from initlab.claims import NotRun  # noqa: E402
 from initlab.claims.snn_benchmark import (  # noqa: E402
     BASELINES_EXP,
     E4_FIGURE,
@@ -165,7 +166,7 @@ def main(results_dir: Path) -> int:
     if (results_dir / FNN_EXP / "selected.csv").exists():
         try:
             e4_outputs(results_dir)
-        except FileNotFoundError as err:
+        except NotRun as err:
             print(f"plot_benchmark: E4 skipped: {err}")
     elif (results_dir / BASELINES_EXP / "selected.csv").exists():
         print("plot_benchmark: E4 baselines without FNN selections; nothing to rank")
@@ -173,7 +174,7 @@ def main(results_dir: Path) -> int:
         if (results_dir / experiment / "selected.csv").exists():
             try:
                 e5_outputs(results_dir, experiment)
-            except FileNotFoundError as err:
+            except NotRun as err:
                 print(f"plot_benchmark: {experiment} skipped: {err}")
     return 0
 

@@ -23,6 +23,7 @@ import matplotlib
 matplotlib.use("Agg")
 import pandas as pd  # noqa: E402
 
+from initlab.claims import NotRun  # noqa: E402
 from initlab.claims.selu_cnn import (  # noqa: E402
     EXPERIMENTS,
     FIGURE,
@@ -67,7 +68,7 @@ def write_tables(table: pd.DataFrame, md_path: Path) -> None:
     for data in table["data"].unique():
         try:
             res = compare(table, data)
-        except FileNotFoundError:  # one arm missing: no difference to show
+        except NotRun:  # one arm missing: no difference to show
             continue
         rule = "parity: abs(diff) <=" if res["kind"] == "parity" else "advantage: diff >"
         diffs.append(
@@ -110,7 +111,7 @@ def _curves(results: Path) -> pd.DataFrame | None:
 def main(results: Path) -> int:
     try:
         runs = load_runs(results)
-    except FileNotFoundError:
+    except NotRun:
         print(f"skipped E6: no {' or '.join(f'{e}/summary.csv' for e in EXPERIMENTS)} in {results}")
         return 0
     table = accuracy_table(runs)

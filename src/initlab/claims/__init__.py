@@ -1,5 +1,23 @@
 """The claims registry: every claim id of PAPERS.md with how its verdict is computed from CSVs."""
 
-from initlab.claims.registry import CLAIMS, Claim, Verdict, all_claims, evaluator
+from initlab.claims.registry import (
+    CLAIMS,
+    Claim,
+    NotRun,
+    Verdict,
+    all_claims,
+    evaluator,
+    grade,
+    read_table,
+)
 
-__all__ = ["CLAIMS", "Claim", "Verdict", "all_claims", "evaluator"]
+__all__ = [
+    "CLAIMS",
+    "Claim",
+    "NotRun",
+    "Verdict",
+    "all_claims",
+    "evaluator",
+    "grade",
+    "read_table",
+]

@@ -20,7 +20,8 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from initlab.analysis.laws import LawFit, fit_law
-from initlab.claims.registry import Verdict, evaluator
+from initlab.claims.registry import NotRun, Verdict, evaluator, grade
+from initlab.claims.registry import read_table as _read_table
 
 ANGLES_EXP = "b1_b3_angles"
 RATIO_EXP = "b4_distance_ratio"
@@ -36,12 +37,7 @@ RECIPROCAL_TOL = 0.25
 
 def read_table(results_dir: Path, experiment: str, table: str) -> pd.DataFrame:
     """A collected table with only the rows of completed runs."""
-    frame = pd.read_csv(Path(results_dir) / experiment / f"{table}.csv")
-    if "status" in frame.columns:
-        frame = frame[frame["status"] == "completed"]
-    if frame.empty:
-        raise FileNotFoundError(f"no completed runs in {experiment}/{table}.csv")
-    return frame
+    return _read_table(results_dir, experiment, table)
 
 
 def pair_curves(angles: pd.DataFrame, arch: str, stage: str = "init") -> dict[str, pd.DataFrame]:
@@ -50,7 +46,7 @@ def pair_curves(angles: pd.DataFrame, arch: str, stage: str = "init") -> dict[st
     cosine (data last)."""
     rows = angles[(angles.arch == arch) & (angles.stage == stage) & angles.cos_mean.notna()]
     if rows.empty:
-        raise FileNotFoundError(f"no {stage} angle rows for {arch}")
+        raise NotRun(f"no {stage} angle rows for {arch}")
     curves = {}
     synth = rows[rows.inputs == "synthetic"]
     for cos0, part in sorted(synth.groupby(synth.cos0.round(6)), key=lambda kv: kv[0]):
@@ -168,7 +164,7 @@ def b2_resnet_subexponential(results_dir: Path) -> Verdict:
     _, mlp, _ = _fits(results_dir, "mlp")
     sub = res.decreasing and res.angle_law == "power"
     slower = res.last > mlp.last
-    status = "reproduced" if sub and slower else ("partly" if sub or slower else "not reproduced")
+    status = grade([sub, slower])
     text = (
         f"ResNet pairs {name}: {res.describe()}; decreasing {res.decreasing}, best fit "
         f"{res.angle_law} ({_agreeing(fits, name, res.angle_law)}); last-layer angle "
@@ -202,11 +198,7 @@ def _b3(results_dir: Path) -> tuple[bool, bool, str]:
 @evaluator("B3", experiment=ANGLES_EXP)
 def b3_bn_reciprocal(results_dir: Path) -> Verdict:
     reciprocal, slower, text = _b3(results_dir)
-    status = (
-        "reproduced"
-        if reciprocal and slower
-        else ("partly" if reciprocal or slower else "not reproduced")
-    )
+    status = grade([reciprocal, slower])
     return Verdict(status, text, _scale(results_dir, ANGLES_EXP), ARCH_FIGURE)
 
 
@@ -217,11 +209,7 @@ def c1_angles(results_dir: Path) -> Verdict:
     _, mlp, _ = _fits(results_dir, "mlp")
     _, bn, _ = _fits(results_dir, "resnet_bn")
     exponential = law == "exponential"
-    status = (
-        "reproduced"
-        if exponential and reciprocal
-        else ("partly" if exponential or reciprocal else "not reproduced")
-    )
+    status = grade([exponential, reciprocal])
     text = (
         f"MLP angle best fit {mlp.angle_law} (exp rmse {mlp.angle_exp.rmse_log:.3g}, power "
         f"exponent {mlp.angle_pow.params['exponent']:.3g} rmse {mlp.angle_pow.rmse_log:.3g}); "
@@ -249,7 +237,7 @@ def b4_ratio(results_dir: Path) -> Verdict:
             c = c.sort_values("layer")
             change[arch] = float(c.ratio.iloc[-1] / c.ratio.iloc[0])
         if "mlp" not in change:
-            raise FileNotFoundError(f"no MLP ratio rows for {data}")
+            raise NotRun(f"no MLP ratio rows for {data}")
         mlp = change["mlp"]
         mlp_worsens.append(mlp < 1.0)
         for arch in ("resnet", "resnet_bn"):
@@ -287,12 +275,12 @@ def b5_trained_ratio(results_dir: Path) -> Verdict:
         }
     ).dropna(subset=["angle_init"])
     if len(table) < 3:
-        raise FileNotFoundError("B5 needs trained draws of at least three networks")
+        raise NotRun("B5 needs trained draws of at least three networks")
     filled = table.fillna(-np.inf)  # a network whose features broke ranks last
     rho_ratio = float(spearmanr(filled.angle_init, filled.ratio_trained).statistic)
     rho_acc = float(spearmanr(filled.angle_init, filled.accuracy).statistic)
     good = [rho_ratio > 0, rho_acc > 0]
-    status = "reproduced" if all(good) else ("partly" if any(good) else "not reproduced")
+    status = grade(good)
     rows = ", ".join(
         f"{a}: angle@L {r.angle_init:.3g}, ratio {r.ratio_init:.3g}->{r.ratio_trained:.3g}, "
         f"acc {r.accuracy:.3f}"

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from initlab.analysis.laws import LawFit, compare_laws
-from initlab.claims.registry import Verdict, evaluator
+from initlab.claims.registry import NotRun, Verdict, evaluator, grade, read_table
+from initlab.columns import ARM, DEPTH, LR, SEED, STATUS
 
 DEPTH_EXP = "a1_a2_hessian_depth"
 STRUCTURE_EXP = "a3_hessian_structure"
@@ -28,7 +29,6 @@ SWEEP_EXP = "a4_lr_sweep"
 DEPTH_FIGURE = f"{DEPTH_EXP}/lambda_max_vs_depth.png"
 STRUCTURE_FIGURE = f"{STRUCTURE_EXP}/hessian_heatmaps.png"
 SWEEP_FIGURE = f"{SWEEP_EXP}/accuracy_vs_lr.png"
-DEPTH = "model.depth"
 #: fewest depths a law fit is read from
 MIN_DEPTHS = 3
 #: A1's bound: the sqrt law's exponent
@@ -37,19 +37,14 @@ SQRT_EXPONENT = 0.5
 
 def read_summary(results_dir: Path, experiment: str, completed: bool = True) -> pd.DataFrame:
     """The experiment's collected summary (only completed runs unless ``completed=False``)."""
-    frame = pd.read_csv(Path(results_dir) / experiment / "summary.csv")
-    if completed:
-        frame = frame[frame["status"] == "completed"]
-    if frame.empty:
-        raise FileNotFoundError(f"no completed runs in {experiment}/summary.csv")
-    return frame
+    return read_table(results_dir, experiment, "summary", completed)
 
 
 def depth_curve(frame: pd.DataFrame, arm: str, column: str) -> pd.Series:
     """Median over seeds of ``column`` at each depth of ``arm`` (index: depth, ascending)."""
-    rows = frame[(frame["arm"] == arm) & frame[column].notna()]
+    rows = frame[(frame[ARM] == arm) & frame[column].notna()]
     if rows.empty:
-        raise FileNotFoundError(f"no {column} for arm {arm}")
+        raise NotRun(f"no {column} for arm {arm}")
     return rows.groupby(DEPTH)[column].median().sort_index()
 
 
@@ -70,7 +65,7 @@ def describe_fits(fits: dict[str, LawFit]) -> str:
 
 def scale_of(results_dir: Path, frame: pd.DataFrame, what: str) -> str:
     depths = sorted(frame[DEPTH].unique()) if DEPTH in frame else []
-    seeds = frame["seed"].nunique() if "seed" in frame else 1
+    seeds = frame[SEED].nunique() if SEED in frame else 1
     span = f", L = {int(depths[0])}..{int(depths[-1])}" if depths else ""
     return f"{what}{span}, {seeds} seed(s)"
 
@@ -129,9 +124,9 @@ def a2_he_exponential(results_dir: Path) -> Verdict:
 
 
 def zero_fraction(frame: pd.DataFrame, arm: str) -> float:
-    rows = frame[frame["arm"] == arm]
+    rows = frame[frame[ARM] == arm]
     if rows.empty:
-        raise FileNotFoundError(f"no hessian_structure run for arm {arm}")
+        raise NotRun(f"no hessian_structure run for arm {arm}")
     return float(rows["zero_block_fraction"].mean())
 
 
@@ -143,7 +138,7 @@ def a3_sparse_blocks(results_dir: Path) -> Verdict:
     fixup, he = zero_fraction(frame, "resnet_fixup"), zero_fraction(frame, "resnet_he")
     extra = ""
     for arm in ("resnet_bn", "resnet_bn_zero"):
-        if (frame["arm"] == arm).any():
+        if (frame[ARM] == arm).any():
             extra += f", {arm} {zero_fraction(frame, arm):.3f}"
     if fixup > 0.5 and fixup > he:
         status = "reproduced"
@@ -151,7 +146,7 @@ def a3_sparse_blocks(results_dir: Path) -> Verdict:
         status = "partly"
     else:
         status = "not reproduced"
-    params = frame[frame["arm"] == "resnet_fixup"]["params"].iloc[0]
+    params = frame[frame[ARM] == "resnet_fixup"]["params"].iloc[0]
     measured = f"zero-block fraction: Fixup {fixup:.3f}, He {he:.3f}{extra} ({params} parameters)"
     return Verdict(status, measured, "dense Hessian at init", STRUCTURE_FIGURE)
 
@@ -163,13 +158,13 @@ USABLE_SHARE = 0.5
 
 def sweep_table(frame: pd.DataFrame, arm: str, best: float) -> pd.DataFrame:
     """Per learning rate of ``arm``: test accuracy (0 when the run diverged) and usability."""
-    rows = frame[frame["arm"] == arm].copy()
+    rows = frame[frame[ARM] == arm].copy()
     if rows.empty:
-        raise FileNotFoundError(f"no a4 runs for arm {arm}")
-    done = rows["status"] == "completed"
+        raise NotRun(f"no a4 runs for arm {arm}")
+    done = rows[STATUS] == "completed"
     rows["acc"] = rows["test_accuracy"].where(done, 0.0).fillna(0.0)
     rows["loss"] = rows["train_loss"].where(done, np.inf).fillna(np.inf)
-    table = rows.groupby("optim.lr")[["acc", "loss"]].mean()
+    table = rows.groupby(LR)[["acc", "loss"]].mean()
     table["usable"] = table["acc"] >= USABLE_SHARE * best
     return table
 
@@ -182,13 +177,13 @@ def a4_large_lr(results_dir: Path) -> Verdict:
     Fixup's best test accuracy over the sweep is at least He's. All: reproduced; some: partly;
     none: not reproduced."""
     frame = read_summary(results_dir, SWEEP_EXP, completed=False)
-    frame = frame[frame["status"].isin(("completed", "diverged"))]
+    frame = frame[frame[STATUS].isin(("completed", "diverged"))]
     for column in ("test_accuracy", "train_loss"):
         if column not in frame:
             frame = frame.assign(**{column: np.nan})
-    best = float(frame["test_accuracy"].where(frame["status"] == "completed").max())
+    best = float(frame["test_accuracy"].where(frame[STATUS] == "completed").max())
     best = best if np.isfinite(best) else 0.0
-    arms = [a for a in ("resnet_fixup", "resnet_he", "resnet_bn") if (frame["arm"] == a).any()]
+    arms = [a for a in ("resnet_fixup", "resnet_he", "resnet_bn") if (frame[ARM] == a).any()]
     tables = {arm: sweep_table(frame, arm, best) for arm in ("resnet_fixup", "resnet_he")}
     tables.update({arm: sweep_table(frame, arm, best) for arm in arms})
 
@@ -206,12 +201,12 @@ def a4_large_lr(results_dir: Path) -> Verdict:
         loss_at_best(fixup) < loss_at_best(he),
         fixup["acc"].max() >= he["acc"].max(),
     ]
-    status = "reproduced" if all(checks) else ("partly" if any(checks) else "not reproduced")
+    status = grade(checks)
     parts = [
         f"{arm}: largest usable lr {largest_usable(t):g}, best test acc {t['acc'].max():.3f} "
         f"at lr {t['acc'].idxmax():g} (final train loss {loss_at_best(t):.3g})"
         for arm, t in tables.items()
     ]
-    lrs = sorted(frame["optim.lr"].unique())
+    lrs = sorted(frame[LR].unique())
     scale = f"lr {lrs[0]:g}..{lrs[-1]:g} ({len(lrs)} values)"
     return Verdict(status, "; ".join(parts), scale, SWEEP_FIGURE)

@@ -26,7 +26,8 @@ from initlab.claims.fixup_hessian import (
     scale_of,
     too_few_depths,
 )
-from initlab.claims.registry import Verdict, evaluator
+from initlab.claims.registry import NotRun, Verdict, evaluator, grade
+from initlab.columns import ARM
 
 LR_EXP = "c2_max_lr_depth"
 FISHER_EXP = "c3_fisher_depth"
@@ -38,7 +39,7 @@ def _sharpness_note(results_dir: Path, arm: str, curve) -> str:
     """max_lr x lambda_max / 2 at the deepest common depth (1: exactly the GD stability edge)."""
     try:
         hessian = depth_curve(read_summary(results_dir, DEPTH_EXP), arm, "lambda_max")
-    except (FileNotFoundError, KeyError):
+    except (NotRun, KeyError):
         return ""
     common = sorted(set(curve.index) & set(hessian.index))
     if not common:
@@ -63,7 +64,7 @@ def c2_max_lr(results_dir: Path) -> Verdict:
     he_ok = next(iter(he_fits)) == "exponential" and he_fits["exponential"].params["rate"] < 0
     bn_exponent = bn_fits["power"].params["exponent"]
     bn_ok = next(iter(bn_fits)) == "power" and round(bn_exponent) == -1
-    status = ("not reproduced", "partly", "reproduced")[he_ok + bn_ok]
+    status = grade([he_ok, bn_ok])
     parts = [
         f"He max_lr {he.iloc[0]:.3g} -> {he.iloc[-1]:.3g}: {describe_fits(he_fits)}"
         + _sharpness_note(results_dir, "resnet_he", he),
@@ -71,7 +72,7 @@ def c2_max_lr(results_dir: Path) -> Verdict:
         + _sharpness_note(results_dir, "resnet_bn", bn),
     ]
     for arm in ("resnet_fixup", "mlp_he"):
-        if (frame["arm"] == arm).any():
+        if (frame[ARM] == arm).any():
             curve = depth_curve(frame, arm, "max_lr")
             parts.append(f"{arm} {curve.iloc[0]:.3g} -> {curve.iloc[-1]:.3g}")
     return Verdict(status, "; ".join(parts), scale, LR_FIGURE)
@@ -84,11 +85,11 @@ def positive_curve(frame: pd.DataFrame, arm: str, column: str) -> tuple[pd.Serie
     return curve[curve > 0], [int(d) for d in curve.index[curve <= 0]]
 
 
-def fisher_checks(frame: pd.DataFrame) -> tuple[int, list[str], bool]:
-    """(checks passed, one text per arm, enough depths) for one Fisher matrix's rows."""
+def fisher_checks(frame: pd.DataFrame) -> tuple[list[bool], list[str], bool]:
+    """(the three checks, one text per arm, enough depths) for one Fisher matrix's rows."""
     curves = {arm: positive_curve(frame, arm, "lambda_max") for arm in FISHER_ARMS}
     if any(too_few_depths(c) for c, _ in curves.values()):
-        return 0, [f"{arm}: fewer than 3 depths with lambda > 0" for arm in curves], False
+        return [], [f"{arm}: fewer than 3 depths with lambda > 0" for arm in curves], False
     fits = {arm: fit_curve(c) for arm, (c, _) in curves.items()}
     mlp_ok = round(fits["mlp_he"]["power"].params["exponent"]) == 0
     he = fits["resnet_he"]
@@ -103,7 +104,7 @@ def fisher_checks(frame: pd.DataFrame) -> tuple[int, list[str], bool]:
             f"{arm} {curve.iloc[0]:.3g} -> {curve.iloc[-1]:.3g} ({'ok' if ok else 'fails'}"
             f"{zero}): {describe_fits(fits[arm])}"
         )
-    return int(mlp_ok) + int(he_ok) + int(bn_ok), parts, True
+    return [mlp_ok, he_ok, bn_ok], parts, True
 
 
 FISHER_ARMS = ("mlp_he", "resnet_he", "resnet_bn")
@@ -122,11 +123,11 @@ def c3_fisher(results_dir: Path) -> Verdict:
     checks, parts, enough = fisher_checks(frame[matrices == "fisher_true"])
     if not enough:
         return Verdict("not run at this scale", "; ".join(parts), scale, FISHER_FIGURE)
-    status = "reproduced" if checks == 3 else ("partly" if checks else "not reproduced")
-    measured = f"true Fisher ({checks}/3): " + "; ".join(parts)
+    status = grade(checks)
+    measured = f"true Fisher ({sum(checks)}/3): " + "; ".join(parts)
     empirical = frame[matrices == "fisher_empirical"]
     if not empirical.empty:
         e_checks, e_parts, e_enough = fisher_checks(empirical)
         if e_enough:
-            measured += f" | empirical Fisher ({e_checks}/3): " + "; ".join(e_parts)
+            measured += f" | empirical Fisher ({sum(e_checks)}/3): " + "; ".join(e_parts)
     return Verdict(status, measured, scale, FISHER_FIGURE)

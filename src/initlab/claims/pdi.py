@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from initlab.claims.registry import Verdict, evaluator
+from initlab.claims.registry import NotRun, Verdict, evaluator, read_table
+from initlab.columns import COMPLETED, RUN, SEED, STATUS
 
 D1_EXP = "d1_pdi_weight_variance"
 D2_EXP = "d2_pdi_vae"
@@ -35,8 +36,8 @@ ROUGHNESS_WINDOW = 5
 
 
 def _completed(frame: pd.DataFrame) -> pd.DataFrame:
-    if "status" in frame.columns:
-        frame = frame[frame["status"] == "completed"]
+    if STATUS in frame.columns:
+        frame = frame[frame[STATUS] == COMPLETED]
     return frame
 
 
@@ -45,10 +46,10 @@ def variance_ratios(table: pd.DataFrame) -> pd.DataFrame:
     """Per (base, seed, layer): variance / (2 / fan_in) at the first and the last record."""
     table = _completed(table).copy()
     if table.empty:
-        raise FileNotFoundError("no completed run in weight_variance.csv")
+        raise NotRun("no completed run in weight_variance.csv")
     table["ratio"] = table["variance"] / table["he_variance"]
     table["order"] = table["stage"] * 10**9 + table["step"]
-    keys = ["base", "seed", "layer"] if "seed" in table.columns else ["base", "layer"]
+    keys = ["base", SEED, "layer"] if SEED in table.columns else ["base", "layer"]
     ordered = table.sort_values("order")
     grouped = ordered.groupby(keys, sort=False)
     out = grouped.agg(
@@ -66,12 +67,12 @@ def _close(ratio: float) -> bool:
 @evaluator("D1", experiment=D1_EXP)
 def d1_weight_variance(results_dir: Path) -> Verdict:
     """Does the conv-2 variance land within 25% of 2 / n_in, and did it move there?"""
-    table = pd.read_csv(Path(results_dir) / D1_EXP / "weight_variance.csv")
+    table = read_table(results_dir, D1_EXP, "weight_variance", completed=False)
     ratios = variance_ratios(table)
     layer = ratios[ratios["position"] == D1_LAYER_POSITION]
     per_base = layer.groupby("base")[["start", "end"]].median()
     if "he" not in per_base.index or len(per_base) < 2:
-        raise FileNotFoundError("D1 needs base=he and at least one other base initializer")
+        raise NotRun("D1 needs base=he and at least one other base initializer")
     others = per_base.drop(index="he")
     he_stays = _close(per_base.loc["he", "end"])
     landed = [_close(r.end) for r in others.itertuples()]
@@ -96,7 +97,7 @@ def d1_weight_variance(results_dir: Path) -> Verdict:
         f"{'yes' if he_stays else 'no'} (it starts there), others {sum(landed)}/{len(landed)}; "
         f"moved towards it: {sum(moved)}/{len(moved)}. Hidden layers' end ratios: {spread}"
     )
-    seeds = table["seed"].nunique() if "seed" in table else 1
+    seeds = table[SEED].nunique() if SEED in table else 1
     scale = (
         f"{seeds} seed(s), {int(table['step'].max())} PDI steps in the "
         f"last stage, bases {', '.join(per_base.index)}"
@@ -129,7 +130,7 @@ def roughness(metrics: pd.DataFrame) -> pd.Series:
         trend = log_loss.rolling(ROUGHNESS_WINDOW, center=True, min_periods=1).median()
         return float((log_loss - trend).abs().mean()) if len(log_loss) > 1 else float("nan")
 
-    return train.groupby("run").apply(one, include_groups=False)
+    return train.groupby(RUN).apply(one, include_groups=False)
 
 
 def _mean_se(values: pd.Series) -> tuple[float, float]:
@@ -140,20 +141,19 @@ def _mean_se(values: pd.Series) -> tuple[float, float]:
 @evaluator("D2", experiment=D2_EXP)
 def d2_vae_l1(results_dir: Path) -> Verdict:
     """Final test L1 and learning-curve roughness, He vs PDI, against Table 1's relative gain."""
-    base = Path(results_dir) / D2_EXP
-    summary = pd.read_csv(base / "summary.csv")
-    metrics = pd.read_csv(base / "metrics.csv")
+    summary = read_table(results_dir, D2_EXP, "summary", completed=False)
+    metrics = read_table(results_dir, D2_EXP, "metrics", completed=False)
     summary["arm"] = summary["d2_init"].map(arm_of)
     metrics["arm"] = metrics["d2_init"].map(arm_of)
-    done = summary[summary["status"] == "completed"]
+    done = summary[summary[STATUS] == COMPLETED]
     arms = {a: done[done["arm"] == a]["test_l1"].astype(float) for a in ARMS}
     arms = {a: v for a, v in arms.items() if len(v)}
     if "he" not in arms or "pdi" not in arms:
-        raise FileNotFoundError("D2 needs completed runs of both He and PDI")
-    failed = {a: int((summary[summary["arm"] == a]["status"] != "completed").sum()) for a in arms}
+        raise NotRun("D2 needs completed runs of both He and PDI")
+    failed = {a: int((summary[summary["arm"] == a][STATUS] != COMPLETED).sum()) for a in arms}
     stats = {a: _mean_se(v) for a, v in arms.items()}
     rough = roughness(metrics)
-    run_arm = metrics.drop_duplicates("run").set_index("run")["arm"]
+    run_arm = metrics.drop_duplicates(RUN).set_index(RUN)["arm"]
     rough_arm = {a: float(rough[run_arm[rough.index] == a].mean()) for a in arms}
 
     def beats(arm: str) -> bool:  # PDI's mean L1 lower by more than 2 standard errors

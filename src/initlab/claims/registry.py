@@ -3,16 +3,22 @@
 The catalog (``catalog.py``) lists every claim id of ``shared/PAPERS.md`` with a one-line
 statement. A paper's module in this package attaches to its ids, with :func:`evaluator`, the
 rule that reads the results CSVs and returns a :class:`Verdict`. A claim without a rule, or whose
-CSVs are absent, is reported as ``not run yet``.
+rule raises :class:`NotRun` (its CSVs are absent, or lack the runs it needs), is reported as
+``not run yet``. :func:`grade` is the one mapping of checks to reproduced / partly / not
+reproduced; :func:`read_table` the one way a rule reads a collected table.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pandas as pd
+
+from initlab.columns import COMPLETED, STATUS
 
 STATUSES = ("reproduced", "partly", "not reproduced", "not run at this scale", "not run yet")
 
@@ -31,6 +37,36 @@ class Verdict:
 
 
 NOT_RUN = Verdict("not run yet")
+
+
+class NotRun(Exception):  # noqa: N818 - a verdict, not an error
+    """A rule's inputs are not there (yet): the claim is reported as ``not run yet``."""
+
+
+def grade(checks: Iterable[bool]) -> str:
+    """reproduced if every check holds, partly if some do, not reproduced if none does."""
+    held = [bool(c) for c in checks]
+    if held and all(held):
+        return "reproduced"
+    return "partly" if any(held) else "not reproduced"
+
+
+def read_table(
+    results_dir: Path, experiment: str, table: str = "summary", completed: bool = True
+) -> pd.DataFrame:
+    """``<results_dir>/<experiment>/<table>.csv``, only the completed runs' rows unless
+    ``completed=False``; raises :class:`NotRun` when the file or those rows are absent."""
+    path = Path(results_dir) / experiment / f"{table}.csv"
+    if not path.is_file():
+        raise NotRun(f"no {experiment}/{table}.csv")
+    frame = pd.read_csv(path)
+    if completed and STATUS in frame.columns:
+        frame = frame[frame[STATUS] == COMPLETED]
+    if frame.empty:
+        raise NotRun(f"no {'completed ' if completed else ''}runs in {experiment}/{table}.csv")
+    return frame
+
+
 Rule = Callable[[Path], Verdict]
 
 
@@ -48,7 +84,7 @@ class Claim:
             return NOT_RUN
         try:
             return self.rule(Path(results_dir))
-        except FileNotFoundError:
+        except NotRun:
             return NOT_RUN
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from initlab.claims.registry import Verdict, evaluator
+from initlab.claims.registry import NotRun, Verdict, evaluator, grade, read_table
+from initlab.columns import RUN, SEED
 from initlab.theory.selu import PAPER_PRINT_TOL, PAPER_THEOREM1_MU_RANGE, PAPER_THEOREM1_NU_RANGE
 
 THEORY_EXP = "e1_e2_selu_theory"
@@ -34,14 +35,8 @@ DRIFT_NETS = ("relu_he", "tanh_xavier")
 
 
 def _theory_tables(results_dir: Path) -> tuple[dict[str, float], pd.DataFrame]:
-    base = Path(results_dir) / THEORY_EXP
-    constants = pd.read_csv(base / "selu_constants.csv")
-    theorems = pd.read_csv(base / "selu_theorems.csv")
-    if "status" in constants.columns:
-        constants = constants[constants["status"] == "completed"]
-        theorems = theorems[theorems["status"] == "completed"]
-    if constants.empty or theorems.empty:
-        raise FileNotFoundError(f"no completed selu_theory run under {base}")
+    constants = read_table(results_dir, THEORY_EXP, "selu_constants")
+    theorems = read_table(results_dir, THEORY_EXP, "selu_theorems")
     values = {q: float(v) for q, v in zip(constants["quantity"], constants["value"], strict=True)}
     return values, theorems
 
@@ -99,7 +94,7 @@ def e2_theorems(results_dir: Path) -> Verdict:
     thm2 = t2["max_variance_change"] < 0.0
     thm3 = t3["min_variance_change"] > 0.0
     held = [thm1, thm2, thm3]
-    status = "reproduced" if all(held) else ("partly" if any(held) else "not reproduced")
+    status = grade(held)
     measured = (
         f"Thm1: max ||J|| = {t1['max_spectral_norm']:.4f}, fixed points mu in "
         f"[{t1['fixed_point_mu_min']:.5f}, {t1['fixed_point_mu_max']:.5f}], nu in "
@@ -129,18 +124,16 @@ def e3_activations(results_dir: Path) -> Verdict:
     SNNs stay but some ReLU/tanh run does not leave it; not reproduced: some SNN run leaves it.
     ReLU+BN is reported, not judged (the paper makes no claim about it).
     """
-    frame = pd.read_csv(Path(results_dir) / E3_EXP / "activations.csv")
-    if "status" in frame.columns:
-        frame = frame[frame["status"] == "completed"]
+    frame = read_table(results_dir, E3_EXP, "activations")
     post = frame[frame["kind"] == "post"]
     nets = set(post["e3_net"].astype(str))
     missing = [n for n in (*SNN_NETS, *DRIFT_NETS) if n not in nets]
     if missing:
-        raise FileNotFoundError(f"no E3 runs for {', '.join(missing)}")
+        raise NotRun(f"no E3 runs for {', '.join(missing)}")
     depth = int(post["layer"].max())
-    run_depth = post.groupby("run")["layer"].transform("max")
+    run_depth = post.groupby(RUN)["layer"].transform("max")
     post = post.assign(
-        mean_dev=post["mean"].abs(), var_dev=(post["var"] - 1.0).abs(), seed=post.get("seed", 0)
+        mean_dev=post["mean"].abs(), var_dev=(post["var"] - 1.0).abs(), seed=post.get(SEED, 0)
     )
     snn = post[post["e3_net"].isin(SNN_NETS)]
     snn_ok = bool((snn["mean_dev"] <= E3_MEAN_TOL).all() and (snn["var_dev"] <= E3_VAR_TOL).all())
@@ -162,6 +155,6 @@ def e3_activations(results_dir: Path) -> Verdict:
     return Verdict(
         status,
         "; ".join(parts),
-        f"up to {depth} layers, {post['seed'].nunique()} seeds",
+        f"up to {depth} layers, {post[SEED].nunique()} seeds",
         f"{E3_EXP}/activation_stats.png",
     )

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from initlab.claims.registry import Verdict, evaluator
+from initlab.claims.registry import NotRun, Verdict, evaluator
 
 MAIN_EXP = "e6_selu_cnn"
 CIFAR_EXP = "e6_cifar_cnn"
@@ -96,7 +96,7 @@ def load_runs(results_dir: Path) -> pd.DataFrame:
             )
         )
     if not frames:
-        raise FileNotFoundError(f"no E6 summary.csv under {results_dir}")
+        raise NotRun(f"no E6 summary.csv under {results_dir}")
     return pd.concat(frames, ignore_index=True)
 
 
@@ -132,7 +132,7 @@ def compare(table: pd.DataFrame, data: str) -> dict[str, float | bool | str]:
     """SELU - ReLU on one data set with the rule of its claim kind; ``holds`` is the outcome."""
     part = table[table["data"] == data].set_index("activation")
     if not all(a in part.index for a in ACTIVATIONS):
-        raise FileNotFoundError(f"E6 on {data}: needs runs of both {ACTIVATIONS}")
+        raise NotRun(f"E6 on {data}: needs runs of both {ACTIVATIONS}")
     kind = CLAIM_KIND.get(data, "parity")
     selu, relu = part.loc["selu"], part.loc["relu"]
     if selu["runs"] == 0 or relu["runs"] == 0:  # every run of an arm diverged or failed
@@ -197,7 +197,7 @@ def e6_selu_cnn(results_dir: Path) -> Verdict:
     table = accuracy_table(runs)
     present = [d for d in ("mnist", "cifar10", "digits") if d in set(table["data"])]
     if not present:
-        raise FileNotFoundError(f"E6 runs under {results_dir} are on none of mnist/cifar10/digits")
+        raise NotRun(f"E6 runs under {results_dir} are on none of mnist/cifar10/digits")
     results = {d: compare(table, d) for d in present}
     paper_sets = [d for d in ("mnist", "cifar10") if d in results]
     if paper_sets:

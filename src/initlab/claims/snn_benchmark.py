@@ -29,7 +29,7 @@ from initlab.analysis.benchmark import (
     score_table,
     wilcoxon_vs,
 )
-from initlab.claims.registry import Verdict, evaluator
+from initlab.claims.registry import NotRun, Verdict, evaluator, grade, read_table
 
 FNN_EXP = "e4_uci_fnn"
 BASELINES_EXP = "e4_uci_baselines"
@@ -115,13 +115,8 @@ def label(method: str) -> str:
 
 
 def read_selected(results_dir: Path, experiment: str) -> pd.DataFrame:
-    """The experiment's collected ``selected.csv``; FileNotFoundError if absent or empty."""
-    frame = pd.read_csv(Path(results_dir) / experiment / "selected.csv")
-    if "status" in frame.columns:
-        frame = frame[frame["status"] == "completed"]
-    if frame.empty:
-        raise FileNotFoundError(f"no completed runs in {experiment}/selected.csv")
-    return frame
+    """The experiment's collected ``selected.csv``; NotRun if absent or empty."""
+    return read_table(results_dir, experiment, "selected")
 
 
 def e4_tables(results_dir: Path) -> dict[str, pd.DataFrame | list[str]]:
@@ -135,11 +130,11 @@ def e4_tables(results_dir: Path) -> dict[str, pd.DataFrame | list[str]]:
     fnn = read_selected(results_dir, FNN_EXP)
     try:
         baselines = [read_selected(results_dir, BASELINES_EXP)]
-    except FileNotFoundError:
+    except NotRun:
         baselines = []
     fnn_scores, dropped = complete_sets(score_table([fnn]))
     if fnn_scores.empty or REFERENCE not in fnn_scores.columns:
-        raise FileNotFoundError(f"no data set with every FNN variant and {REFERENCE} scored")
+        raise NotRun(f"no data set with every FNN variant and {REFERENCE} scored")
     tables: dict[str, pd.DataFrame | list[str]] = {
         "fnn_scores": fnn_scores,
         "fnn_ranks": rank_table(fnn_scores),
@@ -281,7 +276,7 @@ def e5_tox21_htru2(results_dir: Path) -> Verdict:
                 "make reproduce-all)",
                 scale="the paper's data sets only (full profile)",
             )
-        raise FileNotFoundError("no e5_tox21 or e5_htru2 results")
+        raise NotRun("no e5_tox21 or e5_htru2 results")
     parts, wins = [], 0
     for experiment, what, paper in present:
         summary = method_summary(read_selected(results_dir, experiment))
@@ -307,11 +302,6 @@ def e5_tox21_htru2(results_dir: Path) -> Verdict:
     missing = [s[1] for s in E5_SETS if s not in present]
     if missing:
         parts.append(f"not run: {', '.join(missing)}")
-    if wins == len(E5_SETS):
-        status = "reproduced"
-    elif wins:
-        status = "partly"
-    else:
-        status = "not reproduced"
+    status = grade([wins >= 1, wins == len(E5_SETS)])
     tables = tuple(f"{experiment}/by_depth.md" for experiment, _, _ in present)
     return Verdict(status, "; ".join(parts), results_dir.name, None, tables)
