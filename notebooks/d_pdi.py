@@ -81,9 +81,10 @@ if variance is not None:
 
 # %% [markdown]
 # ## D2: the ResNet-VAE, He vs PDI
-# Experiment `d2_pdi_vae` (`task=train_vae`), arms in column `d2_init`: `he`, `pdi`, and
-# `he_matched` (He given PDI's extra optimizer steps, so that PDI's gain is not just more
-# steps). The rule compares the final test L1 per value (mean +- standard error over seeds):
+# Experiment `d2_pdi_vae` (`task=train_vae`), arms `d2_he`, `d2_pdi` and `d2_he_matched`
+# (column `arm`; the rule reads them as `he`, `pdi` and `he_matched`: He given PDI's extra
+# optimizer steps, so that PDI's gain is not just more steps). The rule compares the final
+# test L1 per value (mean +- standard error over seeds):
 # PDI must be lower than He by more than 2 standard errors, by at least half the paper's relative
 # gain, beat `he_matched` too, and have a learning curve at least as smooth (roughness: mean
 # |log loss - its rolling median|) with no more failed runs. Absolute L1 values depend on data

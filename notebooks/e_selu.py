@@ -38,8 +38,9 @@ from initlab.analysis.benchmark import (
     score_table,
     wilcoxon_vs,
 )
-from initlab.claims.selu import E3_MEAN_TOL, E3_VAR_TOL, PAPER_ALPHA01, PAPER_LAMBDA01
-from initlab.claims.selu_cnn import accuracy_table, load_runs
+from initlab.claims.selu import E3_MEAN_TOL, E3_VAR_TOL, PAPER_ALPHA01, PAPER_LAMBDA01, with_net
+from initlab.claims.selu_cnn import ACTIVATION_OF_ARM, accuracy_table, load_runs
+from initlab.claims.snn_benchmark import METHOD_OF_ARM
 from initlab.report.plots import selu as plots
 from initlab.report.plots import snn_benchmarks as benchmark_plots
 from initlab.theory.selu import selu_mean_variance
@@ -124,7 +125,7 @@ if field is not None:
 # %%
 activations = load(RESULTS, "e3_activation_stats", "activations")
 if activations is not None:
-    post = activations[activations["kind"] == "post"]
+    post = with_net(activations[activations["kind"] == "post"])  # e3_net: the arm's network
     last = post[post["layer"] == post.groupby("run")["layer"].transform("max")]
     band = post.assign(mean_dev=post["mean"].abs(), var_dev=(post["var"] - 1.0).abs())
     stats = pd.DataFrame(
@@ -165,6 +166,7 @@ if activations is not None:
 fnn_selected = load(RESULTS, "e4_uci_fnn", "selected")
 baselines = load(RESULTS, "e4_uci_baselines", "selected")
 if fnn_selected is not None:
+    fnn_selected = fnn_selected.assign(method=fnn_selected["arm"].map(METHOD_OF_ARM))
     fnn_scores, _ = complete_sets(score_table([fnn_selected]))
     fnn_mean_ranks = mean_ranks(rank_table(fnn_scores))
     show_table(fnn_scores, "test score of the selected member, per data set and FNN variant")
@@ -199,11 +201,13 @@ for experiment in ("e5_tox21", "e5_htru2"):
 # %%
 cnn = load(RESULTS, "e6_selu_cnn")
 if cnn is not None:
-    accuracy = (100 * cnn["test_accuracy"]).groupby([cnn["data"], cnn["cnn_act"]])
+    cnn = cnn.assign(activation=cnn["arm"].map(ACTIVATION_OF_ARM))
+    accuracy = (100 * cnn["test_accuracy"]).groupby([cnn["data"], cnn["activation"]])
     show_table(accuracy.agg(["mean", "std", "count"]), "test accuracy % (over seeds)")
-    selu_mean = accuracy.mean().xs("selu", level="cnn_act").iloc[0]
+    selu_mean = accuracy.mean().xs("selu", level="activation").iloc[0]
     check(RESULTS, "E6", f"SELU + LeCun {selu_mean:.2f}")
     curves = load(RESULTS, "e6_selu_cnn", "metrics")
     if curves is not None:
         curves = curves[curves["test_accuracy"].notna()]
+        curves = curves.assign(activation=curves["arm"].map(ACTIVATION_OF_ARM))
     show(benchmark_plots.cnn_accuracy_figure(accuracy_table(load_runs(RESULTS)), curves))

@@ -25,6 +25,7 @@ import pandas as pd  # noqa: E402
 
 from initlab.claims import NotRun  # noqa: E402
 from initlab.claims.selu_cnn import (  # noqa: E402
+    ACTIVATION_OF_ARM,
     EXPERIMENTS,
     FIGURE,
     LABELS,
@@ -100,10 +101,11 @@ def _curves(results: Path) -> pd.DataFrame | None:
         if path.exists():
             frame = pd.read_csv(path)
             frame = frame[frame["test_accuracy"].notna()]
+            frame = frame.assign(activation=frame["arm"].map(ACTIVATION_OF_ARM))
             if "status" in frame.columns:
                 frame = frame[frame["status"] == "completed"]
             frames.append(frame)
-    if not frames or "cnn_act" not in frames[0].columns:
+    if not frames or frames[0]["activation"].isna().all():
         return None
     return pd.concat(frames, ignore_index=True)
 

@@ -2,9 +2,10 @@
 
 Every run directory of a sweep holds ``summary.json``, ``metrics.csv`` and whatever tables its
 task wrote (``angles.csv``, ``hessian.csv``, ...; those in ``RUN_ONLY_TABLES`` stay in the run
-directories). Each row of the collected table gets the run's sweep overrides (``model``,
-``model.depth``, ``seed``, ...) as leading columns, read from Hydra's ``.hydra/overrides.yaml``,
-plus the run's ``status``.
+directories). Each row of the collected table gets the run's recorded keys as leading columns:
+the ``record`` list its experiment declares (``arm``, ``model.depth``, ``seed``, ...) and its
+``profile``, as the run wrote them into ``summary.json["recorded"]``, plus the run's ``status``.
+:func:`check_claims` then checks the columns each claim of the experiment declares it reads.
 """
 
 from __future__ import annotations
@@ -14,26 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
+from initlab.columns import RECORDED, RUN, STATUS
 from initlab.tracking import atomic_write_text
 
-SKIP_SUMMARY_KEYS = ("versions",)
+SKIP_SUMMARY_KEYS = ("versions", RECORDED)
 #: tables that stay in their run directories: task=grid_search's grid.csv has a row per member
 #: and epoch (millions of rows for the paper's UCI grids); its selections are in selected.csv
 RUN_ONLY_TABLES = frozenset({"grid"})
 
 
-def _overrides(run_dir: Path) -> dict[str, str]:
-    path = run_dir / ".hydra" / "overrides.yaml"
-    if not path.exists():
-        return {}
-    columns = {}
-    for item in yaml.safe_load(path.read_text()) or []:
-        key, _, value = str(item).lstrip("+~").partition("=")
-        if not key.startswith("hydra") and key != "experiment":
-            columns[key] = value
-    return columns
+class ContractError(Exception):
+    """A collected table lacks a column a claim of its experiment declares it reads."""
 
 
 def run_dirs(sweep_dir: Path) -> list[Path]:
@@ -47,11 +40,11 @@ def collect(sweep_dir: Path, out_dir: Path) -> dict[str, Path]:
     for run_dir in run_dirs(sweep_dir):
         summary: dict[str, Any] = json.loads((run_dir / "summary.json").read_text())
         lead = {
-            "run": str(run_dir.relative_to(sweep_dir)),
-            **_overrides(run_dir),
-            "status": summary.get("status"),
+            RUN: str(run_dir.relative_to(sweep_dir)),
+            **(summary.get(RECORDED) or {}),
+            STATUS: summary.get(STATUS),
         }
-        flat = {k: v for k, v in summary.items() if k not in SKIP_SUMMARY_KEYS and k != "status"}
+        flat = {k: v for k, v in summary.items() if k not in SKIP_SUMMARY_KEYS and k != STATUS}
         tables.setdefault("summary", []).append(pd.DataFrame([{**lead, **flat}]))
         for csv_path in sorted(run_dir.glob("*.csv")):
             if csv_path.stem in RUN_ONLY_TABLES:
@@ -69,3 +62,21 @@ def collect(sweep_dir: Path, out_dir: Path) -> dict[str, Path]:
         atomic_write_text(path, pd.concat(frames, ignore_index=True).to_csv(index=False))
         written[name] = path
     return written
+
+
+def check_claims(out_dir: Path, claims: dict[str, dict[str, list[str]]]) -> None:
+    """Raise ContractError naming the first declared column (claim -> table -> columns) that a
+    collected table under ``out_dir`` lacks, or the table itself when it is absent."""
+    out_dir = Path(out_dir)
+    for claim, tables in claims.items():
+        for table, columns in tables.items():
+            path = out_dir / f"{table}.csv"
+            if not path.is_file():
+                raise ContractError(f"claim {claim} reads {path}, which the sweep did not write")
+            header = set(pd.read_csv(path, nrows=0).columns)
+            missing = [c for c in columns if c not in header]
+            if missing:
+                raise ContractError(
+                    f"claim {claim} reads column {missing[0]!r} of {path}, which has none "
+                    f"(record it in the experiment's `record` list, or check the task's output)"
+                )

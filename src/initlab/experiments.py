@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from initlab.collect import collect
+from initlab.collect import ContractError, check_claims, collect
 from initlab.compose import CONF_DIR
 
 ROOT = CONF_DIR.parent
@@ -121,8 +121,25 @@ def run_experiment(
     done = subprocess.run(command, cwd=ROOT, env=env)
     if done.returncode != 0:
         return done.returncode
-    collect(sweep_dir(name, profile), results_dir(name, profile, results_root))
+    out_dir = results_dir(name, profile, results_root)
+    collect(sweep_dir(name, profile), out_dir)
+    try:
+        check_claims(out_dir, declared_claims(name, profile))
+    except ContractError as err:
+        print(f"initlab: {name}: {err}", file=sys.stderr)
+        return 1
     return 0
+
+
+def declared_claims(name: str, profile: str) -> dict[str, dict[str, list[str]]]:
+    """The experiment's ``claims``: claim id -> table -> the columns its rule reads."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = hydra_compose("config", [f"+experiment={config_name(name, profile)}"])
+    return OmegaConf.to_container(cfg.claims, resolve=True)  # type: ignore[return-value]
 
 
 def runs_finished(name: str, profile: str) -> int:

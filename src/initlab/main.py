@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from initlab.columns import recorded
 from initlab.config import ConfigError
 from initlab.data import DataUnavailableError, build_data
 from initlab.run import Run, config_hash, read_summary, seed_everything
@@ -60,6 +61,7 @@ def execute(resolved: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
     """
     out_dir = Path(out_dir)
     setup = parse_config(resolved)
+    keys = recorded(resolved)  # the results' leading columns; a bad key is refused here
     earlier = guard_output_dir(out_dir, config_hash(resolved))
     if earlier is not None:
         return {**earlier, "skipped": True}
@@ -69,13 +71,13 @@ def execute(resolved: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
         data = build_data(setup.data).to(setup.device)
         result = TASKS.build(setup.task, setup, data, run)
     except USER_ERRORS as err:
-        run.finish("failed", {}, error=str(err))
+        run.finish("failed", {}, error=str(err), recorded=keys)
         raise
     except Exception as err:
         atomic_write_text(out_dir / "error.txt", traceback.format_exc())
-        run.finish("failed", {}, error=f"{type(err).__name__}: {err}")
+        run.finish("failed", {}, error=f"{type(err).__name__}: {err}", recorded=keys)
         raise
-    return run.finish(result.status, result.metrics, **result.extra)
+    return run.finish(result.status, result.metrics, **result.extra, recorded=keys)
 
 
 def describe(summary: dict[str, Any], out_dir: Path) -> str:

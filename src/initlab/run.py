@@ -26,7 +26,7 @@ import yaml
 from initlab.tracking import LoggerConfig, Tracker, atomic_write_text
 
 # Keys that change how a run is watched, not what it computes: left out of the config hash.
-NON_SEMANTIC_KEYS = ("logger", "device")
+NON_SEMANTIC_KEYS = ("logger", "device", "claims")
 STATUSES = ("completed", "diverged", "failed")
 PACKAGES = (
     "initlab",

@@ -38,6 +38,9 @@ class RootConfig:
     profile: str = spec(choices=PROFILES, help="scale of an experiment; results/<profile>/")
     device: str = spec(help="auto, cpu, cuda, cuda:N or mps")
     deterministic: bool = spec(help="deterministic algorithms (CPU runs are reproducible)")
+    arm: str = spec(help="the compared model + initializer (conf/arm/<name>.yaml), or none")
+    record: list[str] = spec(help="config keys written into summary.json (results columns)")
+    claims: dict = spec(help="claim id -> table -> columns its rule reads (checked by collect)")
 
     def validate(self) -> None:
         allowed = ("auto", "cpu", "cuda", "mps")

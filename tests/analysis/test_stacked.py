@@ -149,7 +149,7 @@ def test_rejects_mismatched_arguments():
 def test_batched_layers_equal_one_by_one_for_the_fnn_variants(fnn, batched):
     """With a shared batch order the members run as batched layers (one bmm per layer); the
     highway gate's own bias parameter has no batched twin, so highway nets go through vmap."""
-    arm = (f"+fnn={fnn}",)
+    arm = (f"+arm=fnn_{fnn}",)
     seeds, order = [20, 21, 22, 23], [5] * 4
     models, data = make_models(seeds, arm=arm)
     assert (StackedModels(models).batched is not None) == batched
@@ -176,7 +176,7 @@ def test_layers_without_a_batched_twin_fall_back_to_vmap():
     """Weight norm's g-sync buffer is refused outright; an unknown parametrized layer (here a
     Linear without bias) makes the batched copy None, and training still runs through vmap."""
     with pytest.raises(ValueError, match="buffers"):
-        StackedModels(make_models([0, 1], arm=("+fnn=weightnorm",))[0])
+        StackedModels(make_models([0, 1], arm=("+arm=fnn_weightnorm",))[0])
     models, data = make_models([0, 1])
     for model in models:
         model.classifier.bias = None
@@ -188,7 +188,7 @@ def test_layers_without_a_batched_twin_fall_back_to_vmap():
     assert all(math.isfinite(m["train_loss"]) for m in result.metrics)
 
 
-@pytest.mark.parametrize("arm", [("model=mlp",), ("+fnn=highway",)], ids=["batched", "vmap"])
+@pytest.mark.parametrize("arm", [("model=mlp",), ("+arm=fnn_highway",)], ids=["batched", "vmap"])
 def test_epoch_callback_gets_one_by_one_losses_and_logits_and_stops_members(arm):
     """``on_epoch_end`` sees each member's epoch loss as a one-model loop computes it (the
     size-weighted mean of batch losses; for a member that blew up, its first non-finite batch
@@ -196,7 +196,7 @@ def test_epoch_callback_gets_one_by_one_losses_and_logits_and_stops_members(arm)
     return stop there (the others train on unchanged), and none returned ends training."""
     seeds, lrs, order = [30, 31, 32], [0.05, 1e8, 0.2], 4
     models, data = make_models(seeds, arm=arm)
-    assert (StackedModels(models).batched is None) == (arm[0] == "+fnn=highway")
+    assert (StackedModels(models).batched is None) == (arm[0] == "+arm=fnn_highway")
     seen = []
 
     def on_epoch_end(epoch, stack, losses):

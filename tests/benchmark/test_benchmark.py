@@ -25,6 +25,7 @@ from initlab.claims.snn_benchmark import (
     FNN_EXP,
     FNN_METHODS,
     HTRU2_EXP,
+    METHOD_OF_ARM,
     TOX21_EXP,
     e4_uci_ranks,
     e5_tox21_htru2,
@@ -44,7 +45,8 @@ def _selected(rows: list[dict], extra: dict | None = None) -> pd.DataFrame:
 
 
 def fnn_frame(n_sets: int, snn_offset: float, seed: int = 0) -> pd.DataFrame:
-    """grid_search selections (``fnn`` column, as collect.py writes it) for ``n_sets`` sets.
+    """grid_search selections (``arm`` column ``fnn_<method>``, as collect writes it) for ``n_sets``
+    sets.
 
     Every FNN gets a random score per set; SNN gets the set's best other score + offset.
     """
@@ -55,12 +57,17 @@ def fnn_frame(n_sets: int, snn_offset: float, seed: int = 0) -> pd.DataFrame:
         scores["snn"] = max(scores.values()) + snn_offset
         for method, score in scores.items():
             rows.append(
-                {"fnn": method, "data": f"set{i}", "selection": "overall", "test_score": score}
+                {
+                    "arm": f"fnn_{method}",
+                    "data": f"set{i}",
+                    "selection": "overall",
+                    "test_score": score,
+                }
             )
             for depth in (2, 4):
                 rows.append(
                     {
-                        "fnn": method,
+                        "arm": f"fnn_{method}",
                         "data": f"set{i}",
                         "selection": "by_depth",
                         "model.depth": depth,
@@ -72,7 +79,7 @@ def fnn_frame(n_sets: int, snn_offset: float, seed: int = 0) -> pd.DataFrame:
 
 def baseline_frame(n_sets: int, svm_offset: float, reference: pd.DataFrame) -> pd.DataFrame:
     """sklearn_baselines selections (``method`` column); SVM = SNN's score + svm_offset."""
-    snn = reference[(reference["fnn"] == "snn") & (reference["selection"] == "overall")]
+    snn = reference[(reference["arm"] == "fnn_snn") & (reference["selection"] == "overall")]
     rows = []
     for i in range(n_sets):
         snn_score = float(snn.loc[snn["data"] == f"set{i}", "test_score"].iloc[0])
@@ -166,6 +173,7 @@ def test_wilcoxon_reports_nan_with_a_reason_and_detects_consistent_wins():
 
 def test_by_depth_table_averages_the_by_depth_rows():
     frame = fnn_frame(3, 0.05)
+    frame = frame.assign(method=frame["arm"].map(METHOD_OF_ARM))  # as read_selected gives it
     table = by_depth_table(frame)
     assert list(table.columns) == [2, 4]
     assert set(table.index) == set(FNN_METHODS)
@@ -191,7 +199,7 @@ def test_e4_counts_the_picks_the_tie_break_made(tmp_path):
     overall = fnn["selection"] == "overall"
     fnn["tied_members"] = 1
     fnn.loc[overall & (fnn["data"] == "set0"), "tied_members"] = 3  # all 7 variants tie on set0
-    fnn.loc[overall & (fnn["data"] == "set2") & (fnn["fnn"] == "snn"), "tied_members"] = 2
+    fnn.loc[overall & (fnn["data"] == "set2") & (fnn["arm"] == "fnn_snn"), "tied_members"] = 2
     verdict = e4_uci_ranks(write_e4(tmp_path / "quick", fnn))
     assert "tie-break rules (several members share the best smoothed val score): 8 of 28" in (
         verdict.measured
@@ -229,11 +237,13 @@ def _e5_frame(experiment: str, snn_offset: float, repeats: int) -> pd.DataFrame:
     for r in range(repeats):
         for j, method in enumerate(FNN_METHODS):
             score = 0.8 - 0.01 * j + (snn_offset if method == "snn" else 0.0)
-            rows.append({"fnn": method, key: r, "selection": "overall", "test_score": score})
+            rows.append(
+                {"arm": f"fnn_{method}", key: r, "selection": "overall", "test_score": score}
+            )
             for depth in (2, 3):
                 rows.append(
                     {
-                        "fnn": method,
+                        "arm": f"fnn_{method}",
                         key: r,
                         "selection": "by_depth",
                         "model.depth": depth,

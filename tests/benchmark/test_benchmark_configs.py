@@ -18,8 +18,8 @@ FNNS = ("snn", "msra", "batchnorm", "layernorm", "weightnorm", "highway", "resne
 )
 def test_fnn_grids_parse_for_every_variant(experiment, extra):
     for fnn in FNNS:
-        setup = parse_config(quiet_config(f"+experiment={experiment}", f"+fnn={fnn}", *extra))
-        assert setup.task.method == fnn  # ${hydra:runtime.choices.fnn} picked the variant's grid
+        setup = parse_config(quiet_config(f"+experiment={experiment}", f"+arm=fnn_{fnn}", *extra))
+        assert setup.task.method == f"fnn_{fnn}"  # ${arm} picked the variant's grid
         members, setups = member_setups(setup.task, setup)
         assert len(members) == len(setups) > 1
         depths = {s.model.depth for s in setups}
@@ -29,8 +29,8 @@ def test_fnn_grids_parse_for_every_variant(experiment, extra):
 @pytest.mark.parametrize(
     ("experiment", "extra"),
     [
-        ("e4_uci_fnn_full", ["+fnn=resnet", "data.dataset=zoo"]),
-        ("e5_tox21_full", ["+fnn=snn", "seed=4"]),
+        ("e4_uci_fnn_full", ["+arm=fnn_resnet", "data.dataset=zoo"]),
+        ("e5_tox21_full", ["+arm=fnn_snn", "seed=4"]),
         ("e4_uci_baselines", ["data=wine"]),
         ("e4_uci_baselines_full", ["data.dataset=abalone"]),
     ],

@@ -87,7 +87,7 @@ def _write_e3(root: Path, snn_var: float, relu_mean: float, relu_var: float) -> 
                     rows.append(
                         {
                             "run": f"{net}-{seed}",
-                            "e3_net": net,
+                            "arm": f"e3_{net}",
                             "seed": seed,
                             "status": "completed",
                             "layer": layer,

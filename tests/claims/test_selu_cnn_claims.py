@@ -46,8 +46,8 @@ def _write(root: Path, experiment: str, data: str, selu: float, relu: float, spr
         for seed, acc in enumerate(mean + spread * noise):
             rows.append(
                 {
-                    "run": f"+cnn_act={act},data={data},seed={seed}",
-                    "cnn_act": act,
+                    "run": f"+arm=cnn_{act},data={data},seed={seed}",
+                    "arm": f"cnn_{act}",
                     "data": data,
                     "seed": seed,
                     "status": "completed",
@@ -128,7 +128,7 @@ def test_an_arm_whose_runs_all_failed_is_not_reproduced(full) -> None:
     _write(full, MAIN_EXP, "mnist", 99.2, 99.2, 0.1)
     path = full / MAIN_EXP / "summary.csv"
     frame = pd.read_csv(path)
-    frame.loc[frame["cnn_act"] == "selu", "status"] = "diverged"
+    frame.loc[frame["arm"] == "cnn_selu", "status"] = "diverged"
     frame.to_csv(path, index=False)
     verdict = e6_selu_cnn(full)
     assert verdict.status == "not reproduced" and "5 failed" in verdict.measured
@@ -138,7 +138,7 @@ def test_a_missing_arm_is_not_run_yet(full) -> None:
     _write(full, MAIN_EXP, "mnist", 99.2, 99.2, 0.1)
     path = full / MAIN_EXP / "summary.csv"
     frame = pd.read_csv(path)
-    frame[frame["cnn_act"] == "selu"].to_csv(path, index=False)
+    frame[frame["arm"] == "cnn_selu"].to_csv(path, index=False)
     assert CLAIMS["E6"].verdict(full).status == "not run yet"
     assert CLAIMS["E6"].verdict(full.parent / "empty").status == "not run yet"
 
@@ -167,7 +167,7 @@ def test_plot_script_writes_the_table_and_figure(full) -> None:
 
 
 def _model(experiment: str, act: str, input_shape: tuple[int, int, int]) -> tuple[nn.Module, Setup]:
-    setup = parse_config(quiet_config(f"+experiment={experiment}", f"+cnn_act={act}"))
+    setup = parse_config(quiet_config(f"+experiment={experiment}", f"+arm=cnn_{act}"))
     model = build_model(setup.model, input_shape, 10)
     torch.manual_seed(0)
     initialize(model, setup.init)
@@ -226,15 +226,15 @@ def test_architectures_match_the_slides(experiment, shape, kinds) -> None:
 def test_sweeps_cover_both_arms_and_name_the_data(experiment, data, seeds) -> None:
     text = (CONF_DIR / "experiment" / f"{experiment}.yaml").read_text()
     params = yaml.safe_load(text)["hydra"]["sweeper"]["params"]
-    assert sorted(params["+cnn_act"].split(",")) == ["relu", "selu"]
+    assert sorted(params["+arm"].split(",")) == ["cnn_relu", "cnn_selu"]
     assert params["data"] == data
     assert len(str(params["seed"]).split(",")) == seeds
     for act in ("selu", "relu"):
-        assert (CONF_DIR / "cnn_act" / f"{act}.yaml").exists()
+        assert (CONF_DIR / "arm" / f"cnn_{act}.yaml").exists()
 
 
 def test_digits_test_size_is_what_the_loader_holds_out() -> None:
-    setup = parse_config(quiet_config("+experiment=e6_selu_cnn", "+cnn_act=selu"))
+    setup = parse_config(quiet_config("+experiment=e6_selu_cnn", "+arm=cnn_selu"))
     bundle = build_data(setup.data)
     assert len(bundle.y_test) == TEST_IMAGES["digits"]
     assert tuple(bundle.input_shape) == (1, 8, 8)

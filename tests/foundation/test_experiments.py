@@ -106,3 +106,60 @@ def test_collect_leaves_run_only_tables_in_the_runs(tmp_path):
     written = collect(tmp_path / "sweep", tmp_path / "results")
     assert sorted(written) == ["selected", "summary"]
     assert not (tmp_path / "results" / "grid.csv").exists()
+
+
+def test_collect_leads_with_the_recorded_keys_and_checks_the_claims_columns(
+    tmp_path, monkeypatch, capfd
+):
+    """Columns come from summary.json["recorded"], not from the sweep's overrides; a column a
+    claim declares it reads and the sweep did not give stops the experiment with one line."""
+    import json
+    import subprocess
+
+    import initlab.experiments as experiments
+
+    monkeypatch.setenv("INITLAB_OUTPUTS", str(tmp_path / "outputs"))
+    run_dir = experiments.sweep_dir("smoke_train", "quick") / "init=he,seed=3"
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / ".hydra" / "overrides.yaml").write_text("- init=he\n- seed=3\n- model.width=5\n")
+    recorded = {"init": "he", "seed": 3, "profile": "quick"}
+    summary = {"status": "completed", "test_accuracy": 0.5, "recorded": recorded, "seed": 3}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    monkeypatch.setattr(
+        experiments.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0)
+    )
+    results = tmp_path / "results"
+    assert run_experiment("smoke_train", "quick", results_root=results) == 0
+    frame = pd.read_csv(results / "quick" / "smoke_train" / "summary.csv")
+    assert list(frame.columns[:5]) == ["run", "init", "seed", "profile", "status"]
+    assert "model.width" not in frame.columns  # an override that is not recorded is no column
+
+    declared = {"X1": {"summary": ["init", "lambda_max"]}}
+    monkeypatch.setattr(experiments, "declared_claims", lambda name, profile: declared)
+    capfd.readouterr()
+    assert run_experiment("smoke_train", "quick", results_root=results) == 1
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "claim X1 reads column 'lambda_max'" in err[0]
+
+
+def test_every_claim_declares_its_columns_in_its_experiment():
+    from initlab.claims import all_claims
+    from initlab.experiments import EXPERIMENT_DIR, declared_claims
+
+    for claim in all_claims():
+        if claim.experiment is None:
+            continue
+        profile = "quick" if (EXPERIMENT_DIR / f"{claim.experiment}.yaml").exists() else "full"
+        assert claim.id in declared_claims(claim.experiment, profile), claim.id
+
+
+def test_a_record_key_that_is_not_in_the_config_is_refused_before_anything_runs(tmp_path):
+    import pytest
+
+    from initlab.compose import compose
+    from initlab.config import ConfigError
+    from initlab.main import execute
+
+    with pytest.raises(ConfigError, match="record: 'model.dept' is not a key of the config"):
+        execute(compose(["record=[model.dept]", "logger.wandb.mode=disabled"]), tmp_path / "r")
+    assert not (tmp_path / "r").exists()

@@ -62,13 +62,13 @@ def _write_d2(tmp_path, l1: dict[str, list[float]], noise: dict[str, float]):
     rng = np.random.default_rng(0)
     for arm, values in l1.items():
         for seed, value in enumerate(values):
-            run = f"+d2_init={arm},seed={seed}"
-            summary.append({"run": run, "d2_init": arm, "seed": seed, "status": "completed",
+            run = f"+arm=d2_{arm},seed={seed}"
+            summary.append({"run": run, "arm": f"d2_{arm}", "seed": seed, "status": "completed",
                             "test_l1": value})  # fmt: skip
             steps = np.arange(5, 205, 5)
             loss = np.exp(-steps / 100) * np.exp(noise[arm] * rng.standard_normal(len(steps)))
             for step, value_ in zip(steps, loss, strict=True):
-                metrics.append({"run": run, "d2_init": arm, "seed": seed, "phase": "train",
+                metrics.append({"run": run, "arm": f"d2_{arm}", "seed": seed, "phase": "train",
                                 "step": step, "train_batch_loss": value_})  # fmt: skip
     pd.DataFrame(summary).to_csv(folder / "summary.csv", index=False)
     pd.DataFrame(metrics).to_csv(folder / "metrics.csv", index=False)
@@ -91,11 +91,11 @@ def test_d2_only_partly_when_he_with_pdis_extra_steps_does_as_well(tmp_path):
     results = _write_d2(
         tmp_path,
         {
-            "he_full": [0.24, 0.245, 0.238],
+            "he": [0.24, 0.245, 0.238],  # the paper-scale arms: conf/arm/d2_*_full.yaml
             "he_matched_full": [0.18, 0.185, 0.183],
             "pdi_full": [0.186, 0.19, 0.184],
         },
-        {"he_full": 0.3, "he_matched_full": 0.3, "pdi_full": 0.05},
+        {"he": 0.3, "he_matched_full": 0.3, "pdi_full": 0.05},
     )
     verdict = CLAIMS["D2"].verdict(results)
     assert verdict.status == "partly", verdict.measured

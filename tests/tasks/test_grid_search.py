@@ -14,9 +14,9 @@ from tests.data.test_tox21_htru2 import _write_tox21
 
 TINY = (
     "task=grid_search",
-    "+fnn=snn",
+    "+arm=fnn_snn",
     "data=iris",
-    "task.method=snn",
+    "task.method=fnn_snn",
     "model.width=16",
     "task.epochs=3",
     "task.smoothing=2",
@@ -48,7 +48,7 @@ def test_a_misspelt_grid_key_is_refused_by_its_full_name(tmp_path) -> None:
     cfg = quiet_config(*TINY, "+task.grid.model.dept=[2]")  # as a user would misspell it
     with pytest.raises(ConfigError, match=r"task\.grid\.model\.dept.*allowed keys:.*depth"):
         execute(cfg, tmp_path / "bad")
-    cfg = _config(method_grids={"snn": {"model": {"depth": [0]}}})
+    cfg = _config(method_grids={"fnn_snn": {"model": {"depth": [0]}}})
     with pytest.raises(ConfigError, match=r"member 0.*model\.depth.*out of range"):
         execute(cfg, tmp_path / "range")
     cfg = quiet_config(*TINY, "task.tie_break=[-model.dept]")
@@ -59,7 +59,7 @@ def test_a_misspelt_grid_key_is_refused_by_its_full_name(tmp_path) -> None:
 def test_method_axes_add_replace_and_null_removes(tmp_path) -> None:
     from initlab.tasks.grid_search import member_setups
 
-    cfg = quiet_config(*TINY, "task.method_grids.snn.model.shape=null")
+    cfg = quiet_config(*TINY, "task.method_grids.fnn_snn.model.shape=null")
     setup = parse_config(cfg)
     members, setups = member_setups(setup.task, setup)
     assert len(members) == 2 * 2 * 2  # depth x lr (shared) x dropout (snn's), no shape axis
@@ -72,7 +72,7 @@ def test_method_axes_add_replace_and_null_removes(tmp_path) -> None:
 
 def test_unknown_method_and_missing_val_split_are_config_errors(tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"task\.method: 'mlp'.*snn.*resnet"):
-        parse_config(quiet_config("task=grid_search", "+fnn=snn", "task.method=mlp"))
+        parse_config(quiet_config("task=grid_search", "+arm=fnn_snn", "task.method=mlp"))
     with pytest.raises(ConfigError, match=r"task\.grid\.data\.seed"):
         parse_config(quiet_config(*TINY, "+task.grid.data.seed=[1]"))
     with pytest.raises(ConfigError, match=r"data\.val_fraction"):
@@ -259,7 +259,7 @@ def test_groups_that_stacking_cannot_reproduce_train_one_by_one(
 
     cfg = quiet_config(
         "task=grid_search",
-        f"+fnn={fnn}",
+        f"+arm=fnn_{fnn}",
         "data=iris",
         "model.width=8",
         "task.epochs=1",

@@ -85,7 +85,7 @@ def _run_stats(tmp_path, net: str, depth: int = 24) -> pd.DataFrame:
         [
             *QUIET,
             "+experiment=e3_activation_stats",
-            f"+e3_net={net}",
+            f"+arm=e3_{net}",
             f"model.depth={depth}",
             "model.width=128",
             "task.samples=512",

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from initlab.claims.registry import NotRun, Verdict, evaluator, read_table
-from initlab.columns import COMPLETED, RUN, SEED, STATUS
+from initlab.columns import ARM, COMPLETED, RUN, SEED, STATUS
 
 D1_EXP = "d1_pdi_weight_variance"
 D2_EXP = "d2_pdi_vae"
@@ -31,6 +31,14 @@ PAPER_L1_PDI = 0.1860
 D2_GAIN_SHARE = 0.5
 #: D2 arms: He, He given PDI's extra optimizer steps (a control), PDI.
 ARMS = ("he", "he_matched", "pdi")
+#: conf/arm/d2_*.yaml -> its D2 arm; the paper-scale PDI arm runs the paper's stages
+D2_ARMS = {
+    "d2_he": "he",
+    "d2_he_matched": "he_matched",
+    "d2_he_matched_full": "he_matched",
+    "d2_pdi": "pdi",
+    "d2_pdi_full": "pdi",
+}
 #: Logged steps in the rolling median that the curve roughness is measured against.
 ROUGHNESS_WINDOW = 5
 
@@ -112,8 +120,8 @@ def d1_weight_variance(results_dir: Path) -> Verdict:
 
 # ---------------------------------------------------------------------------------------- D2
 def arm_of(value: str) -> str:
-    """The D2 arm of a ``d2_init`` choice: its name without the ``_full`` of the paper scale."""
-    return str(value).removesuffix("_full")
+    """The D2 arm (he, he_matched, pdi) of a run's ``arm`` (conf/arm/d2_*.yaml)."""
+    return D2_ARMS.get(str(value), str(value))
 
 
 def roughness(metrics: pd.DataFrame) -> pd.Series:
@@ -143,8 +151,8 @@ def d2_vae_l1(results_dir: Path) -> Verdict:
     """Final test L1 and learning-curve roughness, He vs PDI, against Table 1's relative gain."""
     summary = read_table(results_dir, D2_EXP, "summary", completed=False)
     metrics = read_table(results_dir, D2_EXP, "metrics", completed=False)
-    summary["arm"] = summary["d2_init"].map(arm_of)
-    metrics["arm"] = metrics["d2_init"].map(arm_of)
+    summary[ARM] = summary[ARM].map(arm_of)
+    metrics[ARM] = metrics[ARM].map(arm_of)
     done = summary[summary[STATUS] == COMPLETED]
     arms = {a: done[done["arm"] == a]["test_l1"].astype(float) for a in ARMS}
     arms = {a: v for a, v in arms.items() if len(v)}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from initlab.claims.registry import NotRun, Verdict, evaluator, grade, read_table
-from initlab.columns import RUN, SEED
+from initlab.columns import ARM, RUN, SEED
 from initlab.theory.selu import PAPER_PRINT_TOL, PAPER_THEOREM1_MU_RANGE, PAPER_THEOREM1_NU_RANGE
 
 THEORY_EXP = "e1_e2_selu_theory"
@@ -30,6 +30,21 @@ E1_REL_TOL = 1e-12
 E3_MEAN_TOL = 0.10
 E3_VAR_TOL = 0.25
 SNN_NETS = ("snn", "snn_alpha_dropout")
+#: E3's arms (conf/arm/e3_*.yaml) -> the network names the report and figures use
+E3_NETS = {
+    "e3_snn": "snn",
+    "e3_snn_alpha_dropout": "snn_alpha_dropout",
+    "e3_relu_he": "relu_he",
+    "e3_tanh_xavier": "tanh_xavier",
+    "e3_relu_bn": "relu_bn",
+}
+
+
+def with_net(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with an ``e3_net`` column: the network name of each row's arm."""
+    return frame.assign(e3_net=frame[ARM].map(E3_NETS))
+
+
 #: Networks the paper says drift away from (0, 1): their last layer must leave the band.
 DRIFT_NETS = ("relu_he", "tanh_xavier")
 
@@ -124,7 +139,7 @@ def e3_activations(results_dir: Path) -> Verdict:
     SNNs stay but some ReLU/tanh run does not leave it; not reproduced: some SNN run leaves it.
     ReLU+BN is reported, not judged (the paper makes no claim about it).
     """
-    frame = read_table(results_dir, E3_EXP, "activations")
+    frame = with_net(read_table(results_dir, E3_EXP, "activations"))
     post = frame[frame["kind"] == "post"]
     nets = set(post["e3_net"].astype(str))
     missing = [n for n in (*SNN_NETS, *DRIFT_NETS) if n not in nets]

@@ -33,12 +33,15 @@ from pathlib import Path
 import pandas as pd
 
 from initlab.claims.registry import NotRun, Verdict, evaluator
+from initlab.columns import ARM
 
 MAIN_EXP = "e6_selu_cnn"
 CIFAR_EXP = "e6_cifar_cnn"
 EXPERIMENTS = (MAIN_EXP, CIFAR_EXP)
 ACTIVATIONS = ("selu", "relu")
 LABELS = {"selu": "SELU + LeCun", "relu": "ReLU + He"}
+#: E6's arms (conf/arm/cnn_*.yaml) -> their activation
+ACTIVATION_OF_ARM = {"cnn_selu": "selu", "cnn_relu": "relu"}
 TABLE = f"{MAIN_EXP}/accuracy_table.md"
 FIGURE = f"{MAIN_EXP}/selu_cnn_accuracy.png"
 
@@ -76,8 +79,8 @@ def load_runs(results_dir: Path) -> pd.DataFrame:
         if not path.exists():
             continue
         frame = pd.read_csv(path)
-        if "cnn_act" not in frame.columns or "test_accuracy" not in frame.columns:
-            raise ValueError(f"{path} lacks the cnn_act / test_accuracy columns of an E6 sweep")
+        if ARM not in frame.columns or "test_accuracy" not in frame.columns:
+            raise ValueError(f"{path} lacks the arm / test_accuracy columns of an E6 sweep")
         data = (
             frame["data"].astype(str)
             if "data" in frame.columns
@@ -88,7 +91,7 @@ def load_runs(results_dir: Path) -> pd.DataFrame:
                 {
                     "experiment": experiment,
                     "data": data,
-                    "activation": frame["cnn_act"].astype(str),
+                    "activation": frame[ARM].map(ACTIVATION_OF_ARM),
                     "seed": frame["seed"] if "seed" in frame.columns else range(len(frame)),
                     "status": frame["status"] if "status" in frame.columns else "completed",
                     "accuracy": 100.0 * pd.to_numeric(frame["test_accuracy"], errors="coerce"),

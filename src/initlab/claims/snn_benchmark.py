@@ -30,6 +30,7 @@ from initlab.analysis.benchmark import (
     wilcoxon_vs,
 )
 from initlab.claims.registry import NotRun, Verdict, evaluator, grade, read_table
+from initlab.columns import ARM
 
 FNN_EXP = "e4_uci_fnn"
 BASELINES_EXP = "e4_uci_baselines"
@@ -40,6 +41,8 @@ E4_FIGURE = f"{FNN_EXP}/mean_ranks.png"
 
 REFERENCE = "snn"
 FNN_METHODS = ("snn", "msra", "batchnorm", "layernorm", "weightnorm", "highway", "resnet")
+#: the FNN variants' arms (conf/arm/fnn_*.yaml) -> their method names
+METHOD_OF_ARM = {f"fnn_{method}": method for method in FNN_METHODS}
 LABELS = {
     "snn": "SNN",
     "msra": "MSRAinit",
@@ -115,8 +118,12 @@ def label(method: str) -> str:
 
 
 def read_selected(results_dir: Path, experiment: str) -> pd.DataFrame:
-    """The experiment's collected ``selected.csv``; NotRun if absent or empty."""
-    return read_table(results_dir, experiment, "selected")
+    """The experiment's collected ``selected.csv`` (FNN selections get a ``method`` column from
+    their arm); NotRun if absent or empty."""
+    frame = read_table(results_dir, experiment, "selected")
+    if "method" not in frame.columns and ARM in frame.columns:
+        frame = frame.assign(method=frame[ARM].map(METHOD_OF_ARM))
+    return frame
 
 
 def e4_tables(results_dir: Path) -> dict[str, pd.DataFrame | list[str]]:
@@ -248,7 +255,7 @@ def e4_uci_ranks(results_dir: Path) -> Verdict:
 def method_summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Per FNN variant: mean, std and count of the overall test score over repeats/folds."""
     rows = frame[frame["selection"] == "overall"] if "selection" in frame.columns else frame
-    method = "method" if "method" in rows.columns else "fnn"
+    method = "method"
     rows = rows[pd.to_numeric(rows["test_score"], errors="coerce").notna()]
     summary = rows.groupby(method)["test_score"].agg(["mean", "std", "count"])
     summary.index.name = None

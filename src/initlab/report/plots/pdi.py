@@ -41,7 +41,7 @@ def weight_variance_figure(variance: pd.DataFrame) -> plt.Figure:
 
 
 def _with_arm(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.assign(arm=frame["d2_init"].map(arm_of))
+    return frame.assign(arm=frame["arm"].map(arm_of))
 
 
 def vae_figure(metrics: pd.DataFrame, summary: pd.DataFrame) -> plt.Figure:

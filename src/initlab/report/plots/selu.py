@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from initlab.claims.selu import E3_MEAN_TOL, E3_VAR_TOL
+from initlab.claims.selu import E3_MEAN_TOL, E3_VAR_TOL, with_net
 from initlab.report.plots.common import completed_runs
 
 #: resolution the report saves these figures at (with a tight bounding box)
@@ -48,7 +48,7 @@ def vector_field_figure(field: pd.DataFrame) -> plt.Figure:
 
 def activation_stats_figure(activations: pd.DataFrame) -> plt.Figure:
     """E3 from ``e3_activation_stats/activations.csv`` (completed runs; the deepest per net)."""
-    frame = completed_runs(activations)
+    frame = with_net(completed_runs(activations))
     net_key = "e3_net" if "e3_net" in frame.columns else "run"
     depth_key = "model.depth" if "model.depth" in frame.columns else None
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
@@ -83,7 +83,7 @@ def activation_stats_figure(activations: pd.DataFrame) -> plt.Figure:
 def activation_band_figure(activations: pd.DataFrame) -> plt.Figure:
     """E3: post-activation mean / variance per ``e3_net`` (mean over seeds) against the layer,
     with the band the claim's rule allows (E3_MEAN_TOL, E3_VAR_TOL) shaded."""
-    post = activations[activations["kind"] == "post"]
+    post = with_net(activations[activations["kind"] == "post"])
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for net, rows in post.groupby("e3_net"):
         curve = rows.groupby("layer")[["mean", "var"]].mean()

@@ -67,7 +67,7 @@ def cnn_accuracy_figure(table: pd.DataFrame, curves: pd.DataFrame | None) -> plt
             if act not in part.index:
                 continue
             colour = "C0" if act == "selu" else "C1"
-            rows = rows_of[rows_of["cnn_act"] == act] if len(rows_of) else rows_of
+            rows = rows_of[rows_of["activation"] == act] if len(rows_of) else rows_of
             if len(rows):
                 stats = (
                     (100 * rows["test_accuracy"]).groupby(rows["epoch"]).agg(["mean", "min", "max"])
