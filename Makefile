@@ -69,7 +69,7 @@ NB_RESULTS ?= results/$(PROFILE)
 notebooks: $(STAMP)
 	@for nb in notebooks/[!_]*.py; do \
 		echo "== $$nb"; \
-		MPLBACKEND=Agg INITLAB_RESULTS=$(NB_RESULTS) $(PY) $$nb || exit 1; \
+		MPLBACKEND=Agg INITLAB_RESULTS=$(NB_RESULTS) INITLAB_PROFILE=$(PROFILE) $(PY) $$nb || exit 1; \
 	done
 
 clean-outputs:

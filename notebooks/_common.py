@@ -1,7 +1,8 @@
 """Shared cells of the paper notebooks (not a notebook: the underscore keeps it out of the runs).
 
 * :func:`results_dir`: the results folder, from ``INITLAB_RESULTS`` (default ``results/quick``
-  of this repository, wherever the notebook is started from);
+  of this repository, wherever the notebook is started from), of the profile ``INITLAB_PROFILE``
+  (default ``quick``);
 * :func:`load`: one collected CSV, or ``None`` with a printed note when it is absent;
 * :func:`verdicts` / :func:`check`: the claims registry's verdicts, and whether a number
   recomputed in the notebook is the one the report states;
@@ -98,13 +99,18 @@ def show(fig: plt.Figure) -> None:
     plt.close(fig)
 
 
+def profile() -> str:
+    """``$INITLAB_PROFILE`` if set, else ``quick``: the scale the results folder holds."""
+    return os.environ.get("INITLAB_PROFILE", "quick")
+
+
 def verdicts(results: Path, ids: tuple[str, ...]) -> pd.DataFrame:
     """The registry's verdict of every claim in ``ids`` on ``results``, printed one per line."""
     claims = {c.id: c for c in all_claims()}
     rows = []
     for claim_id in ids:
         claim = claims[claim_id]
-        verdict = claim.verdict(Path(results))
+        verdict = claim.verdict(Path(results), profile())
         rows.append(
             {
                 "claim": claim_id,
@@ -123,7 +129,7 @@ def verdicts(results: Path, ids: tuple[str, ...]) -> pd.DataFrame:
 def check(results: Path, claim_id: str, recomputed: str) -> bool:
     """Is the text of a number recomputed here part of the claim's reported ``measured`` line?"""
     claim = next(c for c in all_claims() if c.id == claim_id)
-    measured = claim.verdict(Path(results)).measured
+    measured = claim.verdict(Path(results), profile()).measured
     ok = recomputed in measured
     print(f"check {claim_id}: '{recomputed}' {'is in the report' if ok else MISMATCH}")
     return ok

@@ -14,7 +14,7 @@ L = 100
 
 
 def verdicts(results: Path) -> dict[str, str]:
-    return {c.id: c.verdict(results).status for c in all_claims() if c.id in IDS}
+    return {c.id: c.verdict(results, "quick").status for c in all_claims() if c.id in IDS}
 
 
 IDS = ("B1", "B2", "B3", "B4", "B5", "C1")
@@ -153,6 +153,6 @@ def test_rules_without_results_say_not_run_yet(tmp_path):
 def test_measured_line_carries_the_fit_numbers(tmp_path):
     angles_as_claimed(tmp_path)
     claim = next(c for c in all_claims() if c.id == "B1")
-    verdict = claim.verdict(tmp_path)
+    verdict = claim.verdict(tmp_path, "quick")
     assert "exp rate -0.1/layer" in verdict.measured and "power exponent" in verdict.measured
     assert verdict.figure == f"{ANGLES_EXP}/angle_vs_layer.png"

@@ -188,7 +188,7 @@ def test_by_depth_table_averages_the_by_depth_rows():
 def test_e4_snn_best_on_8_sets_and_not_beaten_by_baselines_is_reproduced(tmp_path):
     fnn = fnn_frame(8, 0.02)
     root = write_e4(tmp_path / "full", fnn, baseline_frame(8, -0.01, fnn))
-    verdict = e4_uci_ranks(root)
+    verdict = e4_uci_ranks(root, "quick")
     assert verdict.status == "reproduced", verdict.measured
     assert "SNN 1.00" in verdict.measured
     assert verdict.tables == (f"{FNN_EXP}/ranks.md",)
@@ -200,25 +200,25 @@ def test_e4_counts_the_picks_the_tie_break_made(tmp_path):
     fnn["tied_members"] = 1
     fnn.loc[overall & (fnn["data"] == "set0"), "tied_members"] = 3  # all 7 variants tie on set0
     fnn.loc[overall & (fnn["data"] == "set2") & (fnn["arm"] == "fnn_snn"), "tied_members"] = 2
-    verdict = e4_uci_ranks(write_e4(tmp_path / "quick", fnn))
+    verdict = e4_uci_ranks(write_e4(tmp_path / "quick", fnn), "quick")
     assert "tie-break rules (several members share the best smoothed val score): 8 of 28" in (
         verdict.measured
     )
     assert "(set0 7/7, set2 1/7; up to 3 members)" in verdict.measured
-    without = e4_uci_ranks(write_e4(tmp_path / "old", fnn.drop(columns="tied_members")))
+    without = e4_uci_ranks(write_e4(tmp_path / "old", fnn.drop(columns="tied_members")), "quick")
     assert "tie-break" not in without.measured  # selections written before the column existed
 
 
 def test_e4_on_4_sets_cannot_be_significant_and_says_why(tmp_path):
     root = write_e4(tmp_path / "quick", fnn_frame(4, 0.02))
-    verdict = e4_uci_ranks(root)
+    verdict = e4_uci_ranks(root, "quick")
     assert verdict.status == "partly"
     assert "p = 0.125" in verdict.measured and "baselines not run" in verdict.measured
 
 
 def test_e4_snn_worst_is_not_reproduced(tmp_path):
     root = write_e4(tmp_path / "quick", fnn_frame(8, -0.5))
-    verdict = e4_uci_ranks(root)
+    verdict = e4_uci_ranks(root, "quick")
     assert verdict.status == "not reproduced"
     assert "position 7 of 7" in verdict.measured
 
@@ -226,7 +226,7 @@ def test_e4_snn_worst_is_not_reproduced(tmp_path):
 def test_e4_a_baseline_significantly_better_than_snn_makes_it_partly(tmp_path):
     fnn = fnn_frame(8, 0.02)
     root = write_e4(tmp_path / "full", fnn, baseline_frame(8, 0.05, fnn))
-    verdict = e4_uci_ranks(root)
+    verdict = e4_uci_ranks(root, "quick")
     assert verdict.status == "partly"
     assert "SNN position 2 of 12" in verdict.measured
 
@@ -256,11 +256,11 @@ def _e5_frame(experiment: str, snn_offset: float, repeats: int) -> pd.DataFrame:
 def test_e5_quick_is_not_run_and_full_without_files_is_not_run_yet(tmp_path):
     quick = tmp_path / "quick"
     quick.mkdir()
-    assert e5_tox21_htru2(quick).status == "not run at this scale"
+    assert e5_tox21_htru2(quick, "quick").status == "not run at this scale"
     all_claims()
     full = tmp_path / "full"
     full.mkdir()
-    assert CLAIMS["E5"].verdict(full).status == "not run yet"
+    assert CLAIMS["E5"].verdict(full, "full").status == "not run yet"
 
 
 @pytest.mark.parametrize(
@@ -272,7 +272,7 @@ def test_e5_rules(tmp_path, tox_offset, htru_offset, status):
     for experiment, offset, repeats in ((TOX21_EXP, tox_offset, 5), (HTRU2_EXP, htru_offset, 10)):
         (root / experiment).mkdir(parents=True)
         _e5_frame(experiment, offset, repeats).to_csv(root / experiment / "selected.csv")
-    verdict = e5_tox21_htru2(root)
+    verdict = e5_tox21_htru2(root, "quick")
     assert verdict.status == status, verdict.measured
     assert "n=5" in verdict.measured and "n=10" in verdict.measured
 

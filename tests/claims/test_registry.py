@@ -30,13 +30,13 @@ def test_read_table_keeps_completed_rows_and_says_not_run(tmp_path):
 
 
 def test_a_rule_that_raises_not_run_is_reported_not_run_and_other_errors_propagate(tmp_path):
-    def missing(results_dir):
+    def missing(results_dir, profile):
         return read_table(results_dir, "absent")
 
-    assert Claim("X1", "X", "s", rule=missing).verdict(tmp_path).status == "not run yet"
+    assert Claim("X1", "X", "s", rule=missing).verdict(tmp_path, "quick").status == "not run yet"
 
-    def broken(results_dir):
+    def broken(results_dir, profile):
         raise FileNotFoundError("a bug, not a missing result")
 
     with pytest.raises(FileNotFoundError):
-        Claim("X2", "X", "s", rule=broken).verdict(tmp_path)
+        Claim("X2", "X", "s", rule=broken).verdict(tmp_path, "quick")

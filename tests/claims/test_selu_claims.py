@@ -56,7 +56,7 @@ def _write_theory(root: Path, lam: float, alpha: float, thm3_change: float) -> N
 def test_e1_e2_pass_on_computed_values(tmp_path) -> None:
     lam, alpha = selu01()
     _write_theory(tmp_path, lam, alpha, check_theorem3(5).worst_change)
-    v1, v2 = e1_constants(tmp_path), e2_theorems(tmp_path)
+    v1, v2 = e1_constants(tmp_path, "quick"), e2_theorems(tmp_path, "quick")
     assert v1.status == "reproduced", v1.measured
     assert v2.status == "reproduced", v2.measured
     assert "0.8976" in v2.measured or "max ||J||" in v2.measured
@@ -66,8 +66,8 @@ def test_e1_e2_fail_on_wrong_values(tmp_path) -> None:
     lam, alpha = selu01()
     # alpha off in the 9th digit: not the paper's constant; Theorem 3's sign flipped
     _write_theory(tmp_path, lam, alpha * (1 + 1e-9), -0.01)
-    assert e1_constants(tmp_path).status == "not reproduced"
-    assert e2_theorems(tmp_path).status == "partly"
+    assert e1_constants(tmp_path, "quick").status == "not reproduced"
+    assert e2_theorems(tmp_path, "quick").status == "partly"
 
 
 def _write_e3(root: Path, snn_var: float, relu_mean: float, relu_var: float) -> None:
@@ -113,7 +113,7 @@ def test_e3_rule(
     tmp_path, snn_var: float, relu_mean: float, relu_var: float, expected: str
 ) -> None:
     _write_e3(tmp_path, snn_var, relu_mean, relu_var)
-    verdict = e3_activations(tmp_path)
+    verdict = e3_activations(tmp_path, "quick")
     assert verdict.status == expected, verdict.measured
 
 
@@ -121,4 +121,4 @@ def test_rules_are_attached_and_missing_results_read_not_run(tmp_path) -> None:
     all_claims()
     for claim_id in ("E1", "E2", "E3"):
         assert CLAIMS[claim_id].rule is not None
-        assert CLAIMS[claim_id].verdict(tmp_path).status == "not run yet"
+        assert CLAIMS[claim_id].verdict(tmp_path, "quick").status == "not run yet"

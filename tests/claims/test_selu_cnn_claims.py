@@ -72,7 +72,7 @@ def test_e6_is_registered_with_its_table() -> None:
 def test_paper_like_numbers_reproduce(full) -> None:
     _write(full, MAIN_EXP, "mnist", 99.2, 99.2, 0.1)
     _write(full, CIFAR_EXP, "cifar10", 82.5, 76.1, 1.0)
-    verdict = e6_selu_cnn(full)
+    verdict = e6_selu_cnn(full, "full")
     assert verdict.status == "reproduced", verdict.measured
     assert verdict.tables == (TABLE,) and verdict.figure.startswith(MAIN_EXP)
     assert "+6.40 points" in verdict.measured  # CIFAR SELU - ReLU, computed from the CSV
@@ -81,7 +81,7 @@ def test_paper_like_numbers_reproduce(full) -> None:
 def test_selu_behind_on_mnist_and_not_ahead_on_cifar_fails(full) -> None:
     _write(full, MAIN_EXP, "mnist", 98.6, 99.2, 0.1)  # 0.6 points behind: beyond 0.3 and 2 s.e.
     _write(full, CIFAR_EXP, "cifar10", 76.0, 76.1, 1.0)
-    assert e6_selu_cnn(full).status == "not reproduced"
+    assert e6_selu_cnn(full, "full").status == "not reproduced"
 
 
 def test_cifar_gain_within_noise_is_only_partly(full) -> None:
@@ -94,22 +94,22 @@ def test_cifar_gain_within_noise_is_only_partly(full) -> None:
         100 * math.sqrt((0.771 * 0.229 + 0.761 * 0.239) / 10_000)
     )
     assert not result["holds"]
-    assert e6_selu_cnn(full).status == "partly"
+    assert e6_selu_cnn(full, "full").status == "partly"
 
 
 def test_one_paper_data_set_is_at_most_partly(full) -> None:
     _write(full, MAIN_EXP, "mnist", 99.2, 99.2, 0.1)
-    verdict = e6_selu_cnn(full)
+    verdict = e6_selu_cnn(full, "full")
     assert verdict.status == "partly" and "cifar10 not run" in verdict.scale
 
 
 def test_quick_digits_parity_is_partly_and_a_clear_loss_is_not(tmp_path) -> None:
     quick = tmp_path / "quick"
     _write(quick, MAIN_EXP, "digits", 98.8, 99.1, 0.2)
-    verdict = e6_selu_cnn(quick)
+    verdict = e6_selu_cnn(quick, "quick")
     assert verdict.status == "partly" and "digits" in verdict.scale
     _write(quick, MAIN_EXP, "digits", 95.0, 99.1, 0.2)  # 4 points behind: beyond any tolerance
-    assert e6_selu_cnn(quick).status == "not reproduced"
+    assert e6_selu_cnn(quick, "quick").status == "not reproduced"
 
 
 def test_failed_runs_are_left_out_and_counted(full) -> None:
@@ -121,7 +121,7 @@ def test_failed_runs_are_left_out_and_counted(full) -> None:
     table = accuracy_table(load_runs(full)).set_index("activation")
     assert table.loc["selu", "runs"] == SEEDS - 1 and table.loc["selu", "failed"] == 1
     assert table.loc["selu", "mean"] > 99.0
-    assert "1 failed" in e6_selu_cnn(full).measured
+    assert "1 failed" in e6_selu_cnn(full, "full").measured
 
 
 def test_an_arm_whose_runs_all_failed_is_not_reproduced(full) -> None:
@@ -130,7 +130,7 @@ def test_an_arm_whose_runs_all_failed_is_not_reproduced(full) -> None:
     frame = pd.read_csv(path)
     frame.loc[frame["arm"] == "cnn_selu", "status"] = "diverged"
     frame.to_csv(path, index=False)
-    verdict = e6_selu_cnn(full)
+    verdict = e6_selu_cnn(full, "full")
     assert verdict.status == "not reproduced" and "5 failed" in verdict.measured
 
 
@@ -139,8 +139,8 @@ def test_a_missing_arm_is_not_run_yet(full) -> None:
     path = full / MAIN_EXP / "summary.csv"
     frame = pd.read_csv(path)
     frame[frame["arm"] == "cnn_selu"].to_csv(path, index=False)
-    assert CLAIMS["E6"].verdict(full).status == "not run yet"
-    assert CLAIMS["E6"].verdict(full.parent / "empty").status == "not run yet"
+    assert CLAIMS["E6"].verdict(full, "full").status == "not run yet"
+    assert CLAIMS["E6"].verdict(full.parent / "empty", "full").status == "not run yet"
 
 
 def test_plot_script_writes_the_table_and_figure(full) -> None:

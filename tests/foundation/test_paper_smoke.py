@@ -58,7 +58,7 @@ def test_one_experiment_per_paper_is_measured(smoke_results, experiment):
     assert codes[experiment] == 0
     claim = next(c for c in all_claims() if c.id == SMOKE[experiment][1])
     assert claim.experiment == experiment
-    verdict = claim.verdict(results / "quick")
+    verdict = claim.verdict(results / "quick", "quick")
     assert verdict.status != "not run yet", verdict
     assert verdict.measured  # the numbers it was judged on
     row = next(

@@ -26,7 +26,7 @@ def test_report_inlines_the_verdicts_table(tmp_path, monkeypatch):
     assert pd.read_csv(csv_path).to_dict("list") == {"x": [1], "y": ["z"]}
     claim = all_claims()[0]
     verdict = Verdict("partly", "numbers", "quick", tables=("t/tab.md", "t/absent.md"))
-    monkeypatch.setattr(claim, "rule", lambda results_dir: verdict)
+    monkeypatch.setattr(claim, "rule", lambda results_dir, profile: verdict)
     lines = render_report(tmp_path, ("quick",), prefix_profile=False).splitlines()
     at = lines.index("  | x | y |")
     assert lines[at - 2].startswith(f"- **{claim.id}** — partly")

@@ -54,9 +54,9 @@ def test_a1_a2_pass_and_fail(tmp_path) -> None:
             "lambda_max",
         ),
     )
-    assert a1_fixup_sqrt(good).status == "reproduced"
-    assert a2_he_exponential(good).status == "reproduced"
-    assert "exponent 0.20" in a1_fixup_sqrt(good).measured
+    assert a1_fixup_sqrt(good, "quick").status == "reproduced"
+    assert a2_he_exponential(good, "quick").status == "reproduced"
+    assert "exponent 0.20" in a1_fixup_sqrt(good, "quick").measured
     bad = tmp_path / "bad" / "quick"
     write(
         bad,
@@ -66,16 +66,16 @@ def test_a1_a2_pass_and_fail(tmp_path) -> None:
             "lambda_max",
         ),
     )
-    assert a1_fixup_sqrt(bad).status == "not reproduced"
-    assert a2_he_exponential(bad).status == "not reproduced"
+    assert a1_fixup_sqrt(bad, "quick").status == "not reproduced"
+    assert a2_he_exponential(bad, "quick").status == "not reproduced"
     middle = tmp_path / "mid" / "quick"
     write(
         middle,
         "a1_a2_hessian_depth",
         depth_rows({"resnet_fixup": lambda L: L**0.9, "resnet_he": lambda L: L**2}, "lambda_max"),
     )
-    assert a1_fixup_sqrt(middle).status == "partly"
-    assert a2_he_exponential(middle).status == "partly"
+    assert a1_fixup_sqrt(middle, "quick").status == "partly"
+    assert a2_he_exponential(middle, "quick").status == "partly"
 
 
 def test_a1_needs_three_depths_and_data(tmp_path) -> None:
@@ -87,9 +87,9 @@ def test_a1_needs_three_depths_and_data(tmp_path) -> None:
         if r["model.depth"] <= 2
     ]
     write(tmp_path, "a1_a2_hessian_depth", rows)
-    assert a1_fixup_sqrt(tmp_path).status == "not run at this scale"
+    assert a1_fixup_sqrt(tmp_path, "quick").status == "not run at this scale"
     claim = next(c for c in all_claims() if c.id == "A1")
-    assert claim.verdict(tmp_path / "nothing").status == "not run yet"
+    assert claim.verdict(tmp_path / "nothing", "quick").status == "not run yet"
 
 
 def structure_rows(fixup: float, he: float) -> list[dict]:
@@ -113,11 +113,11 @@ def structure_rows(fixup: float, he: float) -> list[dict]:
 
 def test_a3_pass_and_fail(tmp_path) -> None:
     write(tmp_path / "a", "a3_hessian_structure", structure_rows(0.95, 0.0))
-    assert a3_sparse_blocks(tmp_path / "a").status == "reproduced"
+    assert a3_sparse_blocks(tmp_path / "a", "quick").status == "reproduced"
     write(tmp_path / "b", "a3_hessian_structure", structure_rows(0.2, 0.0))
-    assert a3_sparse_blocks(tmp_path / "b").status == "partly"
+    assert a3_sparse_blocks(tmp_path / "b", "quick").status == "partly"
     write(tmp_path / "c", "a3_hessian_structure", structure_rows(0.0, 0.0))
-    assert a3_sparse_blocks(tmp_path / "c").status == "not reproduced"
+    assert a3_sparse_blocks(tmp_path / "c", "quick").status == "not reproduced"
 
 
 def sweep_rows(results: dict) -> list[dict]:
@@ -144,14 +144,14 @@ def test_a4_pass_and_fail(tmp_path) -> None:
         "resnet_he": {0.01: 0.85, 0.1: None, 1.0: None},
     }
     write(tmp_path / "a", "a4_lr_sweep", sweep_rows(good))
-    verdict = a4_large_lr(tmp_path / "a")
+    verdict = a4_large_lr(tmp_path / "a", "quick")
     assert verdict.status == "reproduced", verdict.measured
     bad = {
         "resnet_fixup": {0.01: 0.8, 0.1: None, 1.0: None},
         "resnet_he": {0.01: 0.85, 0.1: 0.9, 1.0: None},
     }
     write(tmp_path / "b", "a4_lr_sweep", sweep_rows(bad))
-    assert a4_large_lr(tmp_path / "b").status == "not reproduced"
+    assert a4_large_lr(tmp_path / "b", "quick").status == "not reproduced"
 
 
 def test_c2_pass_and_fail(tmp_path) -> None:
@@ -167,15 +167,15 @@ def test_c2_pass_and_fail(tmp_path) -> None:
         "a1_a2_hessian_depth",
         depth_rows({"resnet_he": lambda L: 4 / 0.5 / 0.6**L}, "lambda_max"),
     )
-    verdict = c2_max_lr(tmp_path / "a")
+    verdict = c2_max_lr(tmp_path / "a", "quick")
     assert verdict.status == "reproduced", verdict.measured
     assert "max_lr / (2/lambda_max) = 2..2" in verdict.measured
     bad = {"resnet_he": lambda L: 0.5 / L, "resnet_bn": lambda L: 0.8 * 0.5**L}
     write(tmp_path / "b", "c2_max_lr_depth", depth_rows(bad, "max_lr"))
-    assert c2_max_lr(tmp_path / "b").status == "not reproduced"
+    assert c2_max_lr(tmp_path / "b", "quick").status == "not reproduced"
     half = {"resnet_he": lambda L: 0.5 * 0.6**L, "resnet_bn": lambda L: 0.8 / L**3}
     write(tmp_path / "c", "c2_max_lr_depth", depth_rows(half, "max_lr"))
-    assert c2_max_lr(tmp_path / "c").status == "partly"
+    assert c2_max_lr(tmp_path / "c", "quick").status == "partly"
 
 
 def test_c3_pass_and_fail(tmp_path) -> None:
@@ -185,10 +185,10 @@ def test_c3_pass_and_fail(tmp_path) -> None:
         "resnet_bn": lambda L: 3 * L**0.5,
     }
     write(tmp_path / "a", "c3_fisher_depth", depth_rows(good, "lambda_max"))
-    assert c3_fisher(tmp_path / "a").status == "reproduced"
+    assert c3_fisher(tmp_path / "a", "quick").status == "reproduced"
     bad = {"mlp_he": lambda L: 1.5**L, "resnet_he": lambda L: L**0.5, "resnet_bn": lambda L: L**2}
     write(tmp_path / "b", "c3_fisher_depth", depth_rows(bad, "lambda_max"))
-    assert c3_fisher(tmp_path / "b").status == "not reproduced"
+    assert c3_fisher(tmp_path / "b", "quick").status == "not reproduced"
 
 
 def test_c3_leaves_out_exact_zeros_and_reports_the_empirical_fisher(tmp_path) -> None:
@@ -207,7 +207,7 @@ def test_c3_leaves_out_exact_zeros_and_reports_the_empirical_fisher(tmp_path) ->
     rows = [{**r, "matrix": "fisher_true"} for r in true]
     rows += [{**r, "matrix": "fisher_empirical"} for r in emp]
     write(tmp_path, "c3_fisher_depth", rows)
-    verdict = c3_fisher(tmp_path)
+    verdict = c3_fisher(tmp_path, "quick")
     assert verdict.status == "reproduced", verdict.measured  # decided by the true Fisher
     assert "exactly 0 (saturated softmax) at L=[16, 32]" in verdict.measured
     assert "empirical Fisher (1/3)" in verdict.measured

@@ -69,7 +69,7 @@ def test_runs_on_quick_results(notebook: Path, tmp_path: Path):
     if notebook.stem not in PAPERS:
         return
     for claim in claims_of(notebook):
-        status = claim.verdict(QUICK).status
+        status = claim.verdict(QUICK, "quick").status
         assert f"{claim.id}: {status}\n" in proc.stdout, claim.id
         if status in DECIDED:  # a measured claim: its key number is recomputed
             assert f"check {claim.id}: " in proc.stdout, claim.id
@@ -83,7 +83,7 @@ def test_runs_without_results(notebook: Path, tmp_path: Path):
     proc = run_notebook(notebook, empty, figures)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     for claim in claims_of(notebook):
-        status = claim.verdict(empty).status
+        status = claim.verdict(empty, "quick").status
         assert status not in DECIDED, claim.id  # nothing to decide on
         assert f"{claim.id}: {status}\n" in proc.stdout, claim.id
     assert "NOTE:" in proc.stdout

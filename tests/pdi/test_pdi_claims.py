@@ -36,7 +36,7 @@ def test_d1_reproduced_when_every_base_lands_near_he(tmp_path):
     all_claims()
     start = {"he": 1.0, "xavier": 0.33, "lecun": 0.5}
     results = _write_d1(tmp_path, _d1_table({"he": 1.05, "xavier": 0.9, "lecun": 1.1}, start))
-    verdict = CLAIMS["D1"].verdict(results)
+    verdict = CLAIMS["D1"].verdict(results, "quick")
     assert verdict.status == "reproduced", verdict.measured
     assert "xavier 0.33->0.90" in verdict.measured
 
@@ -45,14 +45,14 @@ def test_d1_not_reproduced_when_nothing_moves_and_he_drifts(tmp_path):
     all_claims()
     start = {"he": 1.0, "xavier": 0.33, "lecun": 0.5}
     results = _write_d1(tmp_path, _d1_table({"he": 2.0, "xavier": 0.2, "lecun": 0.4}, start))
-    assert CLAIMS["D1"].verdict(results).status == "not reproduced"
+    assert CLAIMS["D1"].verdict(results, "quick").status == "not reproduced"
 
 
 def test_d1_partly_when_others_move_but_stop_short(tmp_path):
     all_claims()
     start = {"he": 1.0, "xavier": 0.33, "lecun": 0.5}
     results = _write_d1(tmp_path, _d1_table({"he": 1.1, "xavier": 0.5, "lecun": 0.6}, start))
-    assert CLAIMS["D1"].verdict(results).status == "partly"
+    assert CLAIMS["D1"].verdict(results, "quick").status == "partly"
 
 
 def _write_d2(tmp_path, l1: dict[str, list[float]], noise: dict[str, float]):
@@ -82,7 +82,7 @@ def test_d2_reproduced_when_pdi_is_clearly_lower_and_smoother(tmp_path):
         {"he": [0.24, 0.245, 0.238], "pdi": [0.186, 0.19, 0.184]},
         {"he": 0.3, "pdi": 0.05},
     )
-    verdict = CLAIMS["D2"].verdict(results)
+    verdict = CLAIMS["D2"].verdict(results, "quick")
     assert verdict.status == "reproduced", verdict.measured
 
 
@@ -97,7 +97,7 @@ def test_d2_only_partly_when_he_with_pdis_extra_steps_does_as_well(tmp_path):
         },
         {"he": 0.3, "he_matched_full": 0.3, "pdi_full": 0.05},
     )
-    verdict = CLAIMS["D2"].verdict(results)
+    verdict = CLAIMS["D2"].verdict(results, "quick")
     assert verdict.status == "partly", verdict.measured
     assert "vs He with PDI's extra steps: not beyond 2 s.e." in verdict.measured
 
@@ -109,10 +109,10 @@ def test_d2_not_reproduced_when_pdi_is_no_better(tmp_path):
         {"he": [0.20, 0.21, 0.19], "pdi": [0.21, 0.20, 0.22]},
         {"he": 0.05, "pdi": 0.3},
     )
-    assert CLAIMS["D2"].verdict(results).status == "not reproduced"
+    assert CLAIMS["D2"].verdict(results, "quick").status == "not reproduced"
 
 
 def test_missing_results_are_not_run_yet(tmp_path):
     all_claims()
-    assert CLAIMS["D1"].verdict(tmp_path).status == "not run yet"
-    assert CLAIMS["D2"].verdict(tmp_path).status == "not run yet"
+    assert CLAIMS["D1"].verdict(tmp_path, "quick").status == "not run yet"
+    assert CLAIMS["D2"].verdict(tmp_path, "quick").status == "not run yet"

@@ -152,14 +152,14 @@ def _b1(results_dir: Path) -> tuple[str, str]:
 
 
 @evaluator("B1", experiment=ANGLES_EXP)
-def b1_mlp_exponential(results_dir: Path) -> Verdict:
+def b1_mlp_exponential(results_dir: Path, profile: str) -> Verdict:
     law, text = _b1(results_dir)
     status = {"exponential": "reproduced", "power": "not reproduced"}.get(law, "partly")
     return Verdict(status, text, _scale(results_dir, ANGLES_EXP), ANGLE_FIGURE)
 
 
 @evaluator("B2", experiment=ANGLES_EXP)
-def b2_resnet_subexponential(results_dir: Path) -> Verdict:
+def b2_resnet_subexponential(results_dir: Path, profile: str) -> Verdict:
     name, res, fits = _fits(results_dir, "resnet")
     _, mlp, _ = _fits(results_dir, "mlp")
     sub = res.decreasing and res.angle_law == "power"
@@ -196,14 +196,14 @@ def _b3(results_dir: Path) -> tuple[bool, bool, str]:
 
 
 @evaluator("B3", experiment=ANGLES_EXP)
-def b3_bn_reciprocal(results_dir: Path) -> Verdict:
+def b3_bn_reciprocal(results_dir: Path, profile: str) -> Verdict:
     reciprocal, slower, text = _b3(results_dir)
     status = grade([reciprocal, slower])
     return Verdict(status, text, _scale(results_dir, ANGLES_EXP), ARCH_FIGURE)
 
 
 @evaluator("C1", experiment=ANGLES_EXP)
-def c1_angles(results_dir: Path) -> Verdict:
+def c1_angles(results_dir: Path, profile: str) -> Verdict:
     law, _ = _b1(results_dir)
     reciprocal, _, _ = _b3(results_dir)
     _, mlp, _ = _fits(results_dir, "mlp")
@@ -228,7 +228,7 @@ def ratio_curves(angles: pd.DataFrame, stage: str = "init") -> pd.DataFrame:
 
 
 @evaluator("B4", experiment=RATIO_EXP)
-def b4_ratio(results_dir: Path) -> Verdict:
+def b4_ratio(results_dir: Path, profile: str) -> Verdict:
     curves = ratio_curves(read_table(results_dir, RATIO_EXP, "angles"))
     parts, mlp_worsens, relieved, checks = [], [], 0, 0
     for data, part in curves.groupby("data_name"):
@@ -262,7 +262,7 @@ def b4_ratio(results_dir: Path) -> Verdict:
 
 
 @evaluator("B5", experiment=TRAINED_EXP)
-def b5_trained_ratio(results_dir: Path) -> Verdict:
+def b5_trained_ratio(results_dir: Path, profile: str) -> Verdict:
     draws = read_table(results_dir, TRAINED_EXP, "draws")
     init = draws[draws.stage == "init"].groupby("arch")
     trained = draws[draws.stage == "trained"].groupby("arch")

@@ -75,7 +75,7 @@ def too_few_depths(curve: pd.Series) -> bool:
 
 
 @evaluator("A1", experiment=DEPTH_EXP)
-def a1_fixup_sqrt(results_dir: Path) -> Verdict:
+def a1_fixup_sqrt(results_dir: Path, profile: str) -> Verdict:
     """Reproduced if the fitted power exponent of Fixup's lambda_max(L) is at most 1/2; partly if
     it is polynomial (power law fits better than the exponential, exponent <= 1); else not."""
     frame = read_summary(results_dir, DEPTH_EXP)
@@ -100,7 +100,7 @@ def a1_fixup_sqrt(results_dir: Path) -> Verdict:
 
 
 @evaluator("A2", experiment=DEPTH_EXP)
-def a2_he_exponential(results_dir: Path) -> Verdict:
+def a2_he_exponential(results_dir: Path, profile: str) -> Verdict:
     """Reproduced if the exponential fits He's lambda_max(L) better than the power law with a
     positive rate; partly if it grows faster than any sqrt yet the power law fits better."""
     frame = read_summary(results_dir, DEPTH_EXP)
@@ -131,7 +131,7 @@ def zero_fraction(frame: pd.DataFrame, arm: str) -> float:
 
 
 @evaluator("A3", experiment=STRUCTURE_EXP)
-def a3_sparse_blocks(results_dir: Path) -> Verdict:
+def a3_sparse_blocks(results_dir: Path, profile: str) -> Verdict:
     """Reproduced if most parameter-tensor blocks of Fixup's Hessian are exactly zero (fraction
     > 1/2) and more than under He; partly if Fixup has more zero blocks than He but not most."""
     frame = read_summary(results_dir, STRUCTURE_EXP)
@@ -170,7 +170,7 @@ def sweep_table(frame: pd.DataFrame, arm: str, best: float) -> pd.DataFrame:
 
 
 @evaluator("A4", experiment=SWEEP_EXP)
-def a4_large_lr(results_dir: Path) -> Verdict:
+def a4_large_lr(results_dir: Path, profile: str) -> Verdict:
     """Three checks, Fixup vs He over the same learning-rate sweep and training budget: (1) the
     largest usable learning rate (see :data:`USABLE_SHARE`) is larger under Fixup; (2) faster
     convergence: at each arm's best learning rate, Fixup's final training loss is lower; (3)

@@ -49,7 +49,7 @@ def _sharpness_note(results_dir: Path, arm: str, curve) -> str:
 
 
 @evaluator("C2", experiment=LR_EXP)
-def c2_max_lr(results_dir: Path) -> Verdict:
+def c2_max_lr(results_dir: Path, profile: str) -> Verdict:
     """Two checks: ResNet without BN (He): max_lr(L) fits an exponential better than a power law,
     with a negative rate; ResNet + BN: the power law fits better and its exponent rounds to -1
     (about 1/L). Both: reproduced; one: partly; none: not reproduced."""
@@ -111,7 +111,7 @@ FISHER_ARMS = ("mlp_he", "resnet_he", "resnet_bn")
 
 
 @evaluator("C3", experiment=FISHER_EXP)
-def c3_fisher(results_dir: Path) -> Verdict:
+def c3_fisher(results_dir: Path, profile: str) -> Verdict:
     """Three checks on the TRUE Fisher's top eigenvalue vs depth: MLP depth-independent (power
     exponent rounds to 0), ResNet (He) exponential (exponential fits better, positive rate),
     ResNet + BN sub-linear (power fits better, exponent < 1). All: reproduced; some: partly.

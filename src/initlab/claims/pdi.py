@@ -73,7 +73,7 @@ def _close(ratio: float) -> bool:
 
 
 @evaluator("D1", experiment=D1_EXP)
-def d1_weight_variance(results_dir: Path) -> Verdict:
+def d1_weight_variance(results_dir: Path, profile: str) -> Verdict:
     """Does the conv-2 variance land within 25% of 2 / n_in, and did it move there?"""
     table = read_table(results_dir, D1_EXP, "weight_variance", completed=False)
     ratios = variance_ratios(table)
@@ -147,7 +147,7 @@ def _mean_se(values: pd.Series) -> tuple[float, float]:
 
 
 @evaluator("D2", experiment=D2_EXP)
-def d2_vae_l1(results_dir: Path) -> Verdict:
+def d2_vae_l1(results_dir: Path, profile: str) -> Verdict:
     """Final test L1 and learning-curve roughness, He vs PDI, against Table 1's relative gain."""
     summary = read_table(results_dir, D2_EXP, "summary", completed=False)
     metrics = read_table(results_dir, D2_EXP, "metrics", completed=False)

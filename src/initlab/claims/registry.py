@@ -67,7 +67,8 @@ def read_table(
     return frame
 
 
-Rule = Callable[[Path], Verdict]
+#: a verdict rule: (a profile's results folder, the profile: quick, full, ...) -> Verdict
+Rule = Callable[[Path, str], Verdict]
 
 
 @dataclass
@@ -78,12 +79,13 @@ class Claim:
     experiment: str | None = None  # conf/experiment/<name>.yaml that feeds it
     rule: Rule | None = field(default=None, repr=False)
 
-    def verdict(self, results_dir: Path) -> Verdict:
-        """The rule's verdict on ``results_dir``; ``not run yet`` while it has no rule or data."""
+    def verdict(self, results_dir: Path, profile: str) -> Verdict:
+        """The rule's verdict on ``results_dir`` (the results of ``profile``); ``not run yet``
+        while it has no rule or data."""
         if self.rule is None:
             return NOT_RUN
         try:
-            return self.rule(Path(results_dir))
+            return self.rule(Path(results_dir), profile)
         except NotRun:
             return NOT_RUN
 
@@ -99,7 +101,7 @@ def add_claim(claim_id: str, paper: str, statement: str) -> None:
 
 
 def evaluator(claim_id: str, experiment: str) -> Callable[[Rule], Rule]:
-    """Attach a verdict rule (results dir -> Verdict) and its experiment to a claim id."""
+    """Attach a verdict rule ((results dir, profile) -> Verdict) and its experiment to a claim."""
 
     def attach(rule: Rule) -> Rule:
         from initlab.claims import catalog  # noqa: F401 - the ids must exist first

@@ -57,7 +57,7 @@ def _theory_tables(results_dir: Path) -> tuple[dict[str, float], pd.DataFrame]:
 
 
 @evaluator("E1", experiment=THEORY_EXP)
-def e1_constants(results_dir: Path) -> Verdict:
+def e1_constants(results_dir: Path, profile: str) -> Verdict:
     """Solved alpha01 / lambda01 vs the paper's printed digits, and g(0, 1) = (0, 1)."""
     values, _ = _theory_tables(results_dir)
     alpha, lam = values["alpha01"], values["lambda01"]
@@ -88,7 +88,7 @@ def _inside(low: float, high: float, interval: tuple[float, float], tol: float) 
 
 
 @evaluator("E2", experiment=THEORY_EXP)
-def e2_theorems(results_dir: Path) -> Verdict:
+def e2_theorems(results_dir: Path, profile: str) -> Verdict:
     """Theorem 1 (contraction, fixed points / image in the stated intervals), Theorems 2 and 3.
 
     Each statement is checked on the grid: Thm 1 holds if the largest Jacobian spectral norm is
@@ -131,7 +131,7 @@ def e2_theorems(results_dir: Path) -> Verdict:
 
 
 @evaluator("E3", experiment=E3_EXP)
-def e3_activations(results_dir: Path) -> Verdict:
+def e3_activations(results_dir: Path, profile: str) -> Verdict:
     """SNNs keep post-activations in the band (0 +- 0.1, 1 +- 0.25) at every layer; ReLU+He and
     tanh+Xavier leave it by the last layer.
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from initlab.claims.registry import NotRun, Verdict, evaluator
-from initlab.columns import ARM
+from initlab.columns import ARM, DATA
 
 MAIN_EXP = "e6_selu_cnn"
 CIFAR_EXP = "e6_cifar_cnn"
@@ -64,13 +64,6 @@ PARITY_FLOOR = 0.3
 NOISE_SE = 2.0
 
 
-def _default_data(experiment: str, results_dir: Path) -> str:
-    """Data set of an experiment whose CSV has no ``data`` column (older runs)."""
-    if experiment == CIFAR_EXP:
-        return "cifar10"
-    return "digits" if Path(results_dir).name == "quick" else "mnist"
-
-
 def load_runs(results_dir: Path) -> pd.DataFrame:
     """One row per E6 run found: experiment, data, activation, status, accuracy (percent)."""
     frames = []
@@ -79,13 +72,10 @@ def load_runs(results_dir: Path) -> pd.DataFrame:
         if not path.exists():
             continue
         frame = pd.read_csv(path)
-        if ARM not in frame.columns or "test_accuracy" not in frame.columns:
-            raise ValueError(f"{path} lacks the arm / test_accuracy columns of an E6 sweep")
-        data = (
-            frame["data"].astype(str)
-            if "data" in frame.columns
-            else _default_data(experiment, results_dir)
-        )
+        missing = [c for c in (ARM, DATA, "test_accuracy") if c not in frame.columns]
+        if missing:  # the experiment records arm and data (its `record` list)
+            raise ValueError(f"{path} lacks the {', '.join(missing)} column(s) of an E6 sweep")
+        data = frame[DATA].astype(str)
         frames.append(
             pd.DataFrame(
                 {
@@ -194,7 +184,7 @@ def _describe(table: pd.DataFrame, data: str, result: dict) -> str:
 
 
 @evaluator("E6", experiment=MAIN_EXP)
-def e6_selu_cnn(results_dir: Path) -> Verdict:
+def e6_selu_cnn(results_dir: Path, profile: str) -> Verdict:
     """SELU CNNs on par with ReLU on MNIST and better on CIFAR-10 (rules in the module doc)."""
     runs = load_runs(results_dir)
     table = accuracy_table(runs)

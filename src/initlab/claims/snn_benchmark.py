@@ -188,7 +188,7 @@ def _tie_break_text(selected: pd.DataFrame) -> str | None:
 
 
 @evaluator("E4", experiment=FNN_EXP)
-def e4_uci_ranks(results_dir: Path) -> Verdict:
+def e4_uci_ranks(results_dir: Path, profile: str) -> Verdict:
     """Reproduced: SNN has the lowest mean rank of the 7 FNNs, every paired Wilcoxon test
     against another FNN gives p < 0.05 in SNN's favour (as in the paper's Table 1), and, with
     baselines run, no method ranks above SNN with p < 0.05. Partly: SNN has the lowest mean
@@ -246,9 +246,9 @@ def e4_uci_ranks(results_dir: Path) -> Verdict:
         status = "reproduced"
     else:
         status = "partly"
-    scale = f"{Path(results_dir).name}: {n_sets} data sets ({', '.join(scores.index)})"
+    scale = f"{profile}: {n_sets} data sets ({', '.join(scores.index)})"
     if n_sets > 8:
-        scale = f"{Path(results_dir).name}: {n_sets} data sets"
+        scale = f"{profile}: {n_sets} data sets"
     return Verdict(status, "; ".join(parts), scale, E4_FIGURE, (E4_TABLE,))
 
 
@@ -269,14 +269,14 @@ E5_SETS = (
 
 
 @evaluator("E5", experiment=TOX21_EXP)
-def e5_tox21_htru2(results_dir: Path) -> Verdict:
+def e5_tox21_htru2(results_dir: Path, profile: str) -> Verdict:
     """Reproduced: on both Tox21 and HTRU2 SNN has the highest mean test score (over repeats,
     resp. folds) of the FNN variants; partly: on one of them (or only one was run); not
     reproduced: on neither. Quick profile: not run (the data cannot be downloaded there)."""
     results_dir = Path(results_dir)
     present = [s for s in E5_SETS if (results_dir / s[0] / "selected.csv").exists()]
     if not present:
-        if results_dir.name != "full":
+        if profile != "full":
             return Verdict(
                 "not run at this scale",
                 measured="needs the Tox21 and HTRU2 files (scripts/download_data.py; "
@@ -311,4 +311,4 @@ def e5_tox21_htru2(results_dir: Path) -> Verdict:
         parts.append(f"not run: {', '.join(missing)}")
     status = grade([wins >= 1, wins == len(E5_SETS)])
     tables = tuple(f"{experiment}/by_depth.md" for experiment, _, _ in present)
-    return Verdict(status, "; ".join(parts), results_dir.name, None, tables)
+    return Verdict(status, "; ".join(parts), profile, None, tables)

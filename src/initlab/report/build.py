@@ -25,7 +25,7 @@ def _verdicts(results_root: Path, profiles: tuple[str, ...]) -> dict[str, tuple[
     for claim in all_claims():
         chosen[claim.id] = (NOT_RUN, "")
         for profile in profiles:
-            verdict = claim.verdict(results_root / profile)
+            verdict = claim.verdict(results_root / profile, profile)
             if verdict.status != NOT_RUN.status:
                 chosen[claim.id] = (verdict, profile)
                 break
