@@ -1,7 +1,8 @@
 """Experiments: discover them, count their runs, run their sweeps and collect their tables.
 
 An experiment is ``conf/experiment/<name>.yaml`` (quick profile) with ``<name>_full.yaml`` for
-the paper-scale profile. Its sweep runs through Hydra's multirun (locally one run at a time, or
+the paper-scale profile, which extends the quick file (its defaults list) and states only what
+the scale changes. Its sweep runs through Hydra's multirun (locally one run at a time, or
 through any Hydra launcher such as ``hydra/launcher=slurm``) into ``outputs/<profile>/<name>/``,
 one directory per sweep point named by its overrides, so a re-run finds finished runs (skipped)
 and unfinished ones (resumed from their checkpoints).
@@ -44,11 +45,21 @@ def discover(profile: str) -> list[str]:
 
 def sweep_params(name: str, profile: str) -> dict[str, list[str]]:
     """The experiment's ``hydra.sweeper.params``: override key -> its choices."""
-    text = (EXPERIMENT_DIR / f"{config_name(name, profile)}.yaml").read_text()
-    params = ((yaml.safe_load(text) or {}).get("hydra", {}).get("sweeper", {}) or {}).get(
-        "params", {}
-    ) or {}
-    return {str(k): _split_choices(str(v)) for k, v in params.items()}
+    return {k: _split_choices(v) for k, v in _params(config_name(name, profile)).items()}
+
+
+def _params(config: str) -> dict[str, str]:
+    """``hydra.sweeper.params`` of ``conf/experiment/<config>.yaml`` merged over those of the
+    experiments its defaults list extends (a ``_full`` file extends its quick one), as Hydra
+    merges them."""
+    spec = yaml.safe_load((EXPERIMENT_DIR / f"{config}.yaml").read_text()) or {}
+    merged: dict[str, str] = {}
+    for entry in spec.get("defaults", []) or []:
+        if isinstance(entry, str) and entry != "_self_":  # another experiment of this group
+            merged.update(_params(entry))
+    own = ((spec.get("hydra", {}) or {}).get("sweeper", {}) or {}).get("params", {}) or {}
+    merged.update({str(k): str(v) for k, v in own.items()})
+    return merged
 
 
 def sweep_size(name: str, profile: str) -> int:

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
 from torch import nn
 
 from initlab.claims import CLAIMS, all_claims
@@ -224,11 +223,15 @@ def test_architectures_match_the_slides(experiment, shape, kinds) -> None:
     ],
 )
 def test_sweeps_cover_both_arms_and_name_the_data(experiment, data, seeds) -> None:
-    text = (CONF_DIR / "experiment" / f"{experiment}.yaml").read_text()
-    params = yaml.safe_load(text)["hydra"]["sweeper"]["params"]
-    assert sorted(params["+arm"].split(",")) == ["cnn_relu", "cnn_selu"]
-    assert params["data"] == data
-    assert len(str(params["seed"]).split(",")) == seeds
+    from initlab.experiments import sweep_params
+
+    name, _, full = experiment.partition("_full")
+    params = sweep_params(
+        experiment.removesuffix("_full"), "full" if experiment != name else "quick"
+    )
+    assert sorted(params["+arm"]) == ["cnn_relu", "cnn_selu"]
+    assert params["data"] == [data]
+    assert len(params["seed"]) == seeds
     for act in ("selu", "relu"):
         assert (CONF_DIR / "arm" / f"cnn_{act}.yaml").exists()
 
