@@ -225,10 +225,8 @@ def test_architectures_match_the_slides(experiment, shape, kinds) -> None:
 def test_sweeps_cover_both_arms_and_name_the_data(experiment, data, seeds) -> None:
     from initlab.experiments import sweep_params
 
-    name, _, full = experiment.partition("_full")
-    params = sweep_params(
-        experiment.removesuffix("_full"), "full" if experiment != name else "quick"
-    )
+    profile = "full" if experiment.endswith("_full") else "quick"
+    params = sweep_params(experiment.removesuffix("_full"), profile)
     assert sorted(params["+arm"]) == ["cnn_relu", "cnn_selu"]
     assert params["data"] == [data]
     assert len(params["seed"]) == seeds
