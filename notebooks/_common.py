@@ -10,8 +10,8 @@
   close, under the Agg backend) when the notebook runs as a script; ``INITLAB_FIGURES=<dir>``
   also saves every figure there as PNG.
 
-The figures themselves are drawn by :mod:`initlab.report.plots` (one module per paper), the
-functions ``scripts/plot_*.py`` save for the report, so a notebook shows the report's figures.
+The figures themselves are drawn by each paper's ``figures`` module (:mod:`initlab.papers`), the
+functions ``make report`` saves, so a notebook shows the report's figures.
 Importing it picks the Agg backend when not in Jupyter and no ``MPLBACKEND`` is set.
 """
 
@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from initlab.claims import all_claims  # noqa: E402
-from initlab.report.plots.common import completed_runs  # noqa: E402
+from initlab.report.common import completed_runs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RESULTS = ROOT / "results" / "quick"

@@ -31,7 +31,7 @@ import pandas as pd
 from _common import check, load, results_dir, show, show_table, verdicts
 
 from initlab.analysis.laws import compare_laws
-from initlab.report.plots import hessian as plots
+from initlab.papers.fixup_hessian import figures as plots
 
 RESULTS = results_dir()
 DEPTH = plots.DEPTH

@@ -33,8 +33,8 @@ from _common import check, load, results_dir, show, show_table, verdicts
 from scipy.stats import spearmanr
 
 from initlab.analysis.laws import fit_law
-from initlab.claims.angles import ratio_curves
-from initlab.report.plots import angles as plots
+from initlab.papers.angles import figures as plots
+from initlab.papers.angles.claims import ratio_curves
 
 RESULTS = results_dir()
 

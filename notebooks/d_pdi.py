@@ -31,8 +31,8 @@ import math
 import pandas as pd
 from _common import check, load, results_dir, show, show_table, verdicts
 
-from initlab.claims.pdi import D1_CLOSE_TOL, PAPER_L1_HE, PAPER_L1_PDI
-from initlab.report.plots import pdi as plots
+from initlab.papers.pdi import figures as plots
+from initlab.papers.pdi.claims import D1_CLOSE_TOL, PAPER_L1_HE, PAPER_L1_PDI
 
 RESULTS = results_dir()
 

@@ -38,11 +38,17 @@ from initlab.analysis.benchmark import (
     score_table,
     wilcoxon_vs,
 )
-from initlab.claims.selu import E3_MEAN_TOL, E3_VAR_TOL, PAPER_ALPHA01, PAPER_LAMBDA01, with_net
-from initlab.claims.selu_cnn import ACTIVATION_OF_ARM, accuracy_table, load_runs
-from initlab.claims.snn_benchmark import METHOD_OF_ARM
-from initlab.report.plots import selu as plots
-from initlab.report.plots import snn_benchmarks as benchmark_plots
+from initlab.papers.snn import figures_benchmark as benchmark_plots
+from initlab.papers.snn import figures_theory as plots
+from initlab.papers.snn.claims_benchmark import METHOD_OF_ARM
+from initlab.papers.snn.claims_cnn import ACTIVATION_OF_ARM, accuracy_table, load_runs
+from initlab.papers.snn.claims_theory import (
+    E3_MEAN_TOL,
+    E3_VAR_TOL,
+    PAPER_ALPHA01,
+    PAPER_LAMBDA01,
+    with_net,
+)
 from initlab.theory.selu import selu_mean_variance
 
 RESULTS = results_dir()
@@ -184,7 +190,8 @@ if fnn_selected is not None:
 # Both need files that cannot be downloaded here (`python scripts/download_data.py tox21
 # htru2`), so they run only in the full profile (`e5_tox21_full`, `e5_htru2_full`, through
 # `make reproduce-all`); the quick report marks E5 `not run at this scale`. With full results,
-# `scripts/plot_benchmark.py` writes the test AUC by depth next to the paper's Tables 2 and 3.
+# `make report` (initlab.papers.snn.report_benchmark) writes the test AUC by depth next to the
+# paper's Tables 2 and 3.
 
 # %%
 for experiment in ("e5_tox21", "e5_htru2"):

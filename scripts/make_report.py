@@ -1,29 +1,23 @@
-"""Regenerate every figure and report from the results CSVs (never trains).
+"""Regenerate every table, figure and report from the results CSVs (never trains).
 
     python scripts/make_report.py [results_dir]
 
-Runs each ``scripts/plot_*.py`` on every profile folder (``results/quick``, ``results/full``),
-then writes ``results/<profile>/REPORT.md`` and the combined ``results/REPORT.md``.
+For each profile folder (``results/quick``, ``results/full``) every paper's ``report`` module
+(:mod:`initlab.papers`) writes its tables and figures; then ``results/<profile>/REPORT.md`` and
+the combined ``results/REPORT.md`` are written from the claims' verdicts.
 """
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
-from initlab.report.build import PROFILES, write_reports
+# SOURCE_DATE_EPOCH pins the date matplotlib writes into PDFs: same CSVs, same bytes
+os.environ["SOURCE_DATE_EPOCH"] = "0"
+os.environ.setdefault("MPLBACKEND", "Agg")
 
-SCRIPTS = Path(__file__).resolve().parent
+from initlab.report.build import write_outputs  # noqa: E402
 
 if __name__ == "__main__":
-    results = Path(sys.argv[1]) if len(sys.argv) > 1 else SCRIPTS.parent / "results"
-    for profile in PROFILES:
-        if not (results / profile).is_dir():
-            continue
-        for plot in sorted(SCRIPTS.glob("plot_*.py")):
-            print(f"{plot.name} {results / profile}", flush=True)
-            # SOURCE_DATE_EPOCH pins the date matplotlib writes into PDFs: same CSVs, same bytes
-            env = {**os.environ, "SOURCE_DATE_EPOCH": "0", "MPLBACKEND": "Agg"}
-            subprocess.run([sys.executable, str(plot), str(results / profile)], check=True, env=env)
-    for path in write_reports(results):
+    results = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parents[1] / "results"
+    for path in write_outputs(results):
         print(f"wrote {path}")

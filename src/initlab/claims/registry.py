@@ -1,17 +1,16 @@
 """Claim entries and verdict rules.
 
 The catalog (``catalog.py``) lists every claim id of ``shared/PAPERS.md`` with a one-line
-statement. A paper's module in this package attaches to its ids, with :func:`evaluator`, the
-rule that reads the results CSVs and returns a :class:`Verdict`. A claim without a rule, or whose
-rule raises :class:`NotRun` (its CSVs are absent, or lack the runs it needs), is reported as
-``not run yet``. :func:`grade` is the one mapping of checks to reproduced / partly / not
-reproduced; :func:`read_table` the one way a rule reads a collected table.
+statement. A paper's ``claims`` module (``initlab.papers.<paper>``) attaches to its ids, with
+:func:`evaluator`, the rule that reads the results CSVs and returns a :class:`Verdict`. A claim
+without a rule, or whose rule raises :class:`NotRun` (its CSVs are absent, or lack the runs it
+needs), is reported as ``not run yet``. :func:`grade` is the one mapping of checks to
+reproduced / partly / not reproduced; :func:`read_table` the one way a rule reads a collected
+table.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,11 +115,12 @@ def evaluator(claim_id: str, experiment: str) -> Callable[[Rule], Rule]:
 
 
 def all_claims() -> list[Claim]:
-    """Every claim, in catalog order, with the rules of every paper module attached."""
+    """Every claim, in catalog order, with the rules of every paper (initlab.papers) attached."""
     global _loaded
     if not _loaded:
-        package = importlib.import_module("initlab.claims")
-        for info in pkgutil.iter_modules(package.__path__):
-            importlib.import_module(f"initlab.claims.{info.name}")
+        from initlab.claims import catalog  # noqa: F401 - the ids
+        from initlab.papers import modules
+
+        modules("claims")
         _loaded = True
     return list(CLAIMS.values())

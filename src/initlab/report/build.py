@@ -1,7 +1,9 @@
 """Build the reports from the claims registry and the CSVs under ``results/``.
 
-``results/<profile>/REPORT.md`` holds the verdicts measured at one profile (quick, full);
-``results/REPORT.md`` gives every claim the verdict of the largest profile that measured it.
+:func:`write_outputs` is ``make report``: every paper's tables and figures
+(:func:`initlab.papers.build_outputs`), then the reports. ``results/<profile>/REPORT.md`` holds
+the verdicts measured at one profile (quick, full); ``results/REPORT.md`` gives every claim the
+verdict of the largest profile that measured it.
 """
 
 from __future__ import annotations
@@ -37,9 +39,8 @@ def _figure_link(verdict: Verdict, prefix: str) -> str | None:
 
 
 def _table_lines(verdict: Verdict, profile_dir: Path) -> list[str]:
-    """The verdict's Markdown tables (written by plot scripts), indented under its claim.
-
-    A table file that is absent (its plot script has not run) is left out.
+    """The verdict's Markdown tables (written by its paper's report module), indented under its
+    claim. A table file that is absent (its experiment has not run) is left out.
     """
     lines: list[str] = []
     for table in verdict.tables:
@@ -99,3 +100,14 @@ def write_reports(results_root: Path) -> list[Path]:
     path = results_root / "REPORT.md"
     atomic_write_text(path, render_report(results_root))
     return [*written, path]
+
+
+def write_outputs(results_root: Path) -> list[Path]:
+    """Every paper's tables and figures for each profile folder present, then the reports."""
+    from initlab.papers import build_outputs
+
+    results_root = Path(results_root)
+    for profile in PROFILES:
+        if (results_root / profile).is_dir():
+            build_outputs(results_root / profile, profile)
+    return write_reports(results_root)

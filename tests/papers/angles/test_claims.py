@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from initlab.claims import all_claims
-from initlab.claims.angles import ANGLES_EXP, RATIO_EXP, TRAINED_EXP
+from initlab.papers.angles.claims import ANGLES_EXP, RATIO_EXP, TRAINED_EXP
 
 L = 100
 

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 
 from initlab.claims import all_claims
-from initlab.claims.fixup_hessian import (
+from initlab.papers.fixup_hessian.claims import (
     a1_fixup_sqrt,
     a2_he_exponential,
     a3_sparse_blocks,
     a4_large_lr,
 )
-from initlab.claims.max_lr import c2_max_lr, c3_fisher
+from initlab.papers.max_lr.claims import c2_max_lr, c3_fisher
 
 DEPTHS = [1, 2, 4, 8, 16, 32]
 

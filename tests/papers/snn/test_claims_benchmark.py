@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from initlab.analysis.benchmark import (
     wilcoxon_vs,
 )
 from initlab.claims import CLAIMS, all_claims
-from initlab.claims.snn_benchmark import (
+from initlab.papers.snn.claims_benchmark import (
     BASELINES_EXP,
     FNN_EXP,
     FNN_METHODS,
@@ -277,23 +276,15 @@ def test_e5_rules(tmp_path, tox_offset, htru_offset, status):
     assert "n=5" in verdict.measured and "n=10" in verdict.measured
 
 
-# ---- plot script --------------------------------------------------------------------------
+# ---- the paper's report module (tables and figure) ----------------------------------------
 
 
-def _plot_module():
-    spec = importlib.util.spec_from_file_location(
-        "plot_benchmark", ROOT / "scripts" / "plot_benchmark.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def test_report_writes_tables_and_does_nothing_without_csvs(tmp_path):
+    from initlab.papers.snn import report_benchmark
 
-
-def test_plot_script_writes_tables_and_does_nothing_without_csvs(tmp_path):
-    plot = _plot_module()
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert plot.main(empty) == 0
+    report_benchmark.build(empty, "quick")
     assert not any(empty.rglob("*"))
 
     fnn = fnn_frame(5, 0.02)
@@ -301,7 +292,7 @@ def test_plot_script_writes_tables_and_does_nothing_without_csvs(tmp_path):
     for experiment, repeats in ((TOX21_EXP, 5), (HTRU2_EXP, 10)):
         (root / experiment).mkdir()
         _e5_frame(experiment, 0.02, repeats).to_csv(root / experiment / "selected.csv")
-    assert plot.main(root) == 0
+    report_benchmark.build(root, "quick")
     ranks = pd.read_csv(root / FNN_EXP / "ranks.csv")
     assert len(ranks) == 5 * 12
     assert ranks.loc[ranks["method"] == "snn", "rank_fnn"].eq(1.0).all()

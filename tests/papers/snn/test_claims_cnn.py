@@ -3,7 +3,6 @@ and initialization, and the architectures of the paper-scale configs."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -14,7 +13,11 @@ import torch
 from torch import nn
 
 from initlab.claims import CLAIMS, all_claims
-from initlab.claims.selu_cnn import (
+from initlab.compose import CONF_DIR
+from initlab.data import build_data
+from initlab.inits.base import initialize
+from initlab.models.base import build_model
+from initlab.papers.snn.claims_cnn import (
     CIFAR_EXP,
     MAIN_EXP,
     TABLE,
@@ -24,10 +27,6 @@ from initlab.claims.selu_cnn import (
     e6_selu_cnn,
     load_runs,
 )
-from initlab.compose import CONF_DIR
-from initlab.data import build_data
-from initlab.inits.base import initialize
-from initlab.models.base import build_model
 from initlab.setup import Setup, parse_config
 from tests.conftest import quiet_config
 
@@ -142,17 +141,14 @@ def test_a_missing_arm_is_not_run_yet(full) -> None:
     assert CLAIMS["E6"].verdict(full.parent / "empty", "full").status == "not run yet"
 
 
-def test_plot_script_writes_the_table_and_figure(full) -> None:
-    spec = importlib.util.spec_from_file_location(
-        "plot_selu_cnn", ROOT / "scripts/plot_selu_cnn.py"
-    )
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    assert script.main(full) == 0  # no CSVs: nothing to do, no files
+def test_report_writes_the_table_and_figure(full) -> None:
+    from initlab.papers.snn import report_cnn
+
+    report_cnn.build(full, "full")  # no CSVs: nothing to do, no files
     assert not (full / TABLE).exists()
     _write(full, MAIN_EXP, "mnist", 99.1, 99.2, 0.1)
     _write(full, CIFAR_EXP, "cifar10", 82.5, 76.1, 1.0)
-    assert script.main(full) == 0
+    report_cnn.build(full, "full")
     text = (full / TABLE).read_text()
     assert "| MNIST | SELU + LeCun | 5 | 99.10 +- 0.10 | 99.20 +- 0.10 |" in text
     assert "| CIFAR-10 | ReLU + He | 5 | 76.10 +- 1.00 | 76.10 +- 1.00 |" in text

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from initlab.claims import CLAIMS, all_claims
-from initlab.claims.selu import (
+from initlab.papers.snn.claims_theory import (
     E3_EXP,
     THEORY_EXP,
     e1_constants,

@@ -1,6 +1,6 @@
 """Figures of paper B (angles between inputs through depth) and C1, from ``angles.csv`` /
-``draws.csv`` of the B experiments (completed runs, as :func:`initlab.claims.angles.read_table`
-gives them).
+``draws.csv`` of the B experiments (completed runs, as
+:func:`initlab.papers.angles.claims.read_table` gives them).
 
 * :func:`layer_figure`: angle or 1 - cosine vs layer per network and pair set, log-log (top) and
   log-linear (bottom), mean-field theory dashed where a closed form exists (none for true
@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from initlab.claims.angles import pair_curves, ratio_curves
+from initlab.papers.angles.claims import pair_curves, ratio_curves
 
 ARCH_ORDER = ("mlp", "resnet", "resnet_bn", "resnet_fixup", "snn_lecun")
 #: (y label, column, theory column or None for 1 - theory_cos, file name) of :func:`layer_figure`

@@ -1,5 +1,5 @@
-"""Figures for B1-B5 / C1 from the collected CSVs: ``python scripts/plot_angles.py results/quick``.
-Drawn by :mod:`initlab.report.plots.angles` (the notebooks show the same):
+"""Paper B's figures (and C1's) from the collected CSVs (``make report``). Drawn by
+:mod:`initlab.papers.angles.figures` (the notebooks show the same):
 
 - ``b1_b3_angles/angle_vs_layer.png`` and ``cosine_vs_layer.png``: angle / (1 - cosine) vs layer
   per network and pair set, log-log (top) and log-linear (bottom), mean-field theory dashed
@@ -13,17 +13,12 @@ Reads CSVs only; never trains.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-from initlab.claims import NotRun  # noqa: E402
-from initlab.claims.angles import ANGLES_EXP, RATIO_EXP, TRAINED_EXP, read_table  # noqa: E402
-from initlab.report.figures import save_figure  # noqa: E402
-from initlab.report.plots import angles  # noqa: E402
+from initlab.claims import NotRun
+from initlab.papers.angles import figures as angles
+from initlab.papers.angles.claims import ANGLES_EXP, RATIO_EXP, TRAINED_EXP, read_table
+from initlab.report.figures import save_figure
 
 
 def plot_angles(results: Path) -> None:
@@ -47,15 +42,10 @@ def plot_trained(results: Path) -> None:
     save_figure(angles.trained_figure(draws), results / TRAINED_EXP / "ratio_before_after.png")
 
 
-def main() -> int:
-    results = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("results/quick")
+def build(results: Path, profile: str) -> None:
+    """Every figure of paper B under ``results`` (one profile's folder)."""
     for plot in (plot_angles, plot_archs, plot_ratio, plot_trained):
         try:
-            plot(results)
+            plot(Path(results))
         except NotRun as err:
             print(f"skipped {plot.__name__}: {err}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 
 from initlab.analysis.laws import compare_laws
-from initlab.report.plots.common import ARM_COLORS
+from initlab.report.common import ARM_COLORS
 
 DEPTH = "model.depth"
 #: resolution the report saves these figures at

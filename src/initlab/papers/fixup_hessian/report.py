@@ -1,29 +1,24 @@
-"""Figures for claims A1-A4, C2, C3 from the collected CSVs: ``python scripts/plot_hessian.py
-results/quick``. Reads only CSVs; writes PNG + PDF next to them; skips experiments not run.
-The figures are drawn by :mod:`initlab.report.plots.hessian` (the notebooks show the same):
+"""Paper A's figures from the collected CSVs (``make report``; never trains):
 
-* a1_a2_hessian_depth/lambda_max_vs_depth: lambda_max (and |lambda_min|) vs L, log y, with the
+* ``a1_a2_hessian_depth/lambda_max_vs_depth``: lambda_max (and |lambda_min|) vs L, log y, with the
   fitted power law and exponential of every arm and their fit quality;
-* a3_hessian_structure/hessian_heatmaps: |H| (max-pooled) and per-tensor block maxima per arm;
-* a4_lr_sweep/loss_curves and accuracy_vs_lr;
-* c2_max_lr_depth/max_lr_vs_depth with 2 / lambda_max from A1;
-* c3_fisher_depth/fisher_vs_depth.
+* ``a3_hessian_structure/hessian_heatmaps``: |H| (max-pooled) and per-tensor block maxima per arm;
+* ``a4_lr_sweep/loss_curves`` and ``accuracy_vs_lr``.
+
+Drawn by :mod:`initlab.papers.fixup_hessian.figures` (the notebooks show the same); written as
+PNG + PDF next to the CSVs; experiments not run are skipped.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from initlab.report.figures import save_figure  # noqa: E402
-from initlab.report.plots import hessian  # noqa: E402
-from initlab.report.plots.common import read_completed  # noqa: E402
+from initlab.papers.fixup_hessian import figures as hessian
+from initlab.report.common import read_completed
+from initlab.report.figures import save_figure
 
 
 def save(fig: plt.Figure, path: Path) -> None:
@@ -62,23 +57,7 @@ def plot_sweep(results: Path) -> None:
         save(hessian.loss_curves_figure(metrics), folder / "loss_curves")
 
 
-def plot_max_lr(results: Path) -> None:
-    frame = read_completed(results / "c2_max_lr_depth" / "summary.csv")
-    if frame is not None:
-        a1 = read_completed(results / "a1_a2_hessian_depth" / "summary.csv")
-        save(hessian.max_lr_figure(frame, a1), results / "c2_max_lr_depth" / "max_lr_vs_depth")
-
-
-def plot_fisher(results: Path) -> None:
-    frame = read_completed(results / "c3_fisher_depth" / "summary.csv")
-    if frame is not None:
-        save(hessian.fisher_figure(frame), results / "c3_fisher_depth" / "fisher_vs_depth")
-
-
-def main(results: Path) -> None:
-    for plot in (plot_depth, plot_structure, plot_sweep, plot_max_lr, plot_fisher):
-        plot(results)
-
-
-if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("results/quick"))
+def build(results: Path, profile: str) -> None:
+    """Every figure of paper A under ``results`` (one profile's folder)."""
+    for plot in (plot_depth, plot_structure, plot_sweep):
+        plot(Path(results))

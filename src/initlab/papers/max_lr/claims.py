@@ -7,7 +7,7 @@ Inputs, collected under ``results/<profile>/`` (column ``arm``, see ``conf/arm/`
   to it;
 * ``c3_fisher_depth/summary.csv``: ``lambda_max`` of the true Fisher per (arm, depth, seed).
 
-Curves and fits as in :mod:`initlab.claims.fixup_hessian` (median over seeds; power law vs
+Curves and fits as in :mod:`initlab.papers.fixup_hessian.claims` (median over seeds; power law vs
 exponential by the RMSE of log y).
 """
 
@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from initlab.claims.fixup_hessian import (
+from initlab.claims.registry import NotRun, Verdict, evaluator, grade
+from initlab.columns import ARM
+from initlab.papers.fixup_hessian.claims import (
     DEPTH_EXP,
     depth_curve,
     describe_fits,
@@ -26,8 +28,6 @@ from initlab.claims.fixup_hessian import (
     scale_of,
     too_few_depths,
 )
-from initlab.claims.registry import NotRun, Verdict, evaluator, grade
-from initlab.columns import ARM
 
 LR_EXP = "c2_max_lr_depth"
 FISHER_EXP = "c3_fisher_depth"

@@ -12,8 +12,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from initlab.claims.pdi import D1_CLOSE_TOL, PAPER_L1_HE, PAPER_L1_PDI, arm_of
-from initlab.report.plots.common import completed_runs
+from initlab.papers.pdi.claims import D1_CLOSE_TOL, PAPER_L1_HE, PAPER_L1_PDI, arm_of
+from initlab.report.common import completed_runs
 
 
 def weight_variance_figure(variance: pd.DataFrame) -> plt.Figure:

@@ -1,8 +1,5 @@
-"""Figures of the PDI paper's claims from collected CSVs (never trains).
-
-    python scripts/plot_pdi.py results/quick
-
-Drawn by :mod:`initlab.report.plots.pdi` (the notebook shows the same):
+"""Paper D's table and figures from the collected CSVs (``make report``; never trains). Drawn by
+:mod:`initlab.papers.pdi.figures` (the notebook shows the same):
 D1: ``d1_pdi_weight_variance/weight_variance.png``: Var(W) / (2 / fan_in) of every layer through
 the PDI stages, one line per base initializer (median over seeds); 1 is He's variance.
 D2: ``d2_pdi_vae/vae_curves.png``: training loss of every arm (mean and range over seeds)
@@ -12,20 +9,15 @@ arm next to the paper's Table 1; the same numbers as ``l1_table.csv`` / ``.md`` 
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import pandas as pd  # noqa: E402
-
-from initlab.claims.pdi import D1_EXP, D2_EXP  # noqa: E402
-from initlab.report.figures import save_figure  # noqa: E402
-from initlab.report.plots import pdi  # noqa: E402
-from initlab.report.plots.common import read_completed  # noqa: E402
-from initlab.report.tables import write_table  # noqa: E402
+from initlab.papers.pdi import figures as pdi
+from initlab.papers.pdi.claims import D1_EXP, D2_EXP
+from initlab.report.common import read_completed
+from initlab.report.figures import save_figure
+from initlab.report.tables import write_table
 
 
 def plot_d1(results: Path) -> None:
@@ -44,14 +36,7 @@ def plot_d2(results: Path) -> None:
     write_table(pdi.l1_table(summary), base / "l1_table")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", help="a profile's results directory, e.g. results/quick")
-    results = Path(parser.parse_args().results)
-    plot_d1(results)
-    plot_d2(results)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def build(results: Path, profile: str) -> None:
+    """D1's figure and D2's figure and L1 table (shown under D2's verdict) under ``results``."""
+    plot_d1(Path(results))
+    plot_d2(Path(results))

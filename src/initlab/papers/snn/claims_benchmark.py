@@ -9,8 +9,8 @@ Inputs, collected under ``results/<profile>/``:
   5 seeds, resp. 10 test folds.
 
 Statistics come from :mod:`initlab.analysis.benchmark`; the tables the report shows are written
-by ``scripts/plot_benchmark.py``. The paper's numbers below are the paper's claims, printed next
-to ours, never used as results.
+by :mod:`initlab.papers.snn.report_benchmark`. The paper's numbers below are the paper's claims,
+printed next to ours, never used as results.
 """
 
 from __future__ import annotations

@@ -13,8 +13,13 @@ import math
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from initlab.claims.selu_cnn import ACTIVATIONS, LABELS
-from initlab.claims.snn_benchmark import FNN_METHODS, PAPER_TABLE1_MEAN_RANK, REFERENCE, label
+from initlab.papers.snn.claims_benchmark import (
+    FNN_METHODS,
+    PAPER_TABLE1_MEAN_RANK,
+    REFERENCE,
+    label,
+)
+from initlab.papers.snn.claims_cnn import ACTIVATIONS, LABELS
 
 DATA_LABELS = {"digits": "digits 8x8 (quick)", "mnist": "MNIST", "cifar10": "CIFAR-10"}
 

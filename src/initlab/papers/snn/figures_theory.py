@@ -14,8 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from initlab.claims.selu import E3_MEAN_TOL, E3_VAR_TOL, with_net
-from initlab.report.plots.common import completed_runs
+from initlab.papers.snn.claims_theory import E3_MEAN_TOL, E3_VAR_TOL, with_net
+from initlab.report.common import completed_runs
 
 #: resolution the report saves these figures at (with a tight bounding box)
 DPI = 150

@@ -1,8 +1,6 @@
-"""Tables and figure of the SNN paper's benchmarks E4/E5 from the collected CSVs (never trains).
-
-    python scripts/plot_benchmark.py results/quick
-
-Reads ``e4_uci_fnn/selected.csv`` and ``e4_uci_baselines/selected.csv`` (E4) and, where present,
+"""Tables and figure of the SNN paper's benchmarks E4/E5 from the collected CSVs (``make report``;
+never trains; the tables are shown under the verdicts). Reads ``e4_uci_fnn/selected.csv`` and
+``e4_uci_baselines/selected.csv`` (E4) and, where present,
 ``e5_tox21/selected.csv`` and ``e5_htru2/selected.csv`` (E5), and writes:
 
 - ``e4_uci_fnn/ranks.csv``: per data set and method the test score and its rank, among the 7
@@ -18,17 +16,13 @@ Does nothing when the CSVs are absent.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import pandas as pd  # noqa: E402
-
-from initlab.analysis.benchmark import by_depth_table, mean_ranks  # noqa: E402
-from initlab.claims import NotRun  # noqa: E402
-from initlab.claims.snn_benchmark import (  # noqa: E402
+from initlab.analysis.benchmark import by_depth_table, mean_ranks
+from initlab.claims import NotRun
+from initlab.papers.snn.claims_benchmark import (
     BASELINES_EXP,
     E4_FIGURE,
     E4_TABLE,
@@ -47,10 +41,10 @@ from initlab.claims.snn_benchmark import (  # noqa: E402
     method_summary,
     read_selected,
 )
-from initlab.report.figures import save_figure  # noqa: E402
-from initlab.report.plots.snn_benchmarks import mean_ranks_figure  # noqa: E402
-from initlab.report.tables import markdown_table  # noqa: E402
-from initlab.tracking import atomic_write_text  # noqa: E402
+from initlab.papers.snn.figures_benchmark import mean_ranks_figure
+from initlab.report.figures import save_figure
+from initlab.report.tables import markdown_table
+from initlab.tracking import atomic_write_text
 
 
 def _markdown(frame: pd.DataFrame, index_name: str = "") -> str:
@@ -162,22 +156,19 @@ def e5_outputs(results_dir: Path, experiment: str) -> None:
     print(f"wrote {results_dir / experiment / 'by_depth.md'}")
 
 
-def main(results_dir: Path) -> int:
+def build(results_dir: Path, profile: str) -> None:
+    """E4's rank tables and figure, E5's by-depth tables (full profile) under ``results_dir``."""
+    results_dir = Path(results_dir)
     if (results_dir / FNN_EXP / "selected.csv").exists():
         try:
             e4_outputs(results_dir)
         except NotRun as err:
-            print(f"plot_benchmark: E4 skipped: {err}")
+            print(f"report: E4 skipped: {err}")
     elif (results_dir / BASELINES_EXP / "selected.csv").exists():
-        print("plot_benchmark: E4 baselines without FNN selections; nothing to rank")
+        print("report: E4 baselines without FNN selections; nothing to rank")
     for experiment in (TOX21_EXP, HTRU2_EXP):
         if (results_dir / experiment / "selected.csv").exists():
             try:
                 e5_outputs(results_dir, experiment)
             except NotRun as err:
-                print(f"plot_benchmark: {experiment} skipped: {err}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "results/quick")))
+                print(f"report: {experiment} skipped: {err}")

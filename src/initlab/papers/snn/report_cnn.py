@@ -1,30 +1,23 @@
-"""E6 table and figure from the collected CSVs (never trains): CNNs with SELU vs ReLU.
-
-    python scripts/plot_selu_cnn.py results/quick
-
-Reads ``e6_selu_cnn/summary.csv`` (quick: digits; full: MNIST) and ``e6_cifar_cnn/summary.csv``
-(full only: CIFAR-10), plus their ``metrics.csv`` learning curves when present, and writes under
-``e6_selu_cnn/``:
+"""E6 table and figure from the collected CSVs (``make report``; never trains): CNNs with SELU vs
+ReLU. Reads ``e6_selu_cnn/summary.csv`` (quick: digits; full: MNIST) and
+``e6_cifar_cnn/summary.csv`` (full only: CIFAR-10), plus their ``metrics.csv`` learning curves
+when present, and writes under ``e6_selu_cnn/``:
 - ``accuracy_table.csv`` / ``accuracy_table.md``: test accuracy mean +- std over seeds per data
   set and activation next to the slides' numbers, and SELU - ReLU with the verdict rule's
-  tolerance (``initlab.claims.selu_cnn``);
+  tolerance (``initlab.papers.snn.claims_cnn``);
 - ``selu_cnn_accuracy.png`` (+ .pdf): test accuracy against the epoch per data set and activation
   (line: seed mean, band: min-max), the final mean +- std, and the slides' numbers dashed.
-Does nothing (exit 0) when no E6 summary.csv is there.
+Does nothing when no E6 summary.csv is there.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import pandas as pd  # noqa: E402
-
-from initlab.claims import NotRun  # noqa: E402
-from initlab.claims.selu_cnn import (  # noqa: E402
+from initlab.claims import NotRun
+from initlab.papers.snn.claims_cnn import (
     ACTIVATION_OF_ARM,
     EXPERIMENTS,
     FIGURE,
@@ -35,14 +28,10 @@ from initlab.claims.selu_cnn import (  # noqa: E402
     compare,
     load_runs,
 )
-from initlab.report.figures import save_figure  # noqa: E402
-from initlab.report.plots.snn_benchmarks import (  # noqa: E402
-    DATA_LABELS,
-    cnn_accuracy_figure,
-    plus_minus,
-)
-from initlab.report.tables import markdown_table  # noqa: E402
-from initlab.tracking import atomic_write_text  # noqa: E402
+from initlab.papers.snn.figures_benchmark import DATA_LABELS, cnn_accuracy_figure, plus_minus
+from initlab.report.figures import save_figure
+from initlab.report.tables import markdown_table
+from initlab.tracking import atomic_write_text
 
 
 def write_tables(table: pd.DataFrame, md_path: Path) -> None:
@@ -110,18 +99,15 @@ def _curves(results: Path) -> pd.DataFrame | None:
     return pd.concat(frames, ignore_index=True)
 
 
-def main(results: Path) -> int:
+def build(results: Path, profile: str) -> None:
+    """E6's table (shown under its verdict) and figure under ``results``."""
+    results = Path(results)
     try:
         runs = load_runs(results)
     except NotRun:
         print(f"skipped E6: no {' or '.join(f'{e}/summary.csv' for e in EXPERIMENTS)} in {results}")
-        return 0
+        return
     table = accuracy_table(runs)
     (results / MAIN_EXP).mkdir(parents=True, exist_ok=True)
     write_tables(table, results / TABLE)
     save_figure(cnn_accuracy_figure(table, _curves(results)), results / FIGURE, dpi=150)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("results/quick")))

@@ -1,8 +1,6 @@
-"""Figures of the SNN theory claims from the collected CSVs (never trains).
+"""Figures of the SNN theory claims E1-E3 from the collected CSVs (``make report``; never trains).
 
-    python scripts/plot_selu.py results/quick
-
-Writes, next to the CSVs they come from (drawn by :mod:`initlab.report.plots.selu`):
+Writes, next to the CSVs they come from (drawn by :mod:`initlab.papers.snn.figures_theory`):
 - ``e1_e2_selu_theory/selu_vector_field.png`` (+ .pdf): the map g's steps (mu, nu) -> g(mu, nu)
   at omega = 0, tau = 1, with the fixed point (0, 1) marked;
 - ``e3_activation_stats/activation_stats.png`` (+ .pdf): mean and variance of pre- and
@@ -11,16 +9,12 @@ Writes, next to the CSVs they come from (drawn by :mod:`initlab.report.plots.sel
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import pandas as pd  # noqa: E402
-
-from initlab.report.figures import save_figure  # noqa: E402
-from initlab.report.plots import selu  # noqa: E402
+from initlab.papers.snn import figures_theory as selu
+from initlab.report.figures import save_figure
 
 #: (experiment, table read, figure written next to it, drawing function)
 PLOTS = (
@@ -29,7 +23,9 @@ PLOTS = (
 )
 
 
-def main(results: Path) -> int:
+def build(results: Path, profile: str) -> None:
+    """E1/E2's vector field and E3's activation statistics under ``results``."""
+    results = Path(results)
     for exp, table, name, figure in PLOTS:
         path = results / exp / f"{table}.csv"
         if path.exists():
@@ -37,8 +33,3 @@ def main(results: Path) -> int:
             save_figure(fig, results / exp / name, dpi=selu.DPI, tight_bbox=True)
         else:
             print(f"skipped {exp}: {path} not found")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("results/quick")))
