@@ -6,16 +6,21 @@ W&B is offline by default (no account, no network; ``wandb sync`` later), ``onli
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import logging
 import math
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from initlab.config import spec
+
+log = logging.getLogger("initlab")
 
 
 @dataclass(kw_only=True)
@@ -30,18 +35,112 @@ class WandbConfig:
 
 @dataclass(kw_only=True)
 class LoggerConfig:
-    progress: str = spec(choices=("auto", "on", "off"), help="auto: only on a terminal")
+    progress: str = spec(choices=("auto", "on", "off"), help="progress bars; auto: on a terminal")
+    progress_every_s: float = spec(
+        min=0.0, help="without a bar: a progress log line every this many seconds; 0: never"
+    )
     wandb: WandbConfig
 
     def show_progress(self) -> bool:
         return self.progress == "on" or (self.progress == "auto" and sys.stderr.isatty())
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary sibling, then rename: readers never see half a file."""
+_PROGRESS = {"bars": False, "every_s": 60.0}
+
+
+def configure_progress(cfg: LoggerConfig) -> None:
+    """How every :class:`Progress` of this process reports (set once per run by ``execute``)."""
+    _PROGRESS.update(bars=cfg.show_progress(), every_s=cfg.progress_every_s)
+
+
+def _ensure_log_handler() -> None:
+    """Outside Hydra (no handler anywhere), progress lines still reach stderr."""
+    root = logging.getLogger()
+    if not root.handlers and not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("[%(asctime)s][initlab] %(message)s"))
+        log.addHandler(handler)
+    if log.getEffectiveLevel() > logging.INFO:
+        log.setLevel(logging.INFO)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+class Progress:
+    """Progress of one piece of work: a tqdm bar on a terminal, else a log line (the ``initlab``
+    logger: Hydra's ``<job>.log`` and console) every ``logger.progress_every_s`` seconds with
+    what it is on, how far, and the time left at the average rate so far."""
+
+    def __init__(self, total: int | None, what: str, initial: int = 0, unit: str = "step") -> None:
+        self.total, self.what, self.unit, self.done = total, what, unit, initial
+        self.started, self.start_count = time.monotonic(), initial
+        self.last_line = self.started
+        self.note = ""
+        self.bar = None
+        if _PROGRESS["bars"]:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(
+                total=total, initial=initial, desc=what, leave=False, dynamic_ncols=True
+            )
+        elif _PROGRESS["every_s"] > 0:
+            _ensure_log_handler()
+
+    def update(self, n: int = 1, note: str | None = None) -> None:
+        self.done += n
+        if note is not None:
+            self.note = note
+        if self.bar is not None:
+            self.bar.update(n)
+            if note:
+                self.bar.set_postfix_str(note, refresh=False)
+            return
+        every = _PROGRESS["every_s"]
+        now = time.monotonic()
+        if every > 0 and now - self.last_line >= every:
+            self.last_line = now
+            log.info(self.line(now))
+
+    def line(self, now: float | None = None) -> str:
+        now = time.monotonic() if now is None else now
+        elapsed = now - self.started
+        rate = (self.done - self.start_count) / elapsed if elapsed > 0 else 0.0
+        where = f"{self.done}" + (f"/{self.total}" if self.total else "") + f" {self.unit}s"
+        eta = ""
+        if self.total and rate > 0:
+            eta = f", about {_duration((self.total - self.done) / rate)} left"
+        note = f" ({self.note})" if self.note else ""
+        return f"{self.what}: {where}{note}, {_duration(elapsed)} elapsed{eta}"
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary sibling, flush, then rename: readers never see half a file, and a
+    failed write (full disk) leaves the old file and no temporary behind."""
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """:func:`atomic_write_bytes` of UTF-8 text."""
+    atomic_write_bytes(path, text.encode())
 
 
 def _clean(value: Any) -> Any:
