@@ -44,6 +44,32 @@ def storage_error(err: OSError, out_dir: Path) -> StorageError:
     )
 
 
+def check_output_dir(argv: list[str]) -> None:
+    """Exit with one line if the output directory named on the command line (or the working
+    directory, where ``outputs/`` goes by default) cannot be created and written."""
+    sweeping = any(a in ("-m", "--multirun") for a in argv)
+    key = "hydra.sweep.dir" if sweeping else "hydra.run.dir"
+    given = [a.split("=", 1)[1] for a in argv if a.startswith(f"{key}=")]
+    target = Path(given[-1]) if given and "${" not in given[-1] else None
+    if target is None:
+        key, target = "the working directory", Path.cwd() / "outputs"
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    problem = None
+    if not existing.is_dir():
+        problem = f"{existing} is a file, not a directory"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} is not writable (read-only?)"
+    if problem:
+        print(
+            f"initlab: error: {key}: cannot create {target}: {problem}; choose a writable "
+            "output directory (hydra.run.dir=...)",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+
+
 def check_model_memory(setup: Any, data: Any, fraction: float = 0.8) -> None:
     """Refuse a model whose parameters alone (with gradients and two optimizer buffers) would
     not fit the device's memory, before allocating them (built on the meta device)."""
@@ -120,6 +146,9 @@ def execute(resolved: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
     earlier = guard_output_dir(out_dir, config_hash(resolved))
     if earlier is not None:
         return {**earlier, "skipped": True}
+    from initlab.training import reset_step_count
+
+    reset_step_count()
     set_runtime(setup.runtime)
     configure_progress(setup.logger)
     preemption.install(setup.runtime.signals)

@@ -21,7 +21,9 @@ from typing import Any
 EXIT_CODE = 75  # EX_TEMPFAIL: try again (a requeue resumes from the checkpoint)
 SIGNALS = ("SIGTERM", "SIGINT", "SIGUSR1", "SIGUSR2", "SIGHUP", "SIGCONT")
 
-_state: dict[str, Any] = {"requested": None, "depth": 0, "previous": {}}
+# previous: handlers install() replaced (restored by uninstall, which keeps them as "replaced"
+# for chain(): the run ends, and only then does the requeue handler run)
+_state: dict[str, Any] = {"requested": None, "depth": 0, "previous": {}, "replaced": {}}
 
 
 class Preempted(Exception):  # noqa: N818 - it is an event, not an error
@@ -55,15 +57,17 @@ def uninstall() -> None:
     for signum, previous in _state["previous"].items():
         with contextlib.suppress(ValueError, TypeError):
             signal.signal(signum, previous)
+    if _state["previous"]:
+        _state["replaced"] = _state["previous"]
     _state["previous"] = {}
 
 
 def chain(signum: int) -> bool:
     """Call the handler that ``install`` replaced for ``signum`` (submitit requeues there);
     False if there was none to call."""
-    previous = _state["previous"].get(signum)
+    uninstall()
+    previous = _state["replaced"].get(signum)
     if callable(previous) and previous is not signal.default_int_handler:
-        uninstall()
         previous(signum, None)
         return True
     return False

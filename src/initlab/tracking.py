@@ -20,7 +20,7 @@ from typing import Any
 
 from initlab.config import spec
 
-log = logging.getLogger("initlab")
+log = logging.getLogger("initlab.progress")
 
 
 @dataclass(kw_only=True)
@@ -53,15 +53,26 @@ def configure_progress(cfg: LoggerConfig) -> None:
     _PROGRESS.update(bars=cfg.show_progress(), every_s=cfg.progress_every_s)
 
 
+class _Stderr(logging.StreamHandler):
+    """stderr as it is at each line (tests and notebooks swap ``sys.stderr``)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def _ensure_log_handler() -> None:
-    """Outside Hydra (no handler anywhere), progress lines still reach stderr."""
-    root = logging.getLogger()
-    if not root.handlers and not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+    """Progress lines go to stderr and to every log file of the root logger (Hydra's
+    ``<job>.log`` in the run directory), not to Hydra's stdout console."""
+    root_files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    stderr = [h for h in log.handlers if isinstance(h, _Stderr)]
+    if not stderr:
+        handler = _Stderr(sys.stderr)
         handler.setFormatter(logging.Formatter("[%(asctime)s][initlab] %(message)s"))
-        log.addHandler(handler)
-    if log.getEffectiveLevel() > logging.INFO:
-        log.setLevel(logging.INFO)
+        stderr = [handler]
+    log.handlers = [*stderr, *root_files]
+    log.propagate = False
+    log.setLevel(logging.INFO)
 
 
 def _duration(seconds: float) -> str:
@@ -149,6 +160,13 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _step_of(row: dict[str, Any]) -> int | None:
+    try:
+        return int(float(row.get("step", 0)))
+    except (TypeError, ValueError):
+        return None
+
+
 class MetricsCSV:
     """Rows of metrics; columns grow as new keys appear (the file is rewritten only then)."""
 
@@ -157,16 +175,26 @@ class MetricsCSV:
         self.rows: list[dict[str, Any]] = []
         self.columns: list[str] = []
         if path.exists():
-            with open(path, newline="") as fh:
-                reader = csv.DictReader(fh)
-                self.columns = list(reader.fieldnames or [])
-                self.rows = [{k: v for k, v in r.items() if v != ""} for r in reader]
+            try:
+                with open(path, newline="") as fh:
+                    reader = csv.DictReader(fh)
+                    self.columns = list(reader.fieldnames or [])
+                    rows = [{k: v for k, v in r.items() if v not in ("", None)} for r in reader]
+            except (OSError, UnicodeDecodeError, csv.Error) as err:
+                from initlab.config import ConfigError
+
+                raise ConfigError(
+                    f"hydra.run.dir: {path} is unreadable ({type(err).__name__}); move it aside "
+                    "to resume with a fresh log, or choose another output directory"
+                ) from None
+            # a row cut short by a kill while it was appended has no readable step: drop it
+            self.rows = [r for r in rows if _step_of(r) is not None]
 
     def keep_until(self, step: int, phase: str | None = None) -> None:
         """Drop rows logged after ``step`` (of ``phase`` only, if given): a resume redoes them."""
 
         def keep(row: dict[str, Any]) -> bool:
-            later = int(float(row.get("step", 0))) > step
+            later = (_step_of(row) or 0) > step
             return not later or (phase is not None and row.get("phase") != phase)
 
         self.rows = [r for r in self.rows if keep(r)]

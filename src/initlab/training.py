@@ -46,10 +46,15 @@ from initlab.tracking import Progress
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # tests: hard-kill the process (os._exit, as kill -9) / send it SIGUSR1 after this many optimizer
-# steps of this process (all loops together: probes, members and stages count alike)
+# steps of this run (all loops together: probes, members and stages count alike)
 FAULT_ENV = "INITLAB_FAULT_AFTER_STEP"
 SIGNAL_ENV = "INITLAB_SIGNAL_AFTER_STEP"
 _PROCESS_STEPS = [0]
+
+
+def reset_step_count() -> None:
+    """A new run starts counting steps for FAULT_ENV / SIGNAL_ENV (``execute`` calls it)."""
+    _PROCESS_STEPS[0] = 0
 
 
 @dataclass(kw_only=True)

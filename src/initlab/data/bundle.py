@@ -109,6 +109,13 @@ def finish_bundle(parts: BundleParts, cfg: SplitConfig) -> DataBundle:
         keep = np.random.default_rng(cfg.seed + 1).permutation(len(x_train))[: cfg.max_train]
         x_train, y_train = x_train[np.sort(keep)], y_train[np.sort(keep)]
     xs = [np.asarray(a, dtype=np.float32) for a in (x_train, parts.x_val, parts.x_test)]
+    for split, a in zip(("train", "val", "test"), xs, strict=True):
+        if a.size and not np.isfinite(a).all():
+            bad = int((~np.isfinite(a.reshape(len(a), -1))).any(axis=1).sum())
+            raise DataUnavailableError(
+                f"data.name: {parts.name}: {bad} {split} examples hold NaN or infinite features; "
+                "clean the files (or impute) before training"
+            )
     if cfg.standardize:
         axes = (0,) if xs[0].ndim == 2 else (0, 2, 3)
         mean = xs[0].mean(axis=axes, keepdims=True)
