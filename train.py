@@ -4,9 +4,11 @@ Hydra composes ``conf/`` (model x init x data x task x optim x logger); ``initla
 the rest. ``python train.py --help`` lists the config groups and their options.
 """
 
+import sys
+
 import hydra
 
-from initlab.main import hydra_main
+from initlab.main import check_output_dir, hydra_main
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -14,5 +16,12 @@ def main(cfg):
     return hydra_main(cfg)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """``main`` after checking that the output directory can be made (Hydra makes it before
+    initlab runs, and would answer a file in the way with a traceback)."""
+    check_output_dir(sys.argv[1:])
     main()
+
+
+if __name__ == "__main__":
+    cli()

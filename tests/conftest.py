@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -31,6 +33,37 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300):
         text=True,
         timeout=timeout,
     )
+
+
+def run_train(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python train.py args`` in this process (Hydra and all; saves the interpreter start-up
+    of a subprocess per case): exit code, stdout and stderr as a subprocess would give them."""
+    import runpy
+
+    out, err, rc = io.StringIO(), io.StringIO(), 0
+    saved_argv, saved_env = sys.argv, dict(os.environ)
+    sys.argv = ["train.py", *args]
+    os.environ.update(env or {})
+    try:
+        with (
+            contextlib.chdir(cwd),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
+            try:
+                runpy.run_path(str(ROOT / "train.py"), run_name="__main__")
+            except SystemExit as stop:
+                rc = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+            except BaseException:  # noqa: BLE001 - a traceback, as the user would see it
+                import traceback
+
+                err.write(traceback.format_exc())
+                rc = 1
+    finally:
+        sys.argv = saved_argv
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess(args, rc, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture

@@ -34,7 +34,13 @@ def load_weights(model: nn.Module, path: str | Path, key: str = "task.checkpoint
     """Copy the saved weights into ``model`` (strict); returns the whole saved object's metadata
     (every entry but the weights; empty for a plain state dict)."""
     file = checkpoint_file(path, key)
-    state: Any = torch.load(file, map_location="cpu", weights_only=False)
+    try:
+        state: Any = torch.load(file, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is the same user error
+        raise ConfigError(
+            f"{key}: {file} is not a readable checkpoint ({type(err).__name__}); point {key} at "
+            "a train run's directory or its checkpoint.pt"
+        ) from None
     meta: dict = {}
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         meta = {k: v for k, v in state.items() if k != "model"}

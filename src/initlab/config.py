@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -100,6 +101,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         raise ConfigError(f"{key}: expected an integer, got {value!r}")
     if tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value) and not _allows_infinity(key):
+                raise ConfigError(f"{key}: {value!r} is not a finite number; give a finite value")
             return float(value)
         raise ConfigError(f"{key}: expected a number, got {value!r}")
     if tp is str:
@@ -113,18 +116,27 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     )  # a bug in a schema, not user input
 
 
+# Keys whose value may be +inf by design (none yet; NaN is refused everywhere).
+INFINITE_OK: tuple[str, ...] = ()
+
+
+def _allows_infinity(key: str) -> bool:
+    return any(key.endswith(suffix) for suffix in INFINITE_OK)
+
+
 def _check_constraints(value: Any, field: dataclasses.Field, key: str) -> None:
     meta = field.metadata
     if value is None:
         return
     choices = meta.get("choices")
-    if choices is not None and value not in choices:
-        hint = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
-        extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-        raise ConfigError(
-            f"{key}: {value!r} is not allowed{extra}; allowed values: "
-            + ", ".join(str(c) for c in choices)
-        )
+    for item in value if isinstance(value, list) and choices is not None else [value]:
+        if choices is not None and item not in choices:
+            hint = difflib.get_close_matches(str(item), [str(c) for c in choices], n=1)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise ConfigError(
+                f"{key}: {item!r} is not allowed{extra}; allowed values: "
+                + ", ".join(str(c) for c in choices)
+            )
     lo, hi = meta.get("min"), meta.get("max")
     values = value if isinstance(value, list) else [value]
     for v in values:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -27,6 +26,7 @@ import torch.distributed as dist
 from torch import nn
 
 from initlab.config import ConfigError
+from initlab.run import NullRun, read_checkpoint
 
 
 class _Objective(nn.Module):
@@ -72,28 +72,14 @@ class ShardedObjective(nn.Module):
         return self.model.load_state_dict(state, strict)
 
 
-class PeerRun:
+class PeerRun(NullRun):
     """What ranks > 0 see of the run: rank 0's checkpoint to resume from, nothing to write."""
 
     def __init__(self, out_dir: Path, config_hash: str) -> None:
         self.out_dir, self.hash = Path(out_dir), config_hash
-        no_csv = SimpleNamespace(keep_until=lambda step, phase=None: None)
-        self.tracker = SimpleNamespace(csv=no_csv)
 
     def load_checkpoint(self) -> dict[str, Any] | None:
-        path = self.out_dir / "checkpoint.pt"
-        if not path.exists():
-            return None
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        if state.get("config_hash") != self.hash:
-            raise RuntimeError(f"{path} belongs to a different config")
-        return state
-
-    def save_checkpoint(self, state: dict[str, Any]) -> None:
-        pass
-
-    def log(self, row: dict[str, Any]) -> None:
-        pass
+        return read_checkpoint(self.out_dir / "checkpoint.pt", self.hash)
 
 
 def train_ddp(resolved: dict[str, Any], out_dir: str | Path) -> dict[str, Any] | None:

@@ -6,25 +6,99 @@ turns user errors into one line on stderr instead of a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 import sys
 import traceback
 from pathlib import Path
 from typing import Any
 
+from initlab import preemption
 from initlab.columns import recorded
 from initlab.config import ConfigError
 from initlab.data import DataUnavailableError, build_data
-from initlab.run import Run, config_hash, read_summary, seed_everything
+from initlab.preemption import Preempted
+from initlab.run import ResumeError, Run, config_hash, read_summary, seed_everything, set_runtime
 from initlab.setup import parse_config
 from initlab.tasks import TASKS
-from initlab.tracking import atomic_write_text
+from initlab.tracking import atomic_write_text, configure_progress
 
 log = logging.getLogger("initlab")
 USER_ERRORS = (ConfigError, DataUnavailableError)
 FINAL_STATUSES = ("completed", "diverged")
 SWEEP_LABEL_ENV = "INITLAB_SWEEP_LABEL"
+HYDRA_FILES = {".hydra", "train.log"}  # what Hydra writes into a run directory by itself
+
+
+class StorageError(ConfigError):
+    """The output directory cannot be written (full disk, read-only, a file in the way)."""
+
+
+def storage_error(err: OSError, out_dir: Path) -> StorageError:
+    where = err.filename or out_dir
+    reason = err.strerror or type(err).__name__
+    return StorageError(
+        f"hydra.run.dir: cannot write {where} ({reason}); free space or choose a writable "
+        "output directory, then run the same command again"
+    )
+
+
+def check_output_dir(argv: list[str]) -> None:
+    """Exit with one line if the output directory named on the command line (or the working
+    directory, where ``outputs/`` goes by default) cannot be created and written."""
+    sweeping = any(a in ("-m", "--multirun") for a in argv)
+    key = "hydra.sweep.dir" if sweeping else "hydra.run.dir"
+    given = [a.split("=", 1)[1] for a in argv if a.startswith(f"{key}=")]
+    target = Path(given[-1]) if given and "${" not in given[-1] else None
+    if target is None:
+        key, target = "the working directory", Path.cwd() / "outputs"
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    problem = None
+    if not existing.is_dir():
+        problem = f"{existing} is a file, not a directory"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} is not writable (read-only?)"
+    if problem:
+        print(
+            f"initlab: error: {key}: cannot create {target}: {problem}; choose a writable "
+            "output directory (hydra.run.dir=...)",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+
+
+def check_model_memory(setup: Any, data: Any, fraction: float = 0.8) -> None:
+    """Refuse a model whose parameters alone (with gradients and two optimizer buffers) would
+    not fit the device's memory, before allocating them (built on the meta device)."""
+    import torch
+
+    from initlab.models import build_model
+
+    try:
+        with torch.device("meta"):
+            model = build_model(setup.model, data.input_shape, data.num_classes)
+    except ConfigError:
+        raise
+    except Exception:  # noqa: BLE001 - the real build reports its own errors
+        return
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    need = 4 * params  # weights, gradients, two optimizer buffers (Adam); activations extra
+    device = setup.device
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        have = free
+    else:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if need > fraction * have:
+        raise ConfigError(
+            f"model: {sum(p.numel() for p in model.parameters()):,} parameters need about "
+            f"{need / 2**30:,.1f} GiB with gradients and optimizer state; {device} has "
+            f"{have / 2**30:,.1f} GiB; reduce model.width or model.depth"
+        )
 
 
 class OutputDirInUse(ConfigError):
@@ -41,7 +115,16 @@ def guard_output_dir(out_dir: Path, new_hash: str) -> dict[str, Any] | None:
     if config_file.exists():
         import yaml
 
-        old_hash = config_hash(yaml.safe_load(config_file.read_text()) or {})
+        try:
+            old = yaml.safe_load(config_file.read_text())
+        except (OSError, yaml.YAMLError, UnicodeDecodeError):
+            old = None
+        if not isinstance(old, dict):
+            raise ResumeError(
+                f"hydra.run.dir: {config_file} is unreadable, so this directory cannot be "
+                "resumed safely; move it aside or choose another output directory"
+            )
+        old_hash = config_hash(old)
         if old_hash != new_hash:
             raise OutputDirInUse(
                 f"hydra.run.dir: {out_dir} holds a run of another config (hash {old_hash}, "
@@ -65,19 +148,57 @@ def execute(resolved: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
     earlier = guard_output_dir(out_dir, config_hash(resolved))
     if earlier is not None:
         return {**earlier, "skipped": True}
-    seed_everything(setup.seed, setup.deterministic, setup.device)
-    run = Run(out_dir, resolved, setup.seed, setup.device, setup.logger)
+    from initlab.training import reset_step_count
+
+    reset_step_count()
+    set_runtime(setup.runtime)
+    configure_progress(setup.logger)
+    preemption.install(setup.runtime.signals)
     try:
-        data = build_data(setup.data).to(setup.device)
+        seed_everything(setup.seed, setup.deterministic, setup.device)
+        data = build_data(setup.data)  # refused data: nothing is written
+        check_model_memory(setup, data)
+        data = data.to(setup.device)
+        try:
+            run = Run(out_dir, resolved, setup.seed, setup.device, setup.logger)
+        except OSError as err:
+            raise storage_error(err, out_dir) from None
+        return _run_task(setup, data, run, keys)
+    finally:
+        preemption.uninstall()
+
+
+def _run_task(setup: Any, data: Any, run: Run, keys: dict[str, Any]) -> dict[str, Any]:
+    out_dir = run.out_dir
+    try:
         result = TASKS.build(setup.task, setup, data, run)
+        return run.finish(result.status, result.metrics, **result.extra, recorded=keys)
+    except Preempted as stop:
+        _finish_quietly(run, "preempted", signal=str(stop), recorded=keys)
+        raise
     except USER_ERRORS as err:
-        run.finish("failed", {}, error=str(err), recorded=keys)
+        if not run.started_work():  # refused before any work: leave nothing behind
+            run.discard()
+        else:
+            _finish_quietly(run, "failed", error=str(err), recorded=keys)
         raise
+    except OSError as err:
+        _finish_quietly(run, "failed", error=f"{type(err).__name__}: {err}", recorded=keys)
+        raise storage_error(err, out_dir) from None
     except Exception as err:
-        atomic_write_text(out_dir / "error.txt", traceback.format_exc())
-        run.finish("failed", {}, error=f"{type(err).__name__}: {err}", recorded=keys)
+        with contextlib.suppress(OSError):
+            atomic_write_text(out_dir / "error.txt", traceback.format_exc())
+        _finish_quietly(run, "failed", error=f"{type(err).__name__}: {err}", recorded=keys)
         raise
-    return run.finish(result.status, result.metrics, **result.extra, recorded=keys)
+
+
+def _finish_quietly(run: Run, status: str, **extra: Any) -> None:
+    """Record ``status``; if even that cannot be written (full disk), say so and go on."""
+    try:
+        run.finish(status, {}, **extra)
+    except OSError as err:
+        print(f"initlab: could not record status {status!r}: {err}", file=sys.stderr)
+        run.lock.release()
 
 
 def describe(summary: dict[str, Any], out_dir: Path) -> str:
@@ -105,15 +226,34 @@ def hydra_main(cfg: Any) -> dict[str, Any] | None:
     label = os.environ.get(SWEEP_LABEL_ENV)  # set by scripts/reproduce.py: "exp 3/7 runs"
     if sweeping and label:
         print(f"[{label}] run {hydra_cfg.job.num + 1}: {out_dir.name}", flush=True)
+    existed = _listing(out_dir)
     try:
         resolved = OmegaConf.to_container(cfg, resolve=True)
         summary = execute(resolved, out_dir)
+    except Preempted as stop:
+        step = f" at step {stop.step}" if stop.step is not None else ""
+        print(
+            f"initlab: preempted by {stop}{step}; status recorded in {out_dir}; run the same "
+            "command (same hydra.run.dir) to resume",
+            file=sys.stderr,
+            flush=True,
+        )
+        preemption.chain(stop.signum)  # submitit requeues here (and exits)
+        sys.exit(preemption.EXIT_CODE)
     except USER_ERRORS as err:
         print(f"initlab: error: {err}", file=sys.stderr)
         if sweeping:
-            _record_failure(out_dir, str(err))
+            with contextlib.suppress(OSError):
+                _record_failure(out_dir, str(err))
             return None
-        sys.exit(2 if isinstance(err, ConfigError) else 1)
+        if not isinstance(err, StorageError):
+            _remove_if_hydra_only(out_dir, existed)
+        sys.exit(2 if isinstance(err, ConfigError) and not isinstance(err, StorageError) else 1)
+    except OSError as err:
+        print(f"initlab: error: {storage_error(err, out_dir)}", file=sys.stderr)
+        if sweeping:
+            return None
+        sys.exit(1)
     except Exception as err:  # noqa: BLE001 - a sweep records the failure and moves on
         if not sweeping:
             raise
@@ -121,6 +261,22 @@ def hydra_main(cfg: Any) -> dict[str, Any] | None:
         return None
     print(describe(summary, out_dir))
     return summary
+
+
+def _listing(out_dir: Path) -> set[str] | None:
+    with contextlib.suppress(OSError):
+        return {p.name for p in out_dir.iterdir()} if out_dir.is_dir() else None
+    return None
+
+
+def _remove_if_hydra_only(out_dir: Path, before: set[str] | None) -> None:
+    """A refused config leaves nothing: remove the directory Hydra made for it, if Hydra's own
+    files are all it holds."""
+    now = _listing(out_dir)
+    if now is None or not now <= HYDRA_FILES or (before and not before <= HYDRA_FILES):
+        return
+    logging.shutdown()  # Hydra's file handler holds train.log
+    shutil.rmtree(out_dir, ignore_errors=True)
 
 
 def _record_failure(out_dir: Path, message: str) -> None:

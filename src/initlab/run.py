@@ -6,28 +6,163 @@ Everything a run leaves behind lives in its directory:
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
+import io
 import json
 import os
 import platform
 import random
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 import yaml
 
-from initlab.tracking import LoggerConfig, Tracker, atomic_write_text
+from initlab.config import ConfigError, spec
+from initlab.tracking import LoggerConfig, Tracker, atomic_write_bytes, atomic_write_text
 
 # Keys that change how a run is watched, not what it computes: left out of the config hash.
-NON_SEMANTIC_KEYS = ("logger", "device", "claims")
-STATUSES = ("completed", "diverged", "failed")
+NON_SEMANTIC_KEYS = ("logger", "device", "claims", "runtime")
+STATUSES = ("completed", "diverged", "failed", "preempted")
+LOCK_FILE = ".lock"
+
+
+@dataclass(kw_only=True)
+class RuntimeConfig:
+    """How a run survives its machine (``runtime`` in conf/config.yaml; not in the config hash:
+    none of these changes a number)."""
+
+    signals: list[str] = spec(
+        choices=("SIGTERM", "SIGINT", "SIGUSR1", "SIGUSR2", "SIGHUP", "SIGCONT"),
+        help="on these: checkpoint at the current step and exit (a requeue resumes)",
+    )
+    checkpoint_every_steps: int = spec(min=0, help="also checkpoint every k steps; 0: never")
+    checkpoint_every_s: float = spec(min=0.0, help="also checkpoint every s seconds; 0: never")
+
+
+_RUNTIME = RuntimeConfig(signals=[], checkpoint_every_steps=0, checkpoint_every_s=0.0)
+
+
+def set_runtime(cfg: RuntimeConfig) -> None:
+    global _RUNTIME
+    _RUNTIME = cfg
+
+
+def runtime() -> RuntimeConfig:
+    """The running config's ``runtime`` keys (defaults outside ``execute``: no signals)."""
+    return _RUNTIME
+
+
+class ResumeError(ConfigError):
+    """A file of an earlier attempt in the run directory cannot be used; the message says which
+    and what to do (the file itself is left as it is)."""
+
+
+class RunLike(Protocol):
+    """What the training loop and tasks need of a run (:class:`Run`, :data:`NULL_RUN`)."""
+
+    out_dir: Path | None
+
+    def log(self, row: dict[str, Any]) -> None: ...
+
+    def truncate(self, step: int, phase: str | None = None) -> None: ...
+
+    def load_checkpoint(self) -> dict[str, Any] | None: ...
+
+    def save_checkpoint(self, state: dict[str, Any]) -> None: ...
+
+
+class NullRun:
+    """A run that keeps nothing: no rows, no checkpoints (probes, members, models built without
+    a run)."""
+
+    out_dir: Path | None = None
+
+    def log(self, row: dict[str, Any]) -> None:
+        pass
+
+    def truncate(self, step: int, phase: str | None = None) -> None:
+        pass
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        return None
+
+    def save_checkpoint(self, state: dict[str, Any]) -> None:
+        pass
+
+
+NULL_RUN = NullRun()
+
+
+def read_checkpoint(path: Path, config_hash: str, key: str = "hydra.run.dir") -> dict | None:
+    """The checkpoint at ``path`` if it belongs to ``config_hash``; None if there is none.
+
+    A file that cannot be read, holds no checkpoint or belongs to another config raises
+    :class:`ResumeError` (one line: what is wrong and what to do)."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is the same user error
+        raise ResumeError(
+            f"{key}: {path} is not a readable checkpoint ({type(err).__name__}); move it aside "
+            "to start this run over, or point hydra.run.dir elsewhere"
+        ) from None
+    if not isinstance(state, dict) or "config_hash" not in state:
+        raise ResumeError(
+            f"{key}: {path} is not a checkpoint of an initlab run; move it aside to start over"
+        )
+    if state.get("config_hash") != config_hash:
+        raise ResumeError(
+            f"{key}: {path} belongs to a different config (hash {state.get('config_hash')} != "
+            f"{config_hash}); use another hydra.run.dir"
+        )
+    return state
+
+
+class DirectoryLock:
+    """An exclusive ``fcntl`` lock on ``<dir>/.lock`` while a run holds the directory."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = Path(out_dir) / LOCK_FILE
+        self.fh: Any = None
+
+    def acquire(self) -> None:
+        self.fh = open(self.path, "a+")  # noqa: SIM115 - held until release
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            self.fh.seek(0)
+            holder = self.fh.read().strip() or "another process"
+            self.fh.close()
+            self.fh = None
+            if err.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise ConfigError(
+                    f"hydra.run.dir: {self.path.parent} is in use by {holder}; wait for it to "
+                    "end or choose another output directory"
+                ) from None
+            raise
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.fh.write(f"pid {os.getpid()}")
+        self.fh.flush()
+
+    def release(self) -> None:
+        if self.fh is not None:
+            fcntl.flock(self.fh, fcntl.LOCK_UN)
+            self.fh.close()
+            self.fh = None
+
+
 PACKAGES = (
     "initlab",
     "torch",
@@ -107,10 +242,16 @@ def git_commit() -> str | None:
 
 
 def read_summary(out_dir: Path) -> dict[str, Any] | None:
+    """The directory's ``summary.json``; None if there is none or it is unreadable (a run that
+    died while writing it has not finished: it resumes)."""
     path = Path(out_dir) / "summary.json"
     if not path.exists():
         return None
-    return json.loads(path.read_text())
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
 
 
 @dataclass
@@ -128,6 +269,15 @@ class Run:
         self.out_dir = Path(self.out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.hash = config_hash(self.config)
+        self.lock = DirectoryLock(self.out_dir)
+        self.lock.acquire()
+        try:
+            self._open()
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _open(self) -> None:
         atomic_write_text(
             self.out_dir / "config.yaml", yaml.safe_dump(self.config, sort_keys=False)
         )
@@ -159,6 +309,11 @@ class Run:
     def log(self, row: dict[str, Any]) -> None:
         self.tracker.log(row)
 
+    def truncate(self, step: int, phase: str | None = None) -> None:
+        """Drop ``metrics.csv`` rows after ``step`` (of ``phase`` only, if given): a resumed
+        loop redoes them (-1: every row of the phase; the loop starts it afresh)."""
+        self.tracker.csv.keep_until(step, phase)
+
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         state = {
             **state,
@@ -166,19 +321,14 @@ class Run:
             "wall_time": self.wall_time(),
             "saved_at": time.time(),
         }
-        tmp = self.checkpoint_path.with_name(".checkpoint.pt.tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, self.checkpoint_path)
+        buffer = io.BytesIO()
+        torch.save(state, buffer)  # serialized first: a failed write leaves the old file
+        atomic_write_bytes(self.checkpoint_path, buffer.getvalue())
 
     def load_checkpoint(self) -> dict[str, Any] | None:
-        if not self.checkpoint_path.exists():
+        state = read_checkpoint(self.checkpoint_path, self.hash)
+        if state is None:
             return None
-        state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
-        if state.get("config_hash") != self.hash:
-            raise RuntimeError(
-                f"{self.checkpoint_path} belongs to a different config "
-                f"(hash {state.get('config_hash')} != {self.hash}); use another hydra.run.dir"
-            )
         if state.get("saved_at", 0.0) < self.started:
             # written by an earlier process: its time adds to this one's (a checkpoint this
             # process wrote, in an earlier phase, is already counted)
@@ -208,7 +358,27 @@ class Run:
             self.out_dir / "summary.json", json.dumps(summary, indent=2, default=_json_default)
         )
         self.tracker.finish(summary, failed=status == "failed")
+        self.lock.release()
         return summary
+
+    def started_work(self) -> bool:
+        """Did this directory get any work done (a checkpoint, metric rows, task files)?"""
+        ours = {"config.yaml", "metrics.csv", "summary.json", ".wandb_id", "wandb", LOCK_FILE}
+        ours |= {".hydra", "train.log", "error.txt"}
+        if self.checkpoint_path.exists() or self.tracker.csv.rows:
+            return True
+        return any(
+            p.name not in ours and not p.name.startswith(".") for p in self.out_dir.iterdir()
+        )
+
+    def discard(self) -> None:
+        """Remove what this run wrote (a config refused before any work: nothing is left)."""
+        self.tracker.finish({}, failed=True)
+        for name in ("config.yaml", "metrics.csv", "summary.json", ".wandb_id", "error.txt"):
+            (self.out_dir / name).unlink(missing_ok=True)
+        shutil.rmtree(self.out_dir / "wandb", ignore_errors=True)
+        self.lock.release()
+        (self.out_dir / LOCK_FILE).unlink(missing_ok=True)
 
 
 def _json_default(value: Any) -> Any:

@@ -16,11 +16,12 @@ from initlab.data import DATASETS, DataBundle
 from initlab.inits import INITS, InitContext, initialize
 from initlab.models import MODELS, InitlabModel, build_model
 from initlab.optim import OPTIMIZERS
-from initlab.run import resolve_device
+from initlab.run import RuntimeConfig, resolve_device
 from initlab.tasks import TASKS
 from initlab.tracking import LoggerConfig
 
 PROFILES = ("dev", "quick", "full")
+DEFAULT_RUNTIME = {"signals": [], "checkpoint_every_steps": 0, "checkpoint_every_s": 0.0}
 GROUPS = {"model": MODELS, "init": INITS, "data": DATASETS, "task": TASKS, "optim": OPTIMIZERS}
 
 
@@ -34,6 +35,7 @@ class RootConfig:
     task: dict
     optim: dict
     logger: dict
+    runtime: dict
     seed: int = spec(min=0)
     profile: str = spec(choices=PROFILES, help="scale of an experiment; results/<profile>/")
     device: str = spec(help="auto, cpu, cuda, cuda:N or mps")
@@ -60,6 +62,7 @@ class Setup:
     task: Any
     optim: Any
     logger: LoggerConfig
+    runtime: RuntimeConfig
     seed: int
     device_name: str
     deterministic: bool
@@ -78,9 +81,12 @@ class Setup:
 
 def parse_config(resolved: dict[str, Any]) -> Setup:
     """Check a resolved config dict; raise ConfigError naming the first bad key."""
+    if "runtime" not in resolved:  # configs saved before the key existed
+        resolved = {**resolved, "runtime": dict(DEFAULT_RUNTIME)}
     root = check(resolved, RootConfig, "")
     typed = {group: registry.parse(resolved[group], group) for group, registry in GROUPS.items()}
-    logger = check(root.logger, LoggerConfig, "logger")
+    logger = check({"progress_every_s": 60.0, **root.logger}, LoggerConfig, "logger")
+    runtime = check(root.runtime, RuntimeConfig, "runtime")
     if root.device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(
             f"device: {root.device!r} asked for, but no CUDA device is available; use device=auto"
@@ -88,6 +94,7 @@ def parse_config(resolved: dict[str, Any]) -> Setup:
     return Setup(
         **typed,
         logger=logger,
+        runtime=runtime,
         seed=root.seed,
         device_name=root.device,
         deterministic=root.deterministic,

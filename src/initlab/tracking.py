@@ -6,16 +6,21 @@ W&B is offline by default (no account, no network; ``wandb sync`` later), ``onli
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import logging
 import math
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from initlab.config import spec
+
+log = logging.getLogger("initlab.progress")
 
 
 @dataclass(kw_only=True)
@@ -30,24 +35,136 @@ class WandbConfig:
 
 @dataclass(kw_only=True)
 class LoggerConfig:
-    progress: str = spec(choices=("auto", "on", "off"), help="auto: only on a terminal")
+    progress: str = spec(choices=("auto", "on", "off"), help="progress bars; auto: on a terminal")
+    progress_every_s: float = spec(
+        min=0.0, help="without a bar: a progress log line every this many seconds; 0: never"
+    )
     wandb: WandbConfig
 
     def show_progress(self) -> bool:
         return self.progress == "on" or (self.progress == "auto" and sys.stderr.isatty())
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary sibling, then rename: readers never see half a file."""
+_PROGRESS = {"bars": False, "every_s": 60.0}
+
+
+def configure_progress(cfg: LoggerConfig) -> None:
+    """How every :class:`Progress` of this process reports (set once per run by ``execute``)."""
+    _PROGRESS.update(bars=cfg.show_progress(), every_s=cfg.progress_every_s)
+
+
+class _Stderr(logging.StreamHandler):
+    """stderr as it is at each line (tests and notebooks swap ``sys.stderr``)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def _ensure_log_handler() -> None:
+    """Progress lines go to stderr and to every log file of the root logger (Hydra's
+    ``<job>.log`` in the run directory), not to Hydra's stdout console."""
+    root_files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    stderr = [h for h in log.handlers if isinstance(h, _Stderr)]
+    if not stderr:
+        handler = _Stderr(sys.stderr)
+        handler.setFormatter(logging.Formatter("[%(asctime)s][initlab] %(message)s"))
+        stderr = [handler]
+    log.handlers = [*stderr, *root_files]
+    log.propagate = False
+    log.setLevel(logging.INFO)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+class Progress:
+    """Progress of one piece of work: a tqdm bar on a terminal, else a log line (the ``initlab``
+    logger: Hydra's ``<job>.log`` and console) every ``logger.progress_every_s`` seconds with
+    what it is on, how far, and the time left at the average rate so far."""
+
+    def __init__(self, total: int | None, what: str, initial: int = 0, unit: str = "step") -> None:
+        self.total, self.what, self.unit, self.done = total, what, unit, initial
+        self.started, self.start_count = time.monotonic(), initial
+        self.last_line = self.started
+        self.note = ""
+        self.bar = None
+        if _PROGRESS["bars"]:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(
+                total=total, initial=initial, desc=what, leave=False, dynamic_ncols=True
+            )
+        elif _PROGRESS["every_s"] > 0:
+            _ensure_log_handler()
+
+    def update(self, n: int = 1, note: str | None = None) -> None:
+        self.done += n
+        if note is not None:
+            self.note = note
+        if self.bar is not None:
+            self.bar.update(n)
+            if note:
+                self.bar.set_postfix_str(note, refresh=False)
+            return
+        every = _PROGRESS["every_s"]
+        now = time.monotonic()
+        if every > 0 and now - self.last_line >= every:
+            self.last_line = now
+            log.info(self.line(now))
+
+    def line(self, now: float | None = None) -> str:
+        now = time.monotonic() if now is None else now
+        elapsed = now - self.started
+        rate = (self.done - self.start_count) / elapsed if elapsed > 0 else 0.0
+        where = f"{self.done}" + (f"/{self.total}" if self.total else "") + f" {self.unit}s"
+        eta = ""
+        if self.total and rate > 0:
+            eta = f", about {_duration((self.total - self.done) / rate)} left"
+        note = f" ({self.note})" if self.note else ""
+        return f"{self.what}: {where}{note}, {_duration(elapsed)} elapsed{eta}"
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary sibling, flush, then rename: readers never see half a file, and a
+    failed write (full disk) leaves the old file and no temporary behind."""
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """:func:`atomic_write_bytes` of UTF-8 text."""
+    atomic_write_bytes(path, text.encode())
 
 
 def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value
+
+
+def _step_of(row: dict[str, Any]) -> int | None:
+    try:
+        return int(float(row.get("step", 0)))
+    except (TypeError, ValueError):
+        return None
 
 
 class MetricsCSV:
@@ -58,16 +175,26 @@ class MetricsCSV:
         self.rows: list[dict[str, Any]] = []
         self.columns: list[str] = []
         if path.exists():
-            with open(path, newline="") as fh:
-                reader = csv.DictReader(fh)
-                self.columns = list(reader.fieldnames or [])
-                self.rows = [{k: v for k, v in r.items() if v != ""} for r in reader]
+            try:
+                with open(path, newline="") as fh:
+                    reader = csv.DictReader(fh)
+                    self.columns = list(reader.fieldnames or [])
+                    rows = [{k: v for k, v in r.items() if v not in ("", None)} for r in reader]
+            except (OSError, UnicodeDecodeError, csv.Error) as err:
+                from initlab.config import ConfigError
+
+                raise ConfigError(
+                    f"hydra.run.dir: {path} is unreadable ({type(err).__name__}); move it aside "
+                    "to resume with a fresh log, or choose another output directory"
+                ) from None
+            # a row cut short by a kill while it was appended has no readable step: drop it
+            self.rows = [r for r in rows if _step_of(r) is not None]
 
     def keep_until(self, step: int, phase: str | None = None) -> None:
         """Drop rows logged after ``step`` (of ``phase`` only, if given): a resume redoes them."""
 
         def keep(row: dict[str, Any]) -> bool:
-            later = int(float(row.get("step", 0))) > step
+            later = (_step_of(row) or 0) > step
             return not later or (phase is not None and row.get("phase") != phase)
 
         self.rows = [r for r in self.rows if keep(r)]

@@ -1,9 +1,27 @@
-"""The training loop every task shares: minibatch SGD/Adam with eval, checkpoints and resume.
+"""The one training loop: every optimizer step of initlab runs in :func:`fit`.
 
-One readable loop. Each epoch shuffles with a generator seeded by (seed, epoch), so a run resumed
-from a checkpoint (even mid-epoch) sees exactly the batches an uninterrupted run sees. A loss that
-becomes non-finite or exceeds ``diverge_factor`` times the first loss ends training with status
-``diverged`` and the step it happened at.
+``task=train``, ``train_vae``, learning-rate probes, grid-search members (one by one or stacked),
+PDI stages, angle draws and DDP ranks all call :func:`fit` (through :func:`train_model` when they
+train on a :class:`DataBundle` and report train/val/test metrics). What differs between them is
+passed in: the batches, the optimizer, a per-epoch hook (evaluation, scoring, stopping members),
+the run that receives rows and checkpoints (:class:`initlab.run.NullRun` when nothing is kept).
+
+One rule for divergence: a loss that is non-finite or above ``diverge_factor`` times the first
+loss (``inf``: non-finite only). The loss is the batch mean of ``model.objective(x, y)["loss"]``;
+a stacked model returns one loss per member (shape (K,)), each checked on its own.
+
+No host sync per step: the losses stay on the device; flags and the first bad step and value are
+accumulated there and read every ``log_every`` steps, at epoch ends and before checkpoints
+("check points"). A logged loss is the exact loss of its step; a divergence is reported with the
+exact step and value it happened at, even if the check came later (the steps in between are
+wasted work, never logged or checkpointed: a checkpoint is only written right after a clean check).
+
+Each epoch shuffles with a generator seeded by (seed, epoch), so a run resumed from a checkpoint
+(even mid-epoch) sees exactly the batches an uninterrupted run sees. Checkpoints: every
+``checkpoint_every`` epochs (at most once per ``checkpoint_interval_s``), every
+``runtime.checkpoint_every_steps`` steps or ``runtime.checkpoint_every_s`` seconds mid-epoch, and
+on a preemption signal (:mod:`initlab.preemption`), after which the run stops with
+:class:`~initlab.preemption.Preempted`.
 """
 
 from __future__ import annotations
@@ -12,20 +30,31 @@ import contextlib
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from initlab.config import spec
+from initlab import preemption
+from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.optim import OptimConfig, build_optimizer
-from initlab.run import Run
+from initlab.run import NULL_RUN, RunLike
+from initlab.tracking import Progress
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-FAULT_ENV = "INITLAB_FAULT_AFTER_STEP"  # tests: hard-kill the process after this step
+# tests: hard-kill the process (os._exit, as kill -9) / send it SIGUSR1 after this many optimizer
+# steps of this run (all loops together: probes, members and stages count alike)
+FAULT_ENV = "INITLAB_FAULT_AFTER_STEP"
+SIGNAL_ENV = "INITLAB_SIGNAL_AFTER_STEP"
+_PROCESS_STEPS = [0]
+
+
+def reset_step_count() -> None:
+    """A new run starts counting steps for FAULT_ENV / SIGNAL_ENV (``execute`` calls it)."""
+    _PROCESS_STEPS[0] = 0
 
 
 @dataclass(kw_only=True)
@@ -55,34 +84,69 @@ class TrainOutcome:
     steps: int = 0
 
 
+class Trainee(Protocol):
+    """What the loop trains: a model (or a stack of models) with an objective."""
+
+    def objective(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]: ...
+
+    def train(self, mode: bool = True) -> Any: ...
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+@torch.no_grad()
+def predict(model: Any, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """``model``'s outputs on ``x`` in eval mode, in chunks of ``batch_size``."""
+    was_training = model.training
+    model.eval()
+    out = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+    model.train(was_training)
+    return out
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> dict:
     """Every key of ``model.objective`` averaged over (x, y), in eval mode."""
     was_training = model.training
     model.eval()
-    totals: dict[str, float] = {}
+    totals: dict[str, torch.Tensor] = {}
     for start in range(0, len(x), batch_size):
         values = model.objective(x[start : start + batch_size], y[start : start + batch_size])
         for key, per_example in values.items():
-            totals[key] = totals.get(key, 0.0) + per_example.sum().item()
+            part = per_example.sum().double()
+            totals[key] = totals[key] + part if key in totals else part
     model.train(was_training)
-    return {key: total / max(len(x), 1) for key, total in totals.items()}
+    n = max(len(x), 1)
+    return {key: total.item() / n for key, total in totals.items()}
 
 
-@torch.no_grad()
+def score_outputs(outputs: torch.Tensor, y: torch.Tensor, metric: str) -> float:
+    """The one scoring function: ``accuracy`` (class labels), ``auc`` (binary, from logits) or
+    ``mean_auc`` (multi-label, masked) of model outputs (logits) against ``y``."""
+    from initlab.data.multitask import binary_auc, mean_auc
+
+    if metric == "mean_auc":
+        return mean_auc(torch.sigmoid(outputs), y)
+    if metric == "auc":
+        return binary_auc(outputs, y)
+    if metric == "accuracy":
+        return (outputs.argmax(-1) == y).float().sum().item() / max(len(y), 1)
+    raise ValueError(f"unknown metric {metric!r}")
+
+
+def score(model: Any, x: torch.Tensor, y: torch.Tensor, metric: str, batch_size: int) -> float:
+    """The data set's metric of ``model`` on (x, y) (see :func:`score_outputs`)."""
+    if metric == "accuracy":  # the objective's own accuracy (the number evaluate reports)
+        return evaluate(model, x, y, batch_size)["accuracy"]
+    return score_outputs(predict(model, x, batch_size), y, metric)
+
+
 def auc_score(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, metric: str, batch_size: int
 ) -> float:
     """ROC AUC of ``model`` on (x, y): ``auc`` (binary) or ``mean_auc`` (multi-label, masked)."""
-    from initlab.data.multitask import binary_auc, mean_auc
-
-    was_training = model.training
-    model.eval()
-    logits = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
-    model.train(was_training)
-    if metric == "mean_auc":
-        return mean_auc(torch.sigmoid(logits), y)
-    return binary_auc(logits, y)
+    return score(model, x, y, metric, batch_size)
 
 
 def evaluate_splits(model: nn.Module, data: DataBundle, batch_size: int) -> dict[str, float]:
@@ -94,13 +158,118 @@ def evaluate_splits(model: nn.Module, data: DataBundle, batch_size: int) -> dict
             for key, value in evaluate(model, x, y, batch_size).items():
                 metrics[f"{split}_{key}"] = value
             if data.metric in ("auc", "mean_auc"):
-                metrics[f"{split}_{data.metric}"] = auc_score(model, x, y, data.metric, batch_size)
+                metrics[f"{split}_{data.metric}"] = score(model, x, y, data.metric, batch_size)
     return metrics
+
+
+# ----------------------------------------------------------------------------- batches
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     return torch.randperm(n, generator=generator)
+
+
+@dataclass
+class Batches:
+    """Minibatches of (x, y): epoch e visits ``epoch_order(n, seed, e)`` in chunks of ``size``.
+
+    ``shuffle=False`` keeps the rows in order (full-batch gradient descent of a probe).
+    ``drop_single`` merges a last batch of one example into the one before it: BatchNorm in
+    train mode cannot normalize one example (the loop sets it for models with BatchNorm).
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    size: int
+    seed: int
+    shuffle: bool = True
+    drop_single: bool = False
+
+    def __post_init__(self) -> None:
+        self.n = len(self.x)
+        self.size = min(self.size, self.n)
+        bounds = list(range(0, self.n, self.size)) + [self.n]
+        if self.drop_single and len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+            del bounds[-2]
+        self.bounds = bounds
+        self.per_epoch = len(bounds) - 1
+        self._order: tuple[int, torch.Tensor] | None = None
+
+    def get(self, epoch: int, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        lo, hi = self.bounds[index], self.bounds[index + 1]
+        if not self.shuffle and lo == 0 and hi == self.n:
+            return self.x, self.y, self.n
+        if not self.shuffle:
+            return self.x[lo:hi], self.y[lo:hi], hi - lo
+        if self._order is None or self._order[0] != epoch:
+            self._order = (epoch, epoch_order(self.n, self.seed, epoch).to(self.x.device))
+        idx = self._order[1][lo:hi]
+        return self.x[idx], self.y[idx], hi - lo
+
+
+def has_batch_norm(model: Any) -> bool:
+    modules = model.modules() if hasattr(model, "modules") else []
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in modules)
+
+
+def batches_for(
+    model: Any, x: torch.Tensor, y: torch.Tensor, size: int, seed: int, key: str, **kw: Any
+) -> Batches:
+    """:class:`Batches` for ``model``: with BatchNorm, a last batch of one example is merged into
+    the one before it, and batches of one example are refused (naming ``key``)."""
+    norm = has_batch_norm(model)
+    if norm and min(size, len(x)) < 2:
+        raise ConfigError(
+            f"{key}: batches of {min(size, len(x))} example(s) cannot train a model with "
+            "BatchNorm (it normalizes over the batch); use at least 2"
+        )
+    return Batches(x, y, size, seed, drop_single=norm, **kw)
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+@dataclass
+class LoopState:
+    """Where the loop is; device tensors hold the per-member accumulators (see module doc)."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_index: int = 0
+    first_loss: torch.Tensor | None = None  # () or (K,)
+    epoch_sum: torch.Tensor | None = None  # float64, size-weighted sum of this epoch's losses
+    bad: torch.Tensor | None = None
+    bad_step: torch.Tensor | None = None
+    bad_value: torch.Tensor | None = None
+    peak: torch.Tensor | None = None  # the largest loss seen (probes report it)
+    last: torch.Tensor | None = None  # the last step's loss
+
+
+@dataclass
+class FitResult:
+    status: str  # completed | diverged
+    steps: int
+    epochs: int
+    first_loss: list[float]
+    last_loss: list[float]
+    peak_loss: list[float]
+    diverged_at_step: list[int | None]  # per member; None: did not diverge
+    loss_at_divergence: list[float | None]
+
+
+EpochHook = Callable[[int, torch.Tensor, bool, int], "list[int] | None | bool"]
+
+
+@dataclass
+class Checkpointing:
+    """When to checkpoint: every ``every_epochs`` epochs (at most once per ``min_interval_s``),
+    every ``every_steps`` steps or ``every_s`` seconds (mid-epoch), and at the end."""
+
+    every_epochs: int = 0
+    min_interval_s: float = 0.0
+    every_steps: int = 0
+    every_s: float = 0.0
 
 
 def _rng_state() -> dict[str, Any]:
@@ -116,128 +285,301 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def train_model(
-    model: nn.Module,
-    data: DataBundle,
-    loop: TrainLoopConfig,
-    optim: OptimConfig,
-    run: Run,
-    seed: int,
+def fit(
+    model: Any,
+    batches: Batches | Any,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any = None,
+    *,
+    epochs: int,
+    max_steps: int | None = None,
+    log_every: int = 50,
+    diverge_factor: float = math.inf,
+    precision: str = "fp32",
+    run: RunLike = NULL_RUN,
     phase: str = "train",
-    show_progress: bool = False,
-) -> TrainOutcome:
-    """Train ``model`` on ``data.train``, logging rows tagged with ``phase`` through ``run``."""
-    x_train, y_train = data.split("train")
-    n = len(x_train)
-    batch_size = n if loop.full_batch else min(loop.batch_size, n)
-    batches_per_epoch = math.ceil(n / batch_size)
-    total_steps = loop.epochs * batches_per_epoch
-    if loop.max_steps is not None:
-        total_steps = min(total_steps, loop.max_steps)
-    optimizer, scheduler = build_optimizer(optim, model.parameters(), total_steps)
-    device_type = x_train.device.type
-    amp_dtype = AMP_DTYPES.get(loop.precision)
+    checkpointing: Checkpointing | None = None,
+    on_epoch_end: EpochHook | None = None,
+    check_after_last: bool = False,
+    progress: str | None = None,
+    extra_state: Callable[[], dict[str, Any]] | None = None,
+) -> FitResult:
+    """Train ``model`` for ``epochs`` epochs (or ``max_steps`` steps) of ``batches``.
+
+    ``on_epoch_end(epoch, epoch_losses, last, step)`` runs after every epoch (``epoch`` counts
+    from 1; ``epoch_losses`` holds each member's size-weighted mean batch loss of the epoch in
+    float64, or its first non-finite / diverged value; ``last``: no epoch follows; ``step``: steps
+    so far). It returns None to go
+    on, True to stop, or the rows of a stacked model that go on training (the model and the
+    optimizer have been cut to them by the hook). ``check_after_last``: also compute and check
+    the loss of the batch after the last step (a probe's "did it stay stable" includes the state
+    it ends in). Rows go to ``run`` tagged with ``phase``; a run resumes from its checkpoint of
+    the same phase and truncates its ``metrics.csv`` rows of this phase to the checkpoint's step.
+    """
+    per_epoch = batches.per_epoch
+    total = epochs * per_epoch if max_steps is None else min(epochs * per_epoch, max_steps)
+    device_type = batches.x.device.type
+    amp_dtype = AMP_DTYPES.get(precision)
+    scaler = torch.amp.GradScaler(device_type, enabled=precision == "fp16")
+    ckpt = checkpointing or Checkpointing()
+    state = LoopState()
+
+    saved = run.load_checkpoint()
+    if saved is not None and saved.get("phase") == phase:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(saved["scheduler"])
+        state.step, state.epoch, state.batch_index = (
+            saved["step"],
+            saved["epoch"],
+            saved["batch_index"],
+        )
+        if saved.get("first_loss") is not None:
+            state.first_loss = torch.as_tensor(saved["first_loss"], device=batches.x.device)
+        if saved.get("epoch_sum") is not None:
+            state.epoch_sum = torch.as_tensor(
+                saved["epoch_sum"], dtype=torch.float64, device=batches.x.device
+            )
+        _set_rng_state(saved["rng"])
+        if "scaler" in saved:
+            scaler.load_state_dict(saved["scaler"])
+    run.truncate(state.step if state.step or state.epoch else -1, phase)
+
+    last_checkpoint = last_mid = time.monotonic()
+
+    def checkpoint() -> None:
+        nonlocal last_checkpoint, last_mid
+        last_checkpoint = last_mid = time.monotonic()
+        payload = {
+            "phase": phase,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "step": state.step,
+            "epoch": state.epoch,
+            "batch_index": state.batch_index,
+            "first_loss": None if state.first_loss is None else state.first_loss.tolist(),
+            "epoch_sum": None if state.epoch_sum is None else state.epoch_sum.tolist(),
+            "rng": _rng_state(),
+            "scaler": scaler.state_dict(),
+        }
+        if extra_state is not None:
+            payload.update(extra_state())
+        run.save_checkpoint(payload)
+
+    def outcome(status: str) -> FitResult:
+        def values(t: torch.Tensor | None) -> list:
+            return [] if t is None else torch.atleast_1d(t).tolist()
+
+        bad = values(state.bad) or [False] * len(values(state.last))
+        steps, bad_values = values(state.bad_step), values(state.bad_value)
+        return FitResult(
+            status,
+            state.step,
+            state.epoch,
+            values(state.first_loss),
+            values(state.last),
+            values(state.peak),
+            [int(s) if b else None for s, b in zip(steps, bad, strict=False)],
+            [float(v) if b else None for v, b in zip(bad_values, bad, strict=False)],
+        )
+
+    def accumulate(loss: torch.Tensor, size: int, step: int) -> None:
+        """Device-side bookkeeping of one step's loss (no host sync)."""
+        detached = loss.detach()
+        if state.first_loss is None:
+            state.first_loss = detached.clone()
+        if state.bad is None:
+            state.bad = torch.zeros_like(detached, dtype=torch.bool)
+            state.bad_step = torch.full_like(detached, -1, dtype=torch.long)
+            state.bad_value = torch.zeros_like(detached)
+            state.peak = detached.clone()
+        bad_now = ~torch.isfinite(detached)
+        if math.isfinite(diverge_factor):
+            bad_now |= detached > diverge_factor * state.first_loss.clamp_min(1e-8)
+        newly = bad_now & ~state.bad
+        state.bad_step = torch.where(newly, step, state.bad_step)
+        state.bad_value = torch.where(newly, detached, state.bad_value)
+        # the peak up to and including the first bad loss (NaN never counts as a peak)
+        state.peak = torch.where(state.bad, state.peak, torch.fmax(state.peak, detached))
+        state.bad |= bad_now
+        weighted = detached.double() * size
+        state.epoch_sum = weighted if state.epoch_sum is None else state.epoch_sum + weighted
+        state.last = detached
+
+    def all_bad() -> bool:
+        """A single model stops at its first bad loss; a stack's hook drops bad members at the
+        epoch's end (the others go on, as they would alone)."""
+        return state.bad is not None and state.bad.dim() == 0 and bool(state.bad)
+
+    def epoch_losses(n_rows: int) -> torch.Tensor:
+        mean = state.epoch_sum / batches.n
+        return torch.where(state.bad, state.bad_value.double(), mean) if n_rows else mean
+
+    def reindex(rows: list[int]) -> None:
+        index = torch.as_tensor(rows, device=batches.x.device)
+        for name in ("first_loss", "bad", "bad_step", "bad_value", "peak", "last", "epoch_sum"):
+            value = getattr(state, name)
+            if value is not None and value.dim():
+                setattr(state, name, value[index])
+
+    def diverged_row() -> None:
+        step = int(torch.atleast_1d(state.bad_step)[0])
+        value = float(torch.atleast_1d(state.bad_value)[0])
+        run.log({"step": step, "epoch": step // per_epoch, "phase": phase,
+                 "train_batch_loss": value})  # fmt: skip
 
     def autocast() -> contextlib.AbstractContextManager:
         if amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type, dtype=amp_dtype)
 
-    scaler = torch.amp.GradScaler(device_type, enabled=loop.precision == "fp16")
-
-    step, epoch, batch_index, first_loss = 0, 0, 0, None
-    state = run.load_checkpoint()
-    if state is not None and state.get("phase") == phase:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step, epoch, batch_index = state["step"], state["epoch"], state["batch_index"]
-        first_loss = state["first_loss"]
-        _set_rng_state(state["rng"])
-        if "scaler" in state:
-            scaler.load_state_dict(state["scaler"])
-        run.tracker.csv.keep_until(step, phase)
-
-    last_checkpoint = time.monotonic()
-
-    def checkpoint() -> None:
-        nonlocal last_checkpoint
-        last_checkpoint = time.monotonic()
-        run.save_checkpoint(
-            {
-                "phase": phase,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "step": step,
-                "epoch": epoch,
-                "batch_index": batch_index,
-                "first_loss": first_loss,
-                "rng": _rng_state(),
-                "scaler": scaler.state_dict(),
-            }
-        )
-
     fault_step = int(os.environ.get(FAULT_ENV, "0")) or None
-    progress = tqdm(
-        total=total_steps,
-        initial=step,
-        desc=phase,
-        disable=not show_progress,
-        leave=False,
-        dynamic_ncols=True,
-    )
-    metrics: dict[str, Any] = {}
+    signal_step = int(os.environ.get(SIGNAL_ENV, "0")) or None
+    bar = Progress(total, f"{phase}" if progress is None else progress, initial=state.step)
     model.train()
-    while epoch < loop.epochs and step < total_steps:
-        order = epoch_order(n, seed, epoch).to(x_train.device)
-        while batch_index < batches_per_epoch and step < total_steps:
-            idx = order[batch_index * batch_size : (batch_index + 1) * batch_size]
-            with autocast():
-                loss = model.objective(x_train[idx], y_train[idx])["loss"].float().mean()
-            value = loss.item()
-            first_loss = value if first_loss is None else first_loss
-            if not math.isfinite(value) or value > loop.diverge_factor * max(first_loss, 1e-8):
-                run.log({"step": step, "epoch": epoch, "phase": phase, "train_batch_loss": value})
-                progress.close()
-                return TrainOutcome(
-                    "diverged",
-                    {**metrics, "diverged_at_step": step, "loss_at_divergence": value},
-                    step,
-                )
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()  # a no-op scale unless precision is fp16
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            step += 1
-            batch_index += 1
-            progress.update(1)
-            if step % loop.log_every == 0:
-                run.log(
-                    {
-                        "step": step,
-                        "epoch": epoch,
-                        "phase": phase,
-                        "train_batch_loss": value,
-                        "lr": scheduler.get_last_lr()[0],
-                    }
-                )
-                progress.set_postfix(loss=f"{value:.4f}", refresh=False)
-            if fault_step is not None and step == fault_step:
-                os._exit(3)  # simulate a hard kill (tests of resume)
-        epoch_done = batch_index >= batches_per_epoch
-        if epoch_done:
-            epoch, batch_index = epoch + 1, 0
-        finished = epoch >= loop.epochs or step >= total_steps
-        if epoch_done and (epoch % loop.eval_every == 0 or finished):
+    try:
+        with preemption.watch() as stop:
+            while state.epoch < epochs and state.step < total:
+                while state.batch_index < per_epoch and state.step < total:
+                    xb, yb, size = batches.get(state.epoch, state.batch_index)
+                    with autocast():
+                        loss = model.objective(xb, yb)["loss"].float().mean(-1)
+                    accumulate(loss, size, state.step)
+                    optimizer.zero_grad(set_to_none=True)
+                    scaler.scale(loss if loss.dim() == 0 else loss.sum()).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                    if scheduler is not None:
+                        scheduler.step()
+                    state.step += 1
+                    state.batch_index += 1
+                    bar.update(1)
+                    _PROCESS_STEPS[0] += 1
+                    if fault_step is not None and _PROCESS_STEPS[0] == fault_step:
+                        os._exit(3)  # simulate a hard kill (tests of resume)
+                    if signal_step is not None and _PROCESS_STEPS[0] == signal_step:
+                        preemption.simulate()
+                    logged = state.step % log_every == 0
+                    mid = (ckpt.every_steps and state.step % ckpt.every_steps == 0) or (
+                        ckpt.every_s and time.monotonic() - last_mid >= ckpt.every_s
+                    )
+                    if not (logged or mid or stop.requested):
+                        continue
+                    if all_bad():  # a check point: divergence first
+                        diverged_row()
+                        return outcome("diverged")
+                    if logged and state.last.dim() == 0:
+                        value = state.last.item()
+                        row = {"step": state.step, "epoch": state.epoch, "phase": phase,
+                               "train_batch_loss": value}  # fmt: skip
+                        if scheduler is not None:
+                            row["lr"] = scheduler.get_last_lr()[0]
+                        run.log(row)
+                        bar.note = f"loss {value:.4g}"
+                    if stop.requested or (mid and state.batch_index < per_epoch):
+                        if state.bad is None or not bool(state.bad.any()):
+                            checkpoint()
+                        stop.raise_if_requested(state.step)
+                epoch_done = state.batch_index >= per_epoch
+                finished_steps = state.step >= total
+                if all_bad():
+                    diverged_row()
+                    return outcome("diverged")
+                if epoch_done:
+                    state.epoch, state.batch_index = state.epoch + 1, 0
+                finished = state.epoch >= epochs or finished_steps
+                if finished and check_after_last:
+                    xb, yb, size = batches.get(*divmod(state.step, per_epoch))
+                    with torch.no_grad(), autocast():
+                        loss = model.objective(xb, yb)["loss"].float().mean(-1)
+                    accumulate(loss, 0, state.step)
+                    if all_bad():
+                        return outcome("diverged")
+                if epoch_done and on_epoch_end is not None:
+                    losses = epoch_losses(1)
+                    answer = on_epoch_end(state.epoch, losses, finished, state.step)
+                    state.epoch_sum = None
+                    if answer is True:
+                        return outcome("completed")
+                    if isinstance(answer, list):
+                        if not answer:
+                            return outcome("completed")
+                        reindex(answer)
+                elif epoch_done:
+                    state.epoch_sum = None
+                due = epoch_done and ckpt.every_epochs and state.epoch % ckpt.every_epochs == 0
+                waited = time.monotonic() - last_checkpoint >= ckpt.min_interval_s
+                if ckpt.every_epochs and (finished or (due and waited)) or stop.requested:
+                    checkpoint()
+                stop.raise_if_requested(state.step)
+    finally:
+        bar.close()
+    return outcome("completed")
+
+
+def train_model(
+    model: nn.Module,
+    data: DataBundle,
+    loop: TrainLoopConfig,
+    optim: OptimConfig,
+    run: RunLike,
+    seed: int,
+    phase: str = "train",
+    show_progress: bool = False,  # noqa: ARG001 - kept for callers; progress follows the logger
+) -> TrainOutcome:
+    """Train ``model`` on ``data.train`` with :func:`fit`, evaluating train/val/test every
+    ``eval_every`` epochs and at the end; rows tagged with ``phase`` go through ``run``."""
+    from initlab.run import runtime
+
+    x_train, y_train = data.split("train")
+    n = len(x_train)
+    key = "task.full_batch" if loop.full_batch else "task.batch_size"
+    batches = batches_for(model, x_train, y_train, n if loop.full_batch else loop.batch_size,
+                          seed, key)  # fmt: skip
+    total = loop.epochs * batches.per_epoch
+    if loop.max_steps is not None:
+        total = min(total, loop.max_steps)
+    optimizer, scheduler = build_optimizer(optim, model.parameters(), total)
+    metrics: dict[str, Any] = {}
+
+    def on_epoch_end(epoch: int, losses: torch.Tensor, last: bool, step: int) -> None:
+        nonlocal metrics
+        if epoch % loop.eval_every == 0 or last:
             metrics = evaluate_splits(model, data, loop.eval_batch_size)
             run.log({"step": step, "epoch": epoch, "phase": phase, **metrics})
-        due = epoch_done and epoch % max(loop.checkpoint_every, 1) == 0
-        waited = time.monotonic() - last_checkpoint >= loop.checkpoint_interval_s
-        if loop.checkpoint_every and (finished or (due and waited)):
-            checkpoint()
-    progress.close()
+
+    settings = runtime()
+    checkpointing = Checkpointing(
+        every_epochs=loop.checkpoint_every,
+        min_interval_s=loop.checkpoint_interval_s,
+        every_steps=settings.checkpoint_every_steps if loop.checkpoint_every else 0,
+        every_s=settings.checkpoint_every_s if loop.checkpoint_every else 0.0,
+    )
+    result = fit(
+        model,
+        batches,
+        optimizer,
+        scheduler,
+        epochs=loop.epochs,
+        max_steps=loop.max_steps,
+        log_every=loop.log_every,
+        diverge_factor=loop.diverge_factor,
+        precision=loop.precision,
+        run=run,
+        phase=phase,
+        checkpointing=checkpointing,
+        on_epoch_end=on_epoch_end,
+    )
+    if result.status == "diverged":
+        extra = {
+            "diverged_at_step": result.diverged_at_step[0],
+            "loss_at_divergence": result.loss_at_divergence[0],
+        }
+        return TrainOutcome("diverged", {**metrics, **extra}, result.diverged_at_step[0])
     if not metrics:
         metrics = evaluate_splits(model, data, loop.eval_batch_size)
-    return TrainOutcome("completed", {**metrics, "steps": step, "epochs": epoch}, step)
+    return TrainOutcome(
+        "completed", {**metrics, "steps": result.steps, "epochs": result.epochs}, result.steps
+    )

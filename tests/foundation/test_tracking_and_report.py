@@ -76,11 +76,15 @@ def test_wandb_run_is_finished_whether_or_not_the_task_fails(tmp_path, monkeypat
         "logger.wandb.group=g1",
         "logger.wandb.job_type=train",
     ]
-    if fails:
-        overrides += ["data=mnist", f"data.root={tmp_path}", "data.download=false"]
     cfg = compose(overrides)
-    if fails:
-        with pytest.raises(Exception, match="MNIST is not in"):
+    if fails:  # a task that crashes after its run started
+        import initlab.main
+
+        def crash(*args, **kwargs):
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(initlab.main.TASKS, "build", crash)
+        with pytest.raises(RuntimeError, match="boom"):
             execute(cfg, tmp_path / "run")
     else:
         execute(cfg, tmp_path / "run")
@@ -90,6 +94,18 @@ def test_wandb_run_is_finished_whether_or_not_the_task_fails(tmp_path, monkeypat
     assert calls[-1] == ("finish", 1 if fails else 0)
     status = '"status": "failed"' if fails else '"status": "completed"'
     assert status in (tmp_path / "run" / "summary.json").read_text()
+
+
+def test_data_refused_before_the_run_leaves_no_wandb_run_and_no_files(tmp_path, monkeypatch):
+    import wandb
+
+    calls: list = []
+    monkeypatch.setattr(wandb, "init", lambda **kw: _FakeWandbRun(calls, **kw))
+    cfg = compose(["logger.progress=off", "data=mnist", f"data.root={tmp_path}",
+                   "data.download=false"])  # fmt: skip
+    with pytest.raises(Exception, match="MNIST is not in"):
+        execute(cfg, tmp_path / "run")
+    assert calls == [] and not (tmp_path / "run").exists()
 
 
 def test_every_paper_claim_is_registered():

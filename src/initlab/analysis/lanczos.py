@@ -123,6 +123,9 @@ def lanczos(
     q = _random_unit(n, generator, dtype, device, basis[:0])
     assert q is not None
     m = 0
+    from initlab.tracking import Progress
+
+    progress = Progress(max_iter, "lanczos", unit="matvec")
     while m < max_iter:
         basis[m] = q
         w = matvec(q).to(dtype=dtype, device=device)
@@ -138,6 +141,7 @@ def lanczos(
         theta, s = _tridiag_eig(alphas, betas)
         residuals = abs(betas[-1]) * s[-1].abs()
         converged = _done(theta, residuals, k, tol, zero_scale, want_top, want_bottom)
+        progress.update(1, f"Ritz values {float(theta[0]):.4g}..{float(theta[-1]):.4g}")
         if converged or m == max_iter:
             break
         if broke:
@@ -150,6 +154,7 @@ def lanczos(
         else:
             q = w / beta
 
+    progress.close()
     kk = min(k, m)
     top_idx = torch.arange(m - 1, m - 1 - kk, -1) if want_top else torch.arange(0)
     bot_idx = torch.arange(0, kk) if want_bottom else torch.arange(0)

@@ -33,15 +33,17 @@ BatchNorm, whose running statistics vmap cannot update in place).
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from initlab.training import epoch_order
+from initlab.training import Batches, epoch_order, fit
 
 Params = dict[str, torch.Tensor]
 # on_epoch_end(epoch, stack, epoch_losses) -> members to go on training, or None: all
@@ -108,7 +110,7 @@ class StackedModels:
     def training(self) -> bool:
         return self.base.training
 
-    def train(self, mode: bool) -> None:
+    def train(self, mode: bool = True) -> None:
         self.base.train(mode)
         if self.batched is not None:
             self.batched.train(mode)
@@ -126,6 +128,22 @@ class StackedModels:
 
         randomness = "different" if self.base.training else "error"
         return vmap(one, in_dims=(0, None if shared_x else 0), randomness=randomness)(params, x)
+
+    def objective(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per member and example: the cross-entropy loss, (K, batch) (the loop's objective).
+
+        ``x`` (batch, ...) with ``y`` (batch,) is one batch for every member; (K, batch, ...)
+        with (K, batch) one batch per member."""
+        shared = y.dim() == 1
+        logits = self.logits(self.params, x, shared_x=shared)
+        targets = y.expand(self.k, -1) if shared else y
+        return {"loss": F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")}
+
+    def state_dict(self) -> Params:
+        return {name: p.detach().clone() for name, p in self.params.items()}
+
+    def load_state_dict(self, params: Params) -> None:
+        self.set_params(dict(params), self.members)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch_size: int) -> torch.Tensor:
@@ -246,16 +264,71 @@ def load_member(model: nn.Module, params: Params, k: int) -> nn.Module:
     return model
 
 
-def _epoch_losses(batch_losses: list[torch.Tensor], n: int, batch_size: int) -> torch.Tensor:
-    """Per member: the size-weighted mean of its batch losses in float64 (as a loop adding
-    ``loss.item() * len(batch)`` computes it), or its first non-finite batch loss."""
-    losses = torch.stack(batch_losses).double()  # (steps, K)
-    sizes = torch.full((len(batch_losses), 1), float(batch_size), dtype=torch.float64)
-    sizes[-1] = n - batch_size * (len(batch_losses) - 1)  # the last batch may be short
-    mean = (losses * sizes.to(losses.device)).sum(0) / n
-    bad = ~torch.isfinite(losses)
-    first_bad = losses.gather(0, bad.int().argmax(0, keepdim=True)).squeeze(0)
-    return torch.where(bad.any(0), first_bad, mean)
+class StackedSGD:
+    """``torch.optim.SGD`` (dampening 0, no Nesterov) on the stack's parameters with one learning
+    rate per member (a (K,) tensor broadcast over each parameter's leading dim): the optimizer
+    the one loop steps for a stack. ``keep(rows, params)`` follows the stack when members leave."""
+
+    def __init__(
+        self, params: list[torch.Tensor], lrs: torch.Tensor, momentum: float, weight_decay: float
+    ) -> None:
+        self.momentum, self.weight_decay = momentum, weight_decay
+        self.velocity: list[torch.Tensor] = []
+        self._set(params, lrs)
+
+    def _set(self, params: list[torch.Tensor], lrs: torch.Tensor) -> None:
+        self.params = [p.requires_grad_() for p in params]
+        self.lrs = lrs
+        self.lr_views = [lrs.view(-1, *[1] * (p.dim() - 1)) for p in self.params]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:  # noqa: ARG002 - always to None
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        grads = [p.grad for p in self.params]
+        if self.weight_decay:
+            grads = torch._foreach_add(grads, self.params, alpha=self.weight_decay)
+        if self.momentum and self.velocity:
+            torch._foreach_mul_(self.velocity, self.momentum)
+            torch._foreach_add_(self.velocity, grads)
+        elif self.momentum:
+            self.velocity = [g.clone() for g in grads]
+        torch._foreach_addcmul_(self.params, self.lr_views, self.velocity or grads, value=-1.0)
+
+    def keep(self, rows: Sequence[int], params: list[torch.Tensor]) -> None:
+        index = torch.as_tensor(list(rows), device=self.lrs.device)
+        self.velocity = [v[index] for v in self.velocity]
+        self._set(params, self.lrs[index])
+
+    def state_dict(self) -> dict:
+        return {"velocity": self.velocity, "lrs": self.lrs}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.velocity, self.lrs = list(state["velocity"]), state["lrs"]
+
+
+class StackedBatches:
+    """The loop's batches for a stack whose members see different batch orders: x (K, b, ...)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, size: int, seeds: Sequence[int]) -> None:
+        self.x, self.y, self.seeds = x, y, list(seeds)
+        self.n = len(x)
+        self.size = min(size, self.n)
+        self.per_epoch = math.ceil(self.n / self.size)
+        self._orders: tuple[int, torch.Tensor] | None = None
+
+    def get(self, epoch: int, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        if self._orders is None or self._orders[0] != epoch:
+            orders = [epoch_order(self.n, seed, epoch) for seed in self.seeds]
+            self._orders = (epoch, torch.stack(orders).to(self.x.device))
+        idx = self._orders[1][:, index * self.size : (index + 1) * self.size]
+        return self.x[idx], self.y[idx], idx.shape[1]
+
+    def keep(self, rows: Sequence[int]) -> None:
+        self.seeds = [self.seeds[r] for r in rows]
+        self._orders = None
 
 
 def train_stacked(
@@ -291,63 +364,48 @@ def train_stacked(
     training.
     """
     stack = StackedModels(models)
-    k, n = stack.k, len(x_train)
+    k = stack.k
     if len(order_seeds) != k:
         raise ValueError(f"order_seeds: expected {k} values, got {len(order_seeds)}")
     lrs = _per_member(lr, k, "lr").to(x_train.device)
     shared = len(set(order_seeds)) == 1
-    batch_size = min(batch_size, n)
-
-    def trainable(member_lrs: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """The stack's parameters (the same tensors, in order) and each one's lr view."""
-        tensors = [p.requires_grad_() for p in stack.params.values()]
-        return tensors, [member_lrs.view(-1, *[1] * (p.dim() - 1)) for p in tensors]
-
-    params, lr_views = trainable(lrs)
-    velocity: list[torch.Tensor] = []
+    if shared:
+        batches: Any = Batches(x_train, y_train, batch_size, order_seeds[0])
+    else:
+        batches = StackedBatches(x_train, y_train, batch_size, order_seeds)
+    optimizer = StackedSGD(list(stack.params.values()), lrs, momentum, weight_decay)
     stopped: dict[int, Params] = {}  # parameters of members that stopped before the end
-    steps = 0
-    for epoch in range(epochs):
-        batch_losses: list[torch.Tensor] = []  # (K,) per step; reduced once at the epoch's end
-        seeds = [order_seeds[m] for m in stack.members]
-        orders = [epoch_order(n, seed, epoch).to(x_train.device) for seed in seeds]
-        order = orders[0] if shared else torch.stack(orders)
-        for start in range(0, n, batch_size):
-            idx = order[..., start : start + batch_size]
-            logits = stack.logits(stack.params, x_train[idx], shared_x=shared)
-            targets = y_train[idx].expand(stack.k, -1) if shared else y_train[idx]
-            per_member = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
-            batch_loss = per_member.mean(1)
-            grads = list(torch.autograd.grad(batch_loss.sum(), params))
-            if on_epoch_end is not None:
-                batch_losses.append(batch_loss.detach())
-            with torch.no_grad():  # torch.optim.SGD's update, on all parameters at once
-                if weight_decay:
-                    grads = torch._foreach_add(grads, params, alpha=weight_decay)
-                if momentum and velocity:
-                    torch._foreach_mul_(velocity, momentum)
-                    torch._foreach_add_(velocity, grads)
-                elif momentum:
-                    velocity = [g.clone() for g in grads]
-                torch._foreach_addcmul_(params, lr_views, velocity or grads, value=-1.0)
-            steps += 1
+
+    def hook(epoch: int, losses: torch.Tensor, last: bool, step: int) -> list[int] | None:
         if on_epoch_end is None:
-            continue
-        go_on = on_epoch_end(epoch, stack, _epoch_losses(batch_losses, n, batch_size))
+            return None
+        go_on = on_epoch_end(epoch - 1, stack, losses)
         if go_on is None:
-            continue
+            return None
         go_on = set(go_on)
         rows = [r for r, m in enumerate(stack.members) if m in go_on]
         for r, m in enumerate(stack.members):
             if m not in go_on:
                 stopped[m] = {name: p.detach()[r].clone() for name, p in stack.params.items()}
-        if not rows:
-            break
-        if len(rows) < stack.k:
-            index = torch.as_tensor(rows, device=x_train.device)
-            velocity = [v[index] for v in velocity]
+        if len(rows) == stack.k:
+            return None
+        if rows:
             stack.keep(rows)
-            params, lr_views = trainable(lrs[torch.as_tensor(stack.members, device=x_train.device)])
+            optimizer.keep(rows, list(stack.params.values()))
+            if not shared:
+                batches.keep(rows)
+        return rows
+
+    result = fit(
+        stack,
+        batches,
+        optimizer,
+        epochs=epochs,
+        log_every=batches.per_epoch * max(epochs, 1),  # read losses at epoch ends only
+        on_epoch_end=hook,
+        progress=f"stack of {k}",
+    )
+    steps = result.steps
     if stopped:  # every member back in its row, for the result and the final metrics
         live = {m: r for r, m in enumerate(stack.members)}
         full = {

@@ -109,6 +109,13 @@ def finish_bundle(parts: BundleParts, cfg: SplitConfig) -> DataBundle:
         keep = np.random.default_rng(cfg.seed + 1).permutation(len(x_train))[: cfg.max_train]
         x_train, y_train = x_train[np.sort(keep)], y_train[np.sort(keep)]
     xs = [np.asarray(a, dtype=np.float32) for a in (x_train, parts.x_val, parts.x_test)]
+    for split, a in zip(("train", "val", "test"), xs, strict=True):
+        if a.size and not np.isfinite(a).all():
+            bad = int((~np.isfinite(a.reshape(len(a), -1))).any(axis=1).sum())
+            raise DataUnavailableError(
+                f"data.name: {parts.name}: {bad} {split} examples hold NaN or infinite features; "
+                "clean the files (or impute) before training"
+            )
     if cfg.standardize:
         axes = (0,) if xs[0].ndim == 2 else (0, 2, 3)
         mean = xs[0].mean(axis=axes, keepdims=True)
@@ -122,5 +129,64 @@ def finish_bundle(parts: BundleParts, cfg: SplitConfig) -> DataBundle:
 
 
 def build_data(cfg: SplitConfig) -> DataBundle:
-    """Load the data set named by ``cfg.name`` (a typed config from ``DATASETS.parse``)."""
-    return DATASETS.build(cfg)
+    """Load the data set named by ``cfg.name`` (a typed config from ``DATASETS.parse``) and check
+    it (:func:`check_bundle`). A loader that fails on unreadable files (empty, garbage,
+    truncated) is reported as one :class:`DataUnavailableError` naming the data set's files."""
+    from initlab.config import ConfigError
+
+    try:
+        data = DATASETS.build(cfg)
+    except (ConfigError, DataUnavailableError):
+        raise
+    except Exception as err:  # noqa: BLE001 - every unreadable file is the same user error
+        where = getattr(cfg, "root", None)
+        files = f" under {where}" if where else ""
+        raise DataUnavailableError(
+            f"data.name: the {cfg.name} files{files} could not be read ({type(err).__name__}: "
+            f"{str(err)[:200]}); check them or download them again"
+        ) from None
+    check_bundle(data)
+    return data
+
+
+def check_bundle(data: DataBundle) -> None:
+    """Refuse data a run would train on silently wrong: non-finite features, splits whose
+    shapes disagree, class labels outside ``0..num_classes-1`` or a label set with gaps (a
+    label of 999 among 0..2 would make a 1000-class head)."""
+    shape = data.input_shape
+    for split in ("train", "val", "test"):
+        x, y = data.split(split)
+        if len(x) != len(y):
+            raise DataUnavailableError(
+                f"data.name: {data.name}: {split} has {len(x)} inputs but {len(y)} targets"
+            )
+        if len(x) and tuple(x.shape[1:]) != shape:
+            raise DataUnavailableError(
+                f"data.name: {data.name}: {split} inputs have shape {tuple(x.shape[1:])}, "
+                f"train has {shape}"
+            )
+        if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+            bad = int((~torch.isfinite(x)).any(dim=tuple(range(1, x.dim()))).sum())
+            raise DataUnavailableError(
+                f"data.name: {data.name}: {bad} {split} examples hold NaN or infinite features; "
+                "clean the files (or impute) before training"
+            )
+    if len(data.x_train) == 0:
+        raise DataUnavailableError(f"data.name: {data.name}: the training split is empty")
+    ys = [data.split(s)[1] for s in ("train", "val", "test")]
+    if ys[0].is_floating_point():
+        return  # multi-label targets (NaN: unobserved)
+    labels = torch.cat([y for y in ys if len(y)])
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= data.num_classes:
+        raise DataUnavailableError(
+            f"data.name: {data.name}: class labels span {low}..{high}, outside "
+            f"0..{data.num_classes - 1}; fix the label column of the files"
+        )
+    present = torch.unique(labels)
+    if data.num_classes > 2 * len(present) and data.num_classes > 2:
+        raise DataUnavailableError(
+            f"data.name: {data.name}: labels {present.tolist()[:10]} leave "
+            f"{data.num_classes - len(present)} of {data.num_classes} classes empty (largest "
+            f"label {high}); fix the label column of the files (labels must be 0..K-1)"
+        )

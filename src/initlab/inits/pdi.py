@@ -15,7 +15,9 @@ stage leaves ``pdi/stage<i>-<fingerprint>.pt`` (model, RNG and the weight-varian
 run directory, keyed by the model's parameters after the base init and the PDI config, so a resumed
 run skips finished stages and a task that asks for several models never mixes them up. When all
 stages are done the checkpoint is replaced by a ``pdi_done`` marker so that the next model's stage
-of the same name never resumes from it.
+of the same name never resumes from it. A model built without a run (``context.run`` None) trains
+its stages with :data:`initlab.run.NULL_RUN`: nothing logged, nothing checkpointed. The stages
+evaluate with the task's ``eval_batch_size`` and ``precision`` (when the task has them).
 
 With ``init.variance_every > 0`` the per-layer weight variance (D1) is recorded at the start of
 every stage, every k training steps and at the end of every stage into ``weight_variance.csv``,
@@ -30,7 +32,6 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -40,8 +41,10 @@ from torch import nn
 from initlab.config import ConfigError, spec
 from initlab.data.bundle import DataBundle
 from initlab.inits.base import INITS, WEIGHT_LAYERS, InitConfig, InitContext, fans
+from initlab.run import NULL_RUN
 
 VARIANCE_FILE = "weight_variance.csv"
+DEFAULT_EVAL_BATCH = 1024  # when the task has no eval_batch_size
 STATE_DIR = "pdi"
 
 
@@ -143,22 +146,6 @@ def weight_variances(model: nn.Module) -> list[dict[str, Any]]:
     return rows
 
 
-class _NullRun:
-    """Stands in for a Run when a task builds a model without one: no logs, no checkpoints."""
-
-    out_dir = None
-    tracker = SimpleNamespace(csv=SimpleNamespace(keep_until=lambda step, phase=None: None))
-
-    def load_checkpoint(self) -> None:
-        return None
-
-    def save_checkpoint(self, state: dict[str, Any]) -> None:
-        pass
-
-    def log(self, row: dict[str, Any]) -> None:
-        pass
-
-
 def _fingerprint(model: nn.Module, cfg: PDIConfig, data: DataBundle) -> str:
     digest = hashlib.sha256(repr(sorted(vars(cfg).items())).encode())
     digest.update(f"{data.name}:{len(data.x_train)}".encode())
@@ -229,7 +216,10 @@ def pdi_init(cfg: PDIConfig, model: nn.Module, context: InitContext) -> None:
     if data is None:
         raise ConfigError("init.name: pdi trains on data; this caller passed none")
     optim = OPTIMIZERS.parse(cfg.optim, "init.optim")
-    run = context.run if context.run is not None else _NullRun()
+    run = context.run if context.run is not None else NULL_RUN
+    task = (getattr(run, "config", None) or {}).get("task", {})  # stages evaluate as the task does
+    eval_batch_size = int(task.get("eval_batch_size", DEFAULT_EVAL_BATCH))
+    precision = str(task.get("precision", "fp32"))
     out_dir = Path(run.out_dir) if run.out_dir is not None else None
     fingerprint = _fingerprint(model, cfg, data)
     home = next(model.parameters()).device
@@ -271,8 +261,8 @@ def pdi_init(cfg: PDIConfig, model: nn.Module, context: InitContext) -> None:
             checkpoint_every=1 if out_dir else 0,
             checkpoint_interval_s=cfg.checkpoint_interval_s,
             diverge_factor=cfg.diverge_factor,
-            eval_batch_size=1024,
-            precision="fp32",
+            eval_batch_size=eval_batch_size,
+            precision=precision,
         )
         indices = subset_indices(len(data.x_train), size, cfg.subset_seed)
         try:

@@ -36,7 +36,7 @@ from initlab.data import DataBundle
 from initlab.run import Run
 from initlab.setup import Setup
 from initlab.tasks.base import TASKS, TaskConfig, TaskResult
-from initlab.tracking import atomic_write_text
+from initlab.tracking import Progress, atomic_write_text
 from initlab.training import TrainLoopConfig, evaluate, train_model
 
 
@@ -167,6 +167,7 @@ def angles_task(cfg: AnglesConfig, setup: Setup, data: DataBundle, run: Run) -> 
     inputs = _inputs(cfg, setup, data)
     first_stage = "init" if cfg.checkpoint is None else "checkpoint"
     frames, draws = [], []
+    progress = Progress(cfg.seeds, "angles", unit="draw")
     for start in range(0, cfg.seeds, cfg.draws_per_pass):
         group = list(range(start, min(start + cfg.draws_per_pass, cfg.seeds)))
         models, states, infos = [], [], []
@@ -197,6 +198,7 @@ def angles_task(cfg: AnglesConfig, setup: Setup, data: DataBundle, run: Run) -> 
             tables = _measure(models, inputs, cfg.measure_batch_size, cfg.draws_per_pass)
             for draw, model, table, info in zip(group, models, tables, trained, strict=True):
                 results[draw].append(("trained", table, _scores(model, data, cfg), info))
+        progress.update(len(group))
         for draw in group:
             draw_seed = setup.seed * 10_000 + draw
             for stage, tab, scores, info in results[draw]:
@@ -217,6 +219,7 @@ def angles_task(cfg: AnglesConfig, setup: Setup, data: DataBundle, run: Run) -> 
                         **info,
                     }
                 )
+    progress.close()
     labels = {
         "arch": arch_label(setup),
         "model_name": setup.model.name,

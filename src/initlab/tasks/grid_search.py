@@ -51,7 +51,6 @@ from typing import Any
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from initlab.analysis.grid import (
     expand_grid,
@@ -64,14 +63,13 @@ from initlab.analysis.grid import (
 from initlab.analysis.stacked import StackedModels, batched_copy, train_stacked
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
-from initlab.data.multitask import binary_auc
 from initlab.models.base import InitlabModel
 from initlab.optim import build_optimizer
 from initlab.run import Run
 from initlab.setup import Setup, parse_config
 from initlab.tasks.base import TASKS, TaskConfig, TaskResult
-from initlab.tracking import atomic_write_text
-from initlab.training import auc_score, epoch_order, evaluate
+from initlab.tracking import Progress, atomic_write_text
+from initlab.training import FitResult, batches_for, fit, score, score_outputs
 
 NO_METHOD = "none"  # task.method: the shared grid alone, no variant's own axes
 GRID_FILE = "grid.csv"
@@ -167,56 +165,44 @@ def member_setups(cfg: GridSearchConfig, setup: Setup) -> tuple[list[dict], list
     return members, setups
 
 
-def score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, metric: str, batch: int) -> float:
-    """The data set's metric of ``model`` on (x, y): accuracy, or (mean) ROC AUC."""
-    if metric in ("auc", "mean_auc"):
-        return auc_score(model, x, y, metric, batch)
-    return evaluate(model, x, y, batch)[metric]
-
-
 def new_member_model(member: Setup, data: DataBundle, index: int) -> nn.Module:
     """Member ``index``'s initial model, seeded by (its seed, its index)."""
     torch.manual_seed(member.seed * 1_000_003 + index)
     return member.new_model(data)
 
 
+def _diverged_row(result: FitResult, per_epoch: int, k: int = 0) -> dict[str, float]:
+    """A member's last row: the epoch its loss turned non-finite, that loss, no scores."""
+    step, value = result.diverged_at_step[k], result.loss_at_divergence[k]
+    nan = math.nan
+    return {
+        "epoch": step // per_epoch + 1,
+        "train_loss": value,
+        "val_score": nan,
+        "test_score": nan,
+    }
+
+
 def train_member(
     cfg: GridSearchConfig, member: Setup, data: DataBundle, index: int
 ) -> tuple[list[dict[str, float]], str]:
     """Per-epoch rows (train_loss, val_score, test_score) of one member, and its status."""
-    seed = member.seed  # the run's seed, unless the grid varies it
     model = new_member_model(member, data, index)
     x_train, y_train = data.split("train")
     x_val, y_val = data.split("val")
     x_test, y_test = data.split("test")
-    n = len(x_train)
-    batch = min(cfg.batch_size, n)
-    per_epoch = math.ceil(n / batch)
-    optimizer, scheduler = build_optimizer(member.optim, model.parameters(), cfg.epochs * per_epoch)
+    # the run's seed, unless the grid varies it
+    batches = batches_for(model, x_train, y_train, cfg.batch_size, member.seed, "task.batch_size")
+    optimizer, scheduler = build_optimizer(
+        member.optim, model.parameters(), cfg.epochs * batches.per_epoch
+    )
     rows: list[dict[str, float]] = []
-    model.train()
-    for epoch in range(cfg.epochs):
-        order = epoch_order(n, seed, epoch).to(x_train.device)
-        total = 0.0
-        for start in range(0, n, batch):
-            idx = order[start : start + batch]
-            loss = model.objective(x_train[idx], y_train[idx])["loss"].mean()
-            value = loss.item()
-            if not math.isfinite(value):  # the epoch it happened in, with no scores
-                nan = math.nan
-                rows.append(
-                    {"epoch": epoch + 1, "train_loss": value, "val_score": nan, "test_score": nan}
-                )
-                return rows, "diverged"
-            total += value * len(idx)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
+
+    def on_epoch_end(epoch: int, losses: torch.Tensor, last: bool, step: int) -> None:
         rows.append(
             {
-                "epoch": epoch + 1,
-                "train_loss": total / n,
+                "epoch": epoch,
+                "train_loss": losses.item(),
                 "val_score": score(model, x_val, y_val, data.metric, cfg.eval_batch_size),
                 "test_score": (
                     score(model, x_test, y_test, data.metric, cfg.eval_batch_size)
@@ -225,6 +211,20 @@ def train_member(
                 ),
             }
         )
+
+    result = fit(
+        model,
+        batches,
+        optimizer,
+        scheduler,
+        epochs=cfg.epochs,
+        log_every=batches.per_epoch * cfg.epochs,  # losses are read at epoch ends
+        on_epoch_end=on_epoch_end,
+        progress=f"member {index}",
+    )
+    if result.status == "diverged":
+        rows.append(_diverged_row(result, batches.per_epoch))
+        return rows, "diverged"
     return rows, "completed"
 
 
@@ -258,13 +258,6 @@ def stack_groups(members: list[dict], setups: list[Setup]) -> list[list[int]]:
     return list(groups.values())
 
 
-def _score_logits(logits: torch.Tensor, y: torch.Tensor, metric: str) -> float:
-    """``score`` of one member from its eval-mode logits (accuracy or binary AUC)."""
-    if metric == "auc":
-        return binary_auc(logits, y)
-    return (logits.argmax(-1) == y).float().sum().item() / max(len(y), 1)
-
-
 def train_group(
     cfg: GridSearchConfig, setups: list[Setup], data: DataBundle, indices: list[int]
 ) -> dict[int, tuple[list[dict[str, float]], str]]:
@@ -290,9 +283,9 @@ def train_group(
             if not math.isfinite(loss):  # its rows end here; it trains no further
                 status[k] = "diverged"
             else:
-                scores["val_score"] = _score_logits(val[row], y_val, data.metric)
+                scores["val_score"] = score_outputs(val[row], y_val, data.metric)
                 if test is not None:
-                    scores["test_score"] = _score_logits(test[row], y_test, data.metric)
+                    scores["test_score"] = score_outputs(test[row], y_test, data.metric)
             rows[k].append(scores)
         return [k for k in stack.members if status[k] != "diverged"]
 
@@ -348,13 +341,7 @@ def grid_search_task(cfg: GridSearchConfig, setup: Setup, data: DataBundle, run:
     done = _read_done(path, axes, members)
     frames = [] if done is None else [done]
     finished = set() if done is None else set(done["member"].astype(int))
-    progress = tqdm(
-        total=len(members),
-        initial=len(finished),
-        desc="grid",
-        disable=not setup.logger.show_progress(),
-        dynamic_ncols=True,
-    )
+    progress = Progress(len(members), "grid_search", initial=len(finished), unit="member")
     groups = stack_groups(members, setups) if cfg.stacked else [[i] for i in range(len(members))]
     columns = ["member", *axes, *ROW_COLUMNS, "score_name", "member_status"]
     for group in groups:
@@ -379,8 +366,7 @@ def grid_search_task(cfg: GridSearchConfig, setup: Setup, data: DataBundle, run:
                 columns=columns,
             )
             frames.append(frame)
-            progress.update(1)
-            progress.set_postfix(member=index, status=status, refresh=False)
+            progress.update(1, f"member {index}: {status}")
         grid = pd.concat(frames, ignore_index=True).sort_values("member", kind="stable")
         atomic_write_text(path, grid.to_csv(index=False))
     progress.close()

@@ -39,7 +39,7 @@ from initlab.data.multitask import mean_auc
 from initlab.run import Run
 from initlab.setup import Setup
 from initlab.tasks.base import TASKS, TaskConfig, TaskResult
-from initlab.tracking import atomic_write_text
+from initlab.tracking import Progress, atomic_write_text
 
 #: method name -> estimator with the run's seed (every other setting comes from the grid)
 ESTIMATORS: dict[str, Callable[[int], ClassifierMixin]] = {
@@ -173,8 +173,11 @@ def sklearn_baselines_task(
 ) -> TaskResult:
     scorer = Scorer(data)
     rows = []
+    run.truncate(-1)  # a restarted run fits every member again: its rows start afresh
+    points_of = {method: grid_points(cfg.grids[method]) for method in cfg.methods}
+    progress = Progress(sum(map(len, points_of.values())), "sklearn_baselines", unit="fit")
     for method in cfg.methods:
-        for member, params in enumerate(grid_points(cfg.grids[method])):
+        for member, params in enumerate(points_of[method]):
             estimator = ESTIMATORS[method](setup.seed).set_params(**params)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -190,6 +193,8 @@ def sklearn_baselines_task(
                 }
             )
             run.log({"step": len(rows), "member": member, "val_score": val, "test_score": test})
+            progress.update(1, f"{method} {member}")
+    progress.close()
     points = pd.DataFrame(rows)
     atomic_write_text(run.out_dir / "baselines.csv", points.to_csv(index=False))
     chosen = [select(group) for _, group in points.groupby("method", sort=False)]

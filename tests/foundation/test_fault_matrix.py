@@ -1,0 +1,335 @@
+"""Bad inputs, tried as a user would (``train.py`` in a subprocess), against their messages.
+
+Every case must end with ONE ``initlab: error:`` line naming the key, file or path (and what to
+do), a non-zero exit code and no traceback; a case that starts a run records its status; an
+earlier run's checkpoint and results stay as they were; a refused config leaves no directory.
+A few inputs that used to fail are now handled (``rc == 0``): they are in the table with the
+outcome they must have. ``scripts/fault_matrix.py`` prints the table with tried / clean counts.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import resource
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from initlab.training import SIGNAL_ENV
+from tests.conftest import QUIET, ROOT, run_train
+
+SMALL = ["data=digits", "task.epochs=2", "model.width=16", "model.depth=2",
+         "task.checkpoint_interval_s=0"]  # fmt: skip
+
+
+@dataclass
+class Case:
+    overrides: list[str]
+    message: str  # a piece of the one error line ("" with rc 0)
+    prepare: Callable[[Path], list[str]] | None = None  # writes files; returns more overrides
+    rc: int | None = None  # expected exit code (None: any non-zero)
+    base: list[str] = field(default_factory=lambda: list(SMALL))  # overrides before the case's
+    leaves_nothing: bool = False  # the run directory must not exist afterwards
+    keeps: list[str] = field(default_factory=list)  # files that must be left byte-identical
+    limit_file_size: int | None = None  # RLIMIT_FSIZE of the process (a full disk)
+
+
+def _earlier_run(tmp: Path, *extra: str) -> Path:
+    """A run preempted after 25 steps: config.yaml, metrics.csv and a checkpoint at step 25."""
+    out = tmp / "run"
+    done = run_train(*QUIET, *SMALL, *extra, f"hydra.run.dir={out}", cwd=tmp,
+                     env={SIGNAL_ENV: "25"})  # fmt: skip
+    assert done.returncode == 75, done.stderr
+    assert (out / "checkpoint.pt").exists()
+    return out
+
+
+def _spoil(name: str, content: bytes) -> Callable[[Path], list[str]]:
+    def prepare(tmp: Path) -> list[str]:
+        out = _earlier_run(tmp)
+        (out / name).write_bytes(content)
+        return []
+
+    return prepare
+
+
+def _other_config_checkpoint(tmp: Path) -> list[str]:
+    out = _earlier_run(tmp)
+    (tmp / "other").mkdir()
+    other = _earlier_run(tmp / "other", "seed=5")
+    (out / "checkpoint.pt").write_bytes((other / "checkpoint.pt").read_bytes())
+    return []
+
+
+def _file_in_the_way(tmp: Path) -> list[str]:
+    (tmp / "afile").write_text("not a directory")
+    return [f"hydra.run.dir={tmp / 'afile' / 'run'}"]
+
+
+def _garbage_checkpoint(tmp: Path) -> list[str]:
+    (tmp / "weights.pt").write_bytes(b"\x00garbage" * 10)
+    return [f"task.checkpoint={tmp / 'weights.pt'}"]
+
+
+def _mnist_files(content: bytes) -> Callable[[Path], list[str]]:
+    def prepare(tmp: Path) -> list[str]:
+        folder = tmp / "raw" / "MNIST" / "raw"
+        folder.mkdir(parents=True)
+        for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                     "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):  # fmt: skip
+            (folder / name).write_bytes(content)
+        return [f"data.root={tmp / 'raw'}"]
+
+    return prepare
+
+
+def _htru2(values: Callable[[np.ndarray], None]) -> Callable[[Path], list[str]]:
+    def prepare(tmp: Path) -> list[str]:
+        rng = np.random.default_rng(0)
+        table = np.column_stack([rng.normal(size=(60, 8)), np.arange(60) % 2])
+        values(table)
+        folder = tmp / "raw" / "htru2"
+        folder.mkdir(parents=True)
+        np.savetxt(folder / "HTRU_2.csv", table, delimiter=",", fmt="%.6g")
+        return [f"data.root={tmp / 'raw'}"]
+
+    return prepare
+
+
+def _nan_feature(table: np.ndarray) -> None:
+    table[3, 2] = np.nan
+
+
+def _inf_feature(table: np.ndarray) -> None:
+    table[5, 1] = np.inf
+
+
+def _held_lock(tmp: Path) -> list[str]:
+    out = _earlier_run(tmp)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl,sys,time; f=open(sys.argv[1],'a'); "
+         "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+         str(out / ".lock")],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    _HOLDERS.append(holder)
+    return []
+
+
+_HOLDERS: list[subprocess.Popen] = []
+
+
+def _truncate(name: str) -> Callable[[Path], list[str]]:
+    def prepare(tmp: Path) -> list[str]:
+        out = _earlier_run(tmp)
+        content = (out / name).read_bytes()
+        (out / name).write_bytes(content[: len(content) // 2])
+        return []
+
+    return prepare
+
+
+def _cifar(data: Callable[[int], dict] | None, raw: bytes = b"") -> Callable[[Path], list[str]]:
+    """CIFAR-10 python batches: ``data(i)`` is each pickled dict, or ``raw`` bytes if None."""
+
+    def prepare(tmp: Path) -> list[str]:
+        import pickle
+
+        folder = tmp / "raw" / "cifar-10-batches-py"
+        folder.mkdir(parents=True)
+        names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+        for i, name in enumerate(names):
+            content = raw if data is None else pickle.dumps(data(i))
+            (folder / name).write_bytes(content)
+        return [f"data.root={tmp / 'raw'}"]
+
+    return prepare
+
+
+def _cifar_batch(labels: int = 10, shape: tuple[int, int] = (8, 3072)) -> Callable[[int], dict]:
+    def batch(i: int) -> dict:
+        rng = np.random.default_rng(i)
+        pixels = rng.integers(0, 256, size=shape, dtype=np.uint8)
+        return {"data": pixels, "labels": ((np.arange(shape[0]) + 4) % labels).tolist()}
+
+    return batch
+
+
+def _uci(change: Callable[[np.ndarray, np.ndarray], None], garbage: bool = False):
+    """A UCI-121 set in the original layout (tests/data/test_uci121.py's toy), changed."""
+
+    def prepare(tmp: Path) -> list[str]:
+        from tests.data import test_uci121 as uci
+
+        folder = uci._original(tmp / "raw")
+        x, y = uci._features()
+        x, y = x.copy(), y.copy()
+        change(x, y)
+        uci._write_r(folder / "toy_R.dat", x, y)
+        if garbage:
+            (folder / "toy_R.dat").write_bytes(b"\x00\x01 garbage \xff")
+        return [f"data.root={tmp / 'raw'}", "data.dataset=toy"]
+
+    return prepare
+
+
+def _label_999(x: np.ndarray, y: np.ndarray) -> None:
+    y[4] = 999
+
+
+def _nan_uci(x: np.ndarray, y: np.ndarray) -> None:
+    x[2, 1] = np.nan
+
+
+def _unchanged(x: np.ndarray, y: np.ndarray) -> None:
+    pass
+
+
+CASES: dict[str, Case] = {
+    "lr_nan": Case(["optim.lr=nan"], "optim.lr: nan is not a finite number", leaves_nothing=True),
+    "lr_inf": Case(["optim.lr=inf"], "optim.lr: inf is not a finite number", leaves_nothing=True),
+    "momentum_nan": Case(["optim.momentum=nan"], "optim.momentum: nan", leaves_nothing=True),
+    "diverge_factor_nan": Case(["task.diverge_factor=nan"], "task.diverge_factor: nan"),
+    "checkpoint_interval_nan": Case(["task.checkpoint_interval_s=nan"], "checkpoint_interval_s"),
+    "dropout_nan": Case(["model.dropout=nan"], "model.dropout: nan", leaves_nothing=True),
+    "width_1e6": Case(["model.width=1000000"], "reduce model.width", leaves_nothing=True),
+    "fixup_on_mlp": Case(["init=fixup"], "fixup", leaves_nothing=True),
+    "bn_last_batch_of_one": Case(["model=resnet_bn", "task.batch_size=419"], "", rc=0),
+    "bn_batch_of_one": Case(
+        ["model=resnet_bn", "task.batch_size=1"], "task.batch_size: batches of 1 example(s)"
+    ),
+    "output_dir_under_a_file": Case([], "afile", prepare=_file_in_the_way),
+    "corrupt_checkpoint": Case(
+        [], "checkpoint.pt is not a readable checkpoint", prepare=_spoil("checkpoint.pt", b"xx"),
+        keeps=["checkpoint.pt", "metrics.csv"],
+    ),
+    "empty_checkpoint": Case(
+        [], "is not a readable checkpoint", prepare=_spoil("checkpoint.pt", b""),
+        keeps=["checkpoint.pt", "metrics.csv"],
+    ),
+    "checkpoint_of_another_config": Case(
+        [], "belongs to a different config", prepare=_other_config_checkpoint,
+        keeps=["checkpoint.pt", "metrics.csv"],
+    ),
+    "corrupt_config_yaml": Case(
+        [], "config.yaml is unreadable", prepare=_spoil("config.yaml", b"{[: not yaml"),
+        keeps=["checkpoint.pt", "metrics.csv"],
+    ),
+    "corrupt_metrics_csv": Case(
+        [], "metrics.csv is unreadable", prepare=_spoil("metrics.csv", b"\xff\xfe\x00bad"),
+        keeps=["checkpoint.pt", "metrics.csv"],
+    ),
+    # an unreadable summary.json means the run did not finish: it resumes and completes
+    "corrupt_summary_json": Case([], "", prepare=_spoil("summary.json", b"{trunc"), rc=0),
+    "task_checkpoint_not_a_checkpoint": Case(
+        ["task=hessian", "model.depth=1", "model.width=8"], "task.checkpoint:",
+        prepare=_garbage_checkpoint, base=["data=digits"],
+    ),
+    "mnist_garbage": Case(["data=mnist"], "mnist files", prepare=_mnist_files(b"garbage")),
+    "mnist_empty": Case(["data=mnist"], "mnist files", prepare=_mnist_files(b"")),
+    "htru2_nan": Case(["data=htru2"], "NaN or infinite features", prepare=_htru2(_nan_feature)),
+    "htru2_inf": Case(["data=htru2"], "NaN or infinite features", prepare=_htru2(_inf_feature)),
+    "truncated_checkpoint": Case(
+        [], "is not a readable checkpoint", prepare=_truncate("checkpoint.pt"),
+        keeps=["checkpoint.pt", "metrics.csv"],
+    ),
+    "empty_config_yaml": Case(
+        [], "config.yaml is unreadable", prepare=_spoil("config.yaml", b""),
+        keeps=["checkpoint.pt", "metrics.csv"],
+    ),
+    # a row cut short (a kill while appending) is dropped; the run resumes and completes
+    "truncated_metrics_csv": Case([], "", prepare=_truncate("metrics.csv"), rc=0),
+    "cifar_garbage": Case(["data=cifar10"], "cifar10 files", prepare=_cifar(None, b"garbage")),
+    "cifar_empty": Case(["data=cifar10"], "cifar10 files", prepare=_cifar(None, b"")),
+    "cifar_wrong_shape": Case(
+        ["data=cifar10"], "cifar10 files", prepare=_cifar(_cifar_batch(shape=(8, 100)))
+    ),
+    "cifar_label_out_of_range": Case(
+        ["data=cifar10"], "outside 0..9", prepare=_cifar(_cifar_batch(labels=12))
+    ),
+    "uci_label_999": Case(
+        ["data=uci121"], "classes empty (largest label 999)", prepare=_uci(_label_999),
+        leaves_nothing=True,
+    ),
+    "uci_nan_feature": Case(["data=uci121"], "NaN or infinite", prepare=_uci(_nan_uci)),
+    "uci_garbage": Case(["data=uci121"], "toy_R.dat", prepare=_uci(_unchanged, garbage=True)),
+    "run_dir_locked": Case([], "is in use by", prepare=_held_lock, keeps=["checkpoint.pt"]),
+    "full_disk": Case(
+        ["model.width=128"], "cannot write", limit_file_size=48 * 1024,
+    ),
+}  # fmt: skip
+
+
+def run_case(tmp_path: Path, case: Case) -> tuple[subprocess.CompletedProcess, Path]:
+    extra = case.prepare(tmp_path) if case.prepare else []
+    out = tmp_path / "run"
+    dirs = [o for o in extra if o.startswith("hydra.run.dir=")]
+    if dirs:
+        out = Path(dirs[0].split("=", 1)[1])
+    else:
+        extra.append(f"hydra.run.dir={out}")
+    before = {name: (out / name).read_bytes() for name in case.keeps if (out / name).exists()}
+    args = [*QUIET, *case.base, *case.overrides, *extra]
+    if case.limit_file_size is None:
+        done = run_train(*args, cwd=tmp_path)
+    else:
+        size = case.limit_file_size
+
+        def limit() -> None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes fail with EFBIG instead
+            resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "train.py"), *args],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300, preexec_fn=limit,
+        )  # fmt: skip
+    for holder in _HOLDERS:
+        holder.kill()
+        holder.wait()
+    _HOLDERS.clear()
+    for name, content in before.items():
+        assert (out / name).read_bytes() == content, f"{name} changed"
+    return done, out
+
+
+def check_outcome(case: Case, done: subprocess.CompletedProcess, out: Path) -> None:
+    stderr = done.stderr
+    assert "Traceback" not in stderr and "Traceback" not in done.stdout, stderr[-3000:]
+    if case.rc == 0:
+        assert done.returncode == 0, stderr[-2000:]
+        assert json.loads((out / "summary.json").read_text())["status"] == "completed"
+        return
+    assert done.returncode != 0
+    errors = [line for line in stderr.splitlines() if line.startswith("initlab: error:")]
+    assert len(errors) == 1, stderr[-2000:]
+    assert case.message in errors[0], errors[0]
+    if case.leaves_nothing:
+        assert not out.exists(), sorted(p.name for p in out.iterdir())
+    if case.limit_file_size is not None:  # a run had started: its status is recorded
+        assert not list(out.glob(".*.tmp")), "temporary files left behind"
+        assert json.loads((out / "summary.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_fault_ends_with_one_line(tmp_path, name):
+    case = CASES[name]
+    done, out = run_case(tmp_path, case)
+    check_outcome(case, done, out)
+
+
+def test_directory_lock_refuses_a_second_process(tmp_path):
+    from initlab.run import DirectoryLock
+
+    first = DirectoryLock(tmp_path)
+    first.acquire()
+    with open(tmp_path / ".lock") as fh, pytest.raises(BlockingIOError):
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    first.release()

@@ -1,0 +1,67 @@
+"""Progress off a terminal: log lines with what a task is on and the time left, in Hydra's
+``train.log`` of the run and on stderr."""
+
+from __future__ import annotations
+
+import pytest
+
+from initlab.tracking import LoggerConfig, Progress, WandbConfig, configure_progress
+from tests.conftest import QUIET, run_train
+
+EVERY = "logger.progress_every_s=1e-9"  # a line at every update
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["data=iris", "task.epochs=2", "model.width=8"], "train: "),
+        (
+            [
+                "task=lr_search",
+                "model.depth=1",
+                "model.width=8",
+                "task.steps=3",
+                "task.samples=64",
+                "task.max_probes=3",
+            ],
+            "lr_search: ",
+        ),  # fmt: skip
+        (
+            [
+                "task=grid_search",
+                "data=iris",
+                "data.val_fraction=0.2",
+                "task.epochs=1",
+                "task.smoothing=1",
+                "task.grid.model.depth=[1]",
+                "task.grid.optim.lr=[0.1]",
+                "model.width=8",
+            ],
+            "grid_search: 1/1 members",
+        ),  # fmt: skip
+        (
+            ["task=hessian", "data=iris", "model.depth=1", "model.width=4", "task.max_iter=5"],
+            "lanczos: ",
+        ),  # fmt: skip
+    ],
+)
+def test_progress_lines_reach_train_log_and_stderr(tmp_path, overrides, expected):
+    out = tmp_path / "run"
+    done = run_train(*QUIET, EVERY, *overrides, f"hydra.run.dir={out}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    logged = (out / "train.log").read_text()
+    assert expected in logged and "elapsed" in logged
+    assert expected in done.stderr
+
+
+def test_a_line_says_how_far_and_how_long_is_left():
+    configure_progress(
+        LoggerConfig(progress="off", progress_every_s=0.0, wandb=WandbConfig(
+            mode="disabled", project="p", entity=None, group=None, job_type=None, tags=[]))
+    )  # fmt: skip
+    bar = Progress(10, "probe", unit="step")
+    bar.started -= 4.0  # 4 s for the first 4 steps: 6 steps, about 6 s, are left
+    bar.update(4, "loss 1.2")
+    line = bar.line()
+    assert line.startswith("probe: 4/10 steps (loss 1.2), 0m04s elapsed")
+    assert "about 0m06s left" in line or "about 0m05s left" in line
