@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from initlab.accel import prepare_batch, prepare_model
 from initlab.config import spec
 from initlab.data import DataBundle
 from initlab.optim import OptimConfig, build_optimizer
@@ -134,6 +135,7 @@ def train_model(
     total_steps = loop.epochs * batches_per_epoch
     if loop.max_steps is not None:
         total_steps = min(total_steps, loop.max_steps)
+    prepare_model(model, loop, data.is_image)  # initlab.accel: channels_last, torch.compile
     optimizer, scheduler = build_optimizer(optim, model.parameters(), total_steps)
     device_type = x_train.device.type
     amp_dtype = AMP_DTYPES.get(loop.precision)
@@ -194,7 +196,8 @@ def train_model(
         while batch_index < batches_per_epoch and step < total_steps:
             idx = order[batch_index * batch_size : (batch_index + 1) * batch_size]
             with autocast():
-                loss = model.objective(x_train[idx], y_train[idx])["loss"].float().mean()
+                x_batch = prepare_batch(x_train[idx], loop, seed, step)  # initlab.accel: augment
+                loss = model.objective(x_batch, y_train[idx])["loss"].float().mean()
             value = loss.item()
             first_loss = value if first_loss is None else first_loss
             if not math.isfinite(value) or value > loop.diverge_factor * max(first_loss, 1e-8):

@@ -56,6 +56,7 @@ class StackedOptimizer:
             key: torch.tensor([float(getattr(o, key, 0.0)) for o in optims])
             for key in PER_MEMBER_KEYS
         }
+        self.uses = {key: bool(self.members[key].any()) for key in ("momentum", "weight_decay")}
         self.steps = 0
         self.state: list[list[torch.Tensor]] = []  # per state slot: one tensor per parameter
         self._views: dict[str, list[torch.Tensor]] = {}
@@ -87,9 +88,9 @@ class StackedOptimizer:
         return hasattr(self.cfg, "schedule") and hasattr(self.cfg, "warmup_steps")
 
     def _sgd(self, params: list[torch.Tensor], grads: list[torch.Tensor], factor: float) -> None:
-        if bool(self.members["weight_decay"].any()):
+        if self.uses["weight_decay"]:
             grads = torch._foreach_addcmul(grads, params, self._view("weight_decay", params))
-        if bool(self.members["momentum"].any()):
+        if self.uses["momentum"]:
             if not self.state:
                 self.state = [[g.clone() for g in grads]]
             else:
@@ -103,7 +104,7 @@ class StackedOptimizer:
 
     def _adam(self, params: list[torch.Tensor], grads: list[torch.Tensor], factor: float) -> None:
         beta1, beta2 = (float(b) for b in self.cfg.betas)
-        decay = bool(self.members["weight_decay"].any())
+        decay = self.uses["weight_decay"]
         if decay and self.cfg.decoupled:  # AdamW: p *= 1 - lr * wd
             lrs, wds = self._view("lr", params), self._view("weight_decay", params)
             torch._foreach_mul_(params, [1.0 - factor * lr * wd for lr, wd in zip(lrs, wds)])

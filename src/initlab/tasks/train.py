@@ -8,11 +8,12 @@ from initlab.data import DataBundle
 from initlab.run import Run
 from initlab.setup import Setup
 from initlab.tasks.base import TASKS, TaskConfig, TaskResult
+from initlab.accel import AccelConfig
 from initlab.training import TrainLoopConfig, train_model
 
 
 @dataclass(kw_only=True)
-class TrainConfig(TaskConfig, TrainLoopConfig):
+class TrainConfig(TaskConfig, TrainLoopConfig, AccelConfig):
     """Only the loop's keys (see ``initlab.training``)."""
 
 

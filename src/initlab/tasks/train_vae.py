@@ -18,13 +18,14 @@ from initlab.data import DataBundle
 from initlab.run import Run
 from initlab.setup import Setup
 from initlab.tasks.base import TASKS, TaskConfig, TaskResult
+from initlab.accel import AccelConfig
 from initlab.training import TrainLoopConfig, train_model
 
 GRID_FILE = "vae_grid.png"
 
 
 @dataclass(kw_only=True)
-class TrainVAEConfig(TaskConfig, TrainLoopConfig):
+class TrainVAEConfig(TaskConfig, TrainLoopConfig, AccelConfig):
     grid_examples: int = spec(min=0, help="images per row of the PNG grid; 0: no grid")
 
 
