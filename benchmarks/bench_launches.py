@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -346,14 +345,18 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     rows, experiments = [], {}
-    for fnn in args.fnn.split(","):
-        for width in map(int, args.widths.split(",")):
+    for index, fnn in enumerate(args.fnn.split(",")):
+        # the first variant at every width and stack size; the others (same launch structure
+        # per layer type) at the target's width and stack size
+        widths = args.widths.split(",") if index == 0 else args.widths.split(",")[:1]
+        sizes = args.members.split(",") if index == 0 else args.members.split(",")[-1:]
+        for width in map(int, widths):
             alone = row(
                 f"e4_{fnn}_w{width}_d{args.depth}", e4_one_by_one(fnn, width, args.depth), 1
             )
             alone["mode"] = "one_by_one"
             rows.append(alone)
-            for k in map(int, args.members.split(",")):
+            for k in map(int, sizes):
                 stacked = row(alone["case"], e4_stacked(fnn, width, args.depth, k), k)
                 stacked["mode"] = "stacked"
                 stacked["launch_reduction"] = (

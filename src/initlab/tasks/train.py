@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from initlab.accel import AccelConfig
 from initlab.data import DataBundle
 from initlab.run import Run
 from initlab.setup import Setup
 from initlab.tasks.base import TASKS, TaskConfig, TaskResult
-from initlab.accel import AccelConfig
 from initlab.training import TrainLoopConfig, train_model
 
 

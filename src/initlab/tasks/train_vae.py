@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from initlab.accel import AccelConfig
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.run import Run
 from initlab.setup import Setup
 from initlab.tasks.base import TASKS, TaskConfig, TaskResult
-from initlab.accel import AccelConfig
 from initlab.training import TrainLoopConfig, train_model
 
 GRID_FILE = "vae_grid.png"
