@@ -334,6 +334,23 @@ def row(case: str, costs: dict, members: int, precisions=("fp32", "bf16")) -> di
     }
 
 
+def markdown(payload: dict) -> str:
+    """The README table: per case and mode, per member-step."""
+    lines = [
+        "| case | mode | members | launches | syncs | GFLOP | est. GPU ms fp32 | est. ms bf16 |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in payload["rows"]:
+        lines.append(
+            f"| {r['case']} | {r['mode']} | {r['members_per_stack']} | "
+            f"{r['launches_per_member_step']:.2f} | {r['syncs_per_member_step']:.3f} | "
+            f"{r['gflop_per_member_step']:.3f} | "
+            f"{1e3 * r['est_gpu_seconds_per_member_step_fp32']:.3f} | "
+            f"{1e3 * r['est_gpu_seconds_per_member_step_bf16']:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="benchmarks/results/launches.json")
@@ -342,7 +359,11 @@ def main() -> None:
     parser.add_argument("--widths", default="256,512,1024")
     parser.add_argument("--members", default="16,32,64")
     parser.add_argument("--log-every", type=int, default=50, help="the loop's log_every (target)")
+    parser.add_argument("--table", action="store_true", help="print the table of --out; no run")
     args = parser.parse_args()
+    if args.table:
+        print(markdown(json.loads(Path(args.out).read_text())), end="")
+        return
     torch.manual_seed(0)
     rows, experiments = [], {}
     for index, fnn in enumerate(args.fnn.split(",")):
