@@ -21,7 +21,9 @@ at its 1024 x 1024 resolution, batch 16, Adam, activation checkpointing, as e.g.
 Per-step numbers come from the real loops: ``initlab.tasks.grid_search.train_member`` (one by one)
 and ``initlab.analysis.stacked.train_stacked`` (stacked) each run for one epoch of 2 and of 4
 steps; the difference over 2 steps is the cost of one step (model building, first-step state and
-the epoch's scoring cancel; the scoring is reported per epoch). The conv trainings go through
+the epoch's scoring cancel; what is left of the 2-step run besides its steps -- building and
+initializing the members, stacking them, one epoch's scoring as grid_search does it -- is
+``setup_and_epoch_end``). The conv trainings go through
 :func:`loop_step`, the per-step body of ``initlab.training.train_model`` (one ``loss.item()`` per
 step at the commit this was written against).
 
@@ -141,7 +143,7 @@ def per_step(run: Callable[[int], Any], steps: tuple[int, int] = (2, 4)) -> dict
     a, b = measure(lambda: run(steps[0])), measure(lambda: run(steps[1]))
     step = {k: (b[k] - a[k]) / (steps[1] - steps[0]) for k in a}
     epoch = {k: a[k] - steps[0] * step[k] for k in a}
-    return {"step": step, "per_epoch_besides_steps": epoch}
+    return {"step": step, "setup_and_epoch_end": epoch}
 
 
 def estimate(costs: dict[str, float], precision: str) -> float:
@@ -332,7 +334,7 @@ def row(case: str, costs: dict, members: int, precisions=("fp32", "bf16")) -> di
         "gflop_per_member_step": step["flops"] / 1e9,
         "gbytes_per_member_step": step["bytes"] / 1e9,
         **{f"est_gpu_seconds_per_member_step_{p}": estimate(step, p) for p in precisions},
-        "per_epoch_besides_steps": costs["per_epoch_besides_steps"],
+        "setup_and_epoch_end": costs["setup_and_epoch_end"],
         **({"per_stack_step": costs["per_stack_step"]} if "per_stack_step" in costs else {}),
     }
 
