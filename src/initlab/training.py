@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from initlab import preemption
+from initlab.accel import prepare_batch, prepare_model
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.optim import OptimConfig, build_optimizer
@@ -303,6 +304,7 @@ def fit(
     check_after_last: bool = False,
     progress: str | None = None,
     extra_state: Callable[[], dict[str, Any]] | None = None,
+    transform: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
 ) -> FitResult:
     """Train ``model`` for ``epochs`` epochs (or ``max_steps`` steps) of ``batches``.
 
@@ -315,6 +317,8 @@ def fit(
     the loss of the batch after the last step (a probe's "did it stay stable" includes the state
     it ends in). Rows go to ``run`` tagged with ``phase``; a run resumes from its checkpoint of
     the same phase and truncates its ``metrics.csv`` rows of this phase to the checkpoint's step.
+    ``transform(x, step)``, if given, turns each training batch's inputs into what the model sees
+    (:func:`initlab.accel.prepare_batch`: on-device augmentation seeded by step, memory layout).
     """
     per_epoch = batches.per_epoch
     total = epochs * per_epoch if max_steps is None else min(epochs * per_epoch, max_steps)
@@ -444,6 +448,8 @@ def fit(
             while state.epoch < epochs and state.step < total:
                 while state.batch_index < per_epoch and state.step < total:
                     xb, yb, size = batches.get(state.epoch, state.batch_index)
+                    if transform is not None:  # initlab.accel: augmentation, layout
+                        xb = transform(xb, state.step)
                     with autocast():
                         loss = model.objective(xb, yb)["loss"].float().mean(-1)
                     accumulate(loss, size, state.step)
@@ -541,6 +547,7 @@ def train_model(
     total = loop.epochs * batches.per_epoch
     if loop.max_steps is not None:
         total = min(total, loop.max_steps)
+    prepare_model(model, loop, data.is_image)  # initlab.accel: channels_last, torch.compile
     optimizer, scheduler = build_optimizer(optim, model.parameters(), total)
     metrics: dict[str, Any] = {}
 
@@ -571,6 +578,7 @@ def train_model(
         phase=phase,
         checkpointing=checkpointing,
         on_epoch_end=on_epoch_end,
+        transform=lambda x, step: prepare_batch(x, loop, seed, step),
     )
     if result.status == "diverged":
         extra = {

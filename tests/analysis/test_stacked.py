@@ -144,11 +144,11 @@ def test_rejects_mismatched_arguments():
 
 @pytest.mark.parametrize(
     ("fnn", "batched"),
-    [("snn", True), ("msra", True), ("layernorm", True), ("resnet", True), ("highway", False)],
+    [("snn", True), ("msra", True), ("layernorm", True), ("resnet", True), ("highway", True)],
 )
 def test_batched_layers_equal_one_by_one_for_the_fnn_variants(fnn, batched):
-    """With a shared batch order the members run as batched layers (one bmm per layer); the
-    highway gate's own bias parameter has no batched twin, so highway nets go through vmap."""
+    """With a shared batch order the members run as batched layers (one bmm per layer; the
+    highway gate's own bias is stacked as (K, 1, width))."""
     arm = (f"+arm=fnn_{fnn}",)
     seeds, order = [20, 21, 22, 23], [5] * 4
     models, data = make_models(seeds, arm=arm)
@@ -173,13 +173,17 @@ def test_batched_layers_equal_one_by_one_for_the_fnn_variants(fnn, batched):
 
 
 def test_layers_without_a_batched_twin_fall_back_to_vmap():
-    """Weight norm's g-sync buffer is refused outright; an unknown parametrized layer (here a
-    Linear without bias) makes the batched copy None, and training still runs through vmap."""
-    with pytest.raises(ValueError, match="buffers"):
-        StackedModels(make_models([0, 1], arm=("+arm=fnn_weightnorm",))[0])
+    """A model whose layers have no batched twin (here a buffer of an unknown layer type) is
+    refused; one without buffers (here a bias-free classifier computed as a plain function of
+    its weight in a module the table does not know) trains through vmap."""
     models, data = make_models([0, 1])
     for model in models:
-        model.classifier.bias = None
+        model.register_buffer("unknown_state", torch.zeros(2))
+    with pytest.raises(ValueError, match="buffers"):
+        StackedModels(models)
+    models, data = make_models([0, 1])
+    for model in models:
+        model.classifier = Bilinear(model.classifier)
     stack = StackedModels(models)
     assert stack.batched is None
     result = train_stacked(
@@ -188,7 +192,18 @@ def test_layers_without_a_batched_twin_fall_back_to_vmap():
     assert all(math.isfinite(m["train_loss"]) for m in result.metrics)
 
 
-@pytest.mark.parametrize("arm", [("model=mlp",), ("+arm=fnn_highway",)], ids=["batched", "vmap"])
+class Bilinear(torch.nn.Module):
+    """F.linear through a matrix parameter the stacking table does not know."""
+
+    def __init__(self, linear):
+        super().__init__()
+        self.w = torch.nn.Parameter(linear.weight.detach().clone())
+
+    def forward(self, x):
+        return F.linear(x, self.w)
+
+
+@pytest.mark.parametrize("arm", [("model=mlp",), ("+arm=fnn_resnet",)], ids=["mlp", "resnet"])
 def test_epoch_callback_gets_one_by_one_losses_and_logits_and_stops_members(arm):
     """``on_epoch_end`` sees each member's epoch loss as a one-model loop computes it (the
     size-weighted mean of batch losses; for a member that blew up, its first non-finite batch
@@ -196,7 +211,7 @@ def test_epoch_callback_gets_one_by_one_losses_and_logits_and_stops_members(arm)
     return stop there (the others train on unchanged), and none returned ends training."""
     seeds, lrs, order = [30, 31, 32], [0.05, 1e8, 0.2], 4
     models, data = make_models(seeds, arm=arm)
-    assert (StackedModels(models).batched is None) == (arm[0] == "+arm=fnn_highway")
+    assert StackedModels(models).batched is not None
     seen = []
 
     def on_epoch_end(epoch, stack, losses):

@@ -50,8 +50,8 @@ CASES = {
     "grid_search": (
         ["task=grid_search", "data=iris", "data.val_fraction=0.2", "task.epochs=2",
          "task.smoothing=1", "task.batch_size=16", "task.grid.model.depth=[1]",
-         "task.grid.optim.lr=[0.01,0.1]", "model.width=8"],
-        2 * 2 * 6,
+         "task.grid.optim.lr=[0.01,0.1]", "model.width=8", "task.stacked=false"],
+        2 * 2 * 6,  # one by one (stacked is the default)
         ["grid.csv", "selected.csv"],
     ),
     "grid_search_stacked": (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from initlab.config import ConfigError
 from initlab.main import execute
@@ -239,49 +240,100 @@ def test_a_diverging_lr_marks_only_its_member_in_both_modes(tmp_path, monkeypatc
     _assert_same_grid(*kept)
 
 
-@pytest.mark.parametrize(
-    ("fnn", "overrides", "reason"),
-    [
-        ("snn", (), "dropout"),  # alpha-dropout 0.05
-        ("batchnorm", (), "buffers"),
-        ("weightnorm", (), "buffers"),
-        ("highway", ("model.dropout=0.0",), "no batched layers"),
-        ("msra", ("optim=adam",), "optim 'adam'"),
-        ("msra", ("optim=sgd", "optim.schedule=cosine"), "schedule"),
-        ("msra", ("optim=sgd", "optim.momentum=0.9", "optim.nesterov=true"), "Nesterov"),
-    ],
-)
-def test_groups_that_stacking_cannot_reproduce_train_one_by_one(
-    tmp_path, monkeypatch, fnn, overrides, reason
-) -> None:
-    from initlab.data import build_data
-    from initlab.tasks.grid_search import new_member_model, stack_refusal
+VARIANT_GRIDS = {  # each variant's own axes (dropout rates, block shapes) mixed into one stack
+    "snn": {"model": {"dropout": [0.0, 0.05]}},
+    "msra": {"model": {"dropout": [0.0, 0.5]}},
+    "batchnorm": {},
+    "layernorm": {},
+    "weightnorm": {},
+    "highway": {"model": {"dropout": [0.0, 0.5]}},
+    "resnet": {"model": {"branch_layers": [3], "block_shape": ["diavolo"], "bottleneck": [0.25]}},
+}
 
-    cfg = quiet_config(
-        "task=grid_search",
-        f"+arm=fnn_{fnn}",
-        "data=iris",
-        "model.width=8",
-        "task.epochs=1",
-        "task.stacked=true",
-        *overrides,
+
+@pytest.mark.parametrize("fnn", list(VARIANT_GRIDS))
+def test_every_fnn_variant_trains_stacked_with_the_one_by_one_grid(tmp_path, monkeypatch, fnn):
+    """Members of one shape (lr, momentum and the variant's dropout rates differ) form one stack,
+    and grid.csv / selected.csv hold the one-by-one numbers (float32 rounding)."""
+    from initlab.tasks import grid_search
+
+    axes = {"model": {"depth": [2]}, "optim": {"lr": [0.01, 0.05], "momentum": [0.0, 0.5]}}
+    method = {f"fnn_{fnn}": VARIANT_GRIDS[fnn]}
+    stacks = []
+    grouping = grid_search.stack_groups
+    monkeypatch.setattr(
+        grid_search, "stack_groups", lambda *a, **k: stacks.append(grouping(*a, **k)) or stacks[-1]
+    )
+    calls = _count_one_by_one(monkeypatch)
+    runs = {}
+    for mode in ("true", "false"):
+        cfg = quiet_config(
+            "task=grid_search",
+            f"+arm=fnn_{fnn}",
+            "data=iris",
+            f"task.method=fnn_{fnn}",
+            "optim=sgd",
+            "model.width=16",
+            "task.epochs=3",
+            "task.smoothing=2",
+            "task.batch_size=32",
+            f"task.stacked={mode}",
+        )
+        cfg["task"]["grid"], cfg["task"]["method_grids"] = axes, method
+        execute(cfg, tmp_path / mode)
+        runs[mode] = [pd.read_csv(tmp_path / mode / name) for name in ("grid.csv", "selected.csv")]
+    members = 4 * max(1, len(VARIANT_GRIDS[fnn].get("model", {}).get("dropout", [])))
+    assert stacks == [[list(range(members))]]  # one stack of every member
+    assert calls == list(range(members))  # the one-by-one run only
+    _assert_same_grid(runs["true"][0], runs["false"][0])
+    pd.testing.assert_frame_equal(runs["true"][1], runs["false"][1], rtol=1e-5, atol=1e-6)
+
+
+def test_stacks_are_cut_by_memory_and_member_caps_and_split_by_shape() -> None:
+    from initlab.analysis.stacked import member_bytes, stack_groups
+    from initlab.data import build_data
+    from initlab.models.base import build_model
+    from initlab.tasks.grid_search import member_setups
+
+    cfg = _config(
+        "task.stack_max_members=3",
+        grid={"model": {"width": [16, 32]}, "optim": {"lr": [0.1, 0.2, 0.3, 0.4]}},
     )
     setup = parse_config(cfg)
     data = build_data(setup.data)
-    assert reason in stack_refusal(setup, new_member_model(setup, data, 0), data)
-    cfg["task"]["grid"] = {"model": {"depth": [1]}, "optim": {"lr": [0.01, 0.1]}}
-    cfg["task"]["method_grids"] = {}
-    calls = _count_one_by_one(monkeypatch)
-    execute(cfg, tmp_path / "alone")
-    assert calls == [0, 1]
+    _, setups = member_setups(setup.task, setup)
+    sizes = dict(batch_size=32, eval_batch_size=1024)
+    groups = stack_groups(setups, data, **sizes, max_mb=1e6, max_members=3)
+    assert groups == [[0, 1, 2], [3], [4, 5, 6], [7]]  # by width, then at most 3 per stack
+    one = member_bytes(build_model(setups[4].model, (4,), 3), optim="sgd", **sizes)
+    groups = stack_groups(setups, data, **sizes, max_mb=2.5 * one / 2**20, max_members=64)
+    assert groups == [[0, 1, 2, 3], [4, 5], [6, 7]]  # the wider members: 2 fit the cap
 
 
-def test_multilabel_targets_are_not_stacked(tmp_path) -> None:
-    from initlab.data import build_data
-    from initlab.tasks.grid_search import new_member_model, stack_refusal
+def test_a_model_with_its_own_objective_trains_one_by_one() -> None:
+    from initlab.tasks.grid_search import stacking_refusal
 
+    class Own(torch.nn.Linear):
+        pass
+
+    assert "objective" in stacking_refusal(Own(2, 2), parse_config(quiet_config()).optim)
+
+
+def test_multilabel_targets_train_stacked_with_the_one_by_one_grid(tmp_path, monkeypatch) -> None:
     _write_tox21(tmp_path)
-    cfg = quiet_config(*TINY, "data=tox21", f"data.root={tmp_path}", "model.dropout=0.0")
-    setup = parse_config(cfg)
-    data = build_data(setup.data)
-    assert "multi-label" in stack_refusal(setup, new_member_model(setup, data, 0), data)
+    calls = _count_one_by_one(monkeypatch)
+    runs = [
+        _run(
+            tmp_path,
+            mode,
+            "data=tox21",
+            f"data.root={tmp_path}",
+            "data.val_fraction=0.25",
+            "model.dropout=0.0",
+            f"task.stacked={mode}",
+            grid={"model": {"depth": [1]}, "optim": {"lr": [0.01, 0.1]}},
+        )[1]
+        for mode in ("true", "false")
+    ]
+    assert calls == [0, 1]
+    _assert_same_grid(*runs)

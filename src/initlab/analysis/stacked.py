@@ -1,40 +1,43 @@
-"""Train K models of one architecture together: stacked parameters, vmap, per-member SGD.
+"""Train K models of one architecture together: one batched forward and update for all.
 
-Small networks on small tables spend most of each step in Python and kernel launches, so a
-hyper-parameter grid trained one member at a time is overhead-bound. Here the K members' parameters
-are stacked along a leading dim (``torch.func.stack_module_state``), one ``vmap`` of
-``functional_call`` runs all forward passes, one ``autograd.grad`` gives every member's gradient
-(the summed loss has independent terms, so member k's gradient is that of its own loss), and SGD
-updates all members with a (K,)-shaped learning rate broadcast over each parameter.
+Small networks on small tables spend most of each step in kernel launches and Python, so a
+hyper-parameter grid trained one member at a time is overhead-bound (on a GPU: each step costs
+what its launches cost). Here K members whose parameters and buffers have the same shapes form a
+stack: a copy of the model whose layers hold all K members' tensors with a leading member dim
+(:mod:`initlab.analysis.stacked_layers`: one ``bmm`` per Linear, one ``batch_norm`` per
+BatchNorm with each member's own statistics, per-member dropout rates and masks), one
+``backward`` of the summed per-member losses (independent terms: member k's gradient is that
+of its own loss), and one update of all members (:mod:`initlab.analysis.stacked_optim`: SGD or
+Adam, per-member lr, momentum, weight decay). Models whose layers have no batched twin but no
+buffers either run through ``vmap`` of ``functional_call``, which is also the path when members
+see different batches.
 
 Each member k sees the batches of ``epoch_order(n, order_seeds[k], epoch)`` (the order
 ``initlab.training`` uses); when all seeds are equal the batch is shared and not replicated.
-The result equals training each member alone with the same order and ``torch.optim.SGD``
-(``tests/analysis/test_stacked.py`` checks this to float32 rounding).
+The result equals training each member alone with the same order and ``torch.optim.SGD`` /
+``Adam`` to float32 rounding (``tests/analysis/test_stacked.py``). With dropout, pass each
+member's random state as its one-by-one run would start training (``rng_states``; e.g.
+``torch.get_rng_state()`` right after building it): on CPU its masks are then drawn exactly as that
+run draws them. Without, or on CUDA, one draw serves all members: statistically, not bitwise, the
+one-by-one masks.
 
-Dropout: the forward runs under ``vmap(..., randomness="different")``, so every member draws its
-own masks from the global generator, but not the masks a one-by-one run would draw (the random
-stream is consumed in a different order and shape). Runs with dropout are therefore statistically,
-not bitwise, equivalent to one-by-one training; the equality test uses no dropout.
+The steps run in the one training loop, :func:`initlab.training.fit`: the stack is its model
+(:meth:`StackedModels.objective` gives one loss per member and example, so the loop's loss has
+shape (K,) and each member's divergence is checked on its own), the stacked optimizer its
+optimizer. No host sync per step: the loop keeps the per-member losses on the device and reads
+them at epoch ends.
 
-Two ways to run the K forward passes, same numbers (to float32 rounding):
-
-* batched modules (used when every member sees the same batch): a copy of the model whose
-  ``nn.Linear`` / ``nn.LayerNorm`` layers hold the K members' weights, (K, out, in), and run one
-  ``baddbmm``; parameter-free layers (activations, dropout) act on the (K, batch, features)
-  tensors unchanged. One kernel per layer for all members, so little Python per step;
-* ``vmap`` of ``functional_call`` (any module without buffers; needed when members see different
-  batches, or when a model has layers the batched copy does not know).
-
-Limits: class-label targets (cross-entropy loss, accuracy), models without buffers (so no
-BatchNorm, whose running statistics vmap cannot update in place).
+Grouping (:func:`stack_groups`): members go together when their models have the same layer types
+and tensor shapes (built on the meta device, so grouping costs no memory), their optimizers share
+everything but lr, momentum and weight decay, and their seeds are equal (same batch order); a
+group is cut into stacks of at most ``max_members`` members and ``max_mb`` estimated memory.
 """
 
 from __future__ import annotations
 
 import copy
-import math
-from collections.abc import Callable, Collection, Sequence
+import json
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +46,26 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from initlab.training import Batches, epoch_order, fit
+from initlab.analysis.stacked_layers import (
+    DROPOUT_SLOT,
+    MemberGenerators,
+    StackedDropout,
+    batched_copy,
+    batched_copy_or_reason,
+)
+from initlab.analysis.stacked_optim import STATES, StackedOptimizer, shared_settings
+from initlab.training import Batches, epoch_order, fit, has_batch_norm
+
+__all__ = [
+    "StackedModels",
+    "StackedResult",
+    "batched_copy",
+    "load_member",
+    "member_bytes",
+    "stack_groups",
+    "stacking_refusal",
+    "train_stacked",
+]
 
 Params = dict[str, torch.Tensor]
 # on_epoch_end(epoch, stack, epoch_losses) -> members to go on training, or None: all
@@ -55,56 +77,109 @@ class StackedResult:
     params: Params  # every parameter with a leading member dim K
     metrics: list[dict[str, float]]  # per member: {split}_loss, {split}_accuracy
     steps: int
+    buffers: Params | None = None  # every buffer (BatchNorm running statistics), likewise
 
 
-def _per_member(value: float | Sequence[float], k: int, name: str) -> torch.Tensor:
-    values = torch.as_tensor(value, dtype=torch.float32).flatten()
-    if values.numel() == 1:
-        values = values.expand(k)
-    if values.numel() != k:
-        raise ValueError(f"{name}: expected 1 or {k} values, got {values.numel()}")
-    return values
+@dataclass
+class PlainSGD:
+    """What ``train_stacked`` uses when given ``lr``/``momentum``/``weight_decay`` only."""
+
+    lr: float
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    name: str = "sgd"
+    nesterov: bool = False
+
+
+def settle_lazy_state(model: nn.Module) -> None:
+    """Resolve state a layer sets on its first forward (weight norm's g = ||v||) now, as that
+    first forward would, so the members' tensors can be stacked."""
+    for module in model.modules():
+        settle = getattr(module, "settle", None)
+        if callable(settle):
+            settle()
+
+
+def _generators(states: Sequence[torch.Tensor] | None, k: int) -> list[torch.Generator] | None:
+    if states is None:
+        return None
+    if len(states) != k:
+        raise ValueError(f"rng_states: expected {k} values, got {len(states)}")
+    generators = []
+    for state in states:
+        generator = torch.Generator()
+        generator.set_state(state)
+        generators.append(generator)
+    return generators
 
 
 class StackedModels:
-    """K same-shaped models as one function of stacked parameters."""
+    """K same-shaped models as one: batched layers, or ``vmap`` of their stacked parameters."""
 
-    def __init__(self, models: Sequence[nn.Module]) -> None:
+    def __init__(
+        self, models: Sequence[nn.Module], rng_states: Sequence[torch.Tensor] | None = None
+    ) -> None:
         if not models:
             raise ValueError("need at least one model")
-        if any(len(list(m.buffers())) for m in models):
-            raise ValueError("models with buffers (e.g. BatchNorm) cannot be stacked")
+        for model in models:
+            settle_lazy_state(model)
         self.k = len(models)
+        self.rng = MemberGenerators(_generators(rng_states, self.k))
         # a parameter-free copy whose forward functional_call runs with each member's tensors
         self.base = copy.deepcopy(models[0]).to("meta")
         self.base.train(models[0].training)
-        self.batched = batched_copy(models)
+        self.batched, reason = batched_copy_or_reason(models, self.rng)
+        self.shapes = {name: p.shape for name, p in models[0].named_parameters()}
         if self.batched is not None:  # its layers' own tensors are the stacked parameters
             self.batched.train(models[0].training)
             self.params: Params = dict(self.batched.named_parameters())
+        elif any(True for _ in models[0].buffers()):
+            raise ValueError(f"models with buffers cannot be stacked here: {reason}")
         else:
             params, _ = stack_module_state(list(models))
             self.params = {name: p.detach().clone() for name, p in params.items()}
         self.members = list(range(self.k))  # which of the given models each row holds
 
+    @property
+    def buffers(self) -> Params:
+        return dict(self.batched.named_buffers()) if self.batched is not None else {}
+
+    def _assign(self, tensors: Params) -> None:
+        """Hold ``tensors`` (parameters and buffers by name, leading dim: the rows)."""
+        if self.batched is None:
+            self.params = {name: tensors[name] for name in self.params}
+            return
+        for name, t in tensors.items():
+            owner, _, attr = name.rpartition(".")
+            module = self.batched.get_submodule(owner) if owner else self.batched
+            if attr in module._parameters:
+                setattr(module, attr, nn.Parameter(t))
+            else:
+                setattr(module, attr, t)
+        self.params = dict(self.batched.named_parameters())
+
+    def state(self) -> Params:
+        return {**{n: p.detach() for n, p in self.params.items()}, **self.buffers}
+
     def set_params(self, params: Params, members: Sequence[int]) -> None:
-        """Hold ``params`` (leading dim: one row per entry of ``members``) as the members'."""
-        if self.batched is not None:  # the batched layers hold the parameters themselves
-            for name, p in params.items():
-                owner, _, attr = name.rpartition(".")
-                module = self.batched.get_submodule(owner) if owner else self.batched
-                setattr(module, attr, nn.Parameter(p))
-            self.params = dict(self.batched.named_parameters())
-        else:
-            self.params = dict(params)
+        """Hold ``params`` (and buffers, leading dim: one row per entry of ``members``)."""
+        self._assign(params)
         self.members = list(members)
         self.k = len(self.members)
 
     def keep(self, rows: Sequence[int]) -> None:
         """Go on with the rows ``rows`` of the stack only (e.g. drop diverged members)."""
         index = torch.as_tensor(list(rows), dtype=torch.long)
-        kept = {name: p.detach()[index.to(p.device)] for name, p in self.params.items()}
+        kept = {name: t[index.to(t.device)] for name, t in self.state().items()}
+        for module in self._dropouts():
+            module.keep_rows(rows)
+        self.rng.keep(rows)
         self.set_params(kept, [self.members[r] for r in rows])
+
+    def _dropouts(self) -> list[StackedDropout]:
+        if self.batched is None:
+            return []
+        return [m for m in self.batched.modules() if isinstance(m, StackedDropout)]
 
     @property
     def training(self) -> bool:
@@ -130,20 +205,21 @@ class StackedModels:
         return vmap(one, in_dims=(0, None if shared_x else 0), randomness=randomness)(params, x)
 
     def objective(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Per member and example: the cross-entropy loss, (K, batch) (the loop's objective).
+        """Per member and example: the training loss, (K, batch) (the one loop's objective).
 
-        ``x`` (batch, ...) with ``y`` (batch,) is one batch for every member; (K, batch, ...)
-        with (K, batch) one batch per member."""
-        shared = y.dim() == 1
+        ``x`` (batch, ...) with ``y`` (batch, ...) is one batch for every member; (K, batch, ...)
+        with (K, batch, ...) one batch per member: ``y`` of class labels is (batch,) or (K, batch),
+        of multi-label targets (batch, tasks) or (K, batch, tasks)."""
+        shared = y.dim() == (2 if y.is_floating_point() else 1)
         logits = self.logits(self.params, x, shared_x=shared)
-        targets = y.expand(self.k, -1) if shared else y
-        return {"loss": F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")}
+        targets = y.expand(self.k, *y.shape) if shared else y
+        return {"loss": example_losses(logits, targets)}
 
     def state_dict(self) -> Params:
-        return {name: p.detach().clone() for name, p in self.params.items()}
+        return {name: t.detach().clone() for name, t in self.state().items()}
 
-    def load_state_dict(self, params: Params) -> None:
-        self.set_params(dict(params), self.members)
+    def load_state_dict(self, tensors: Params) -> None:
+        self._assign(dict(tensors))
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch_size: int) -> torch.Tensor:
@@ -159,171 +235,73 @@ class StackedModels:
 
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor, prefix: str) -> list[dict[str, float]]:
-        """Mean cross-entropy and accuracy of every member on (x, y), in eval mode."""
+        """Mean loss (and, for class labels, accuracy) of every member on (x, y), eval mode."""
         logits = self.predict(x, max(len(x), 1))
-        k, n, c = logits.shape
-        losses = F.cross_entropy(logits.reshape(k * n, c), y.repeat(k), reduction="none")
-        losses = losses.view(k, n).mean(1)
-        accuracy = (logits.argmax(-1) == y).float().mean(1)
-        return [
-            {f"{prefix}_loss": loss.item(), f"{prefix}_accuracy": acc.item()}
-            for loss, acc in zip(losses, accuracy, strict=True)
-        ]
+        losses = member_losses(logits, y.expand(len(logits), *y.shape))
+        out = [{f"{prefix}_loss": loss} for loss in losses.tolist()]
+        if not y.is_floating_point():
+            for row, acc in zip(out, (logits.argmax(-1) == y).float().mean(1).tolist()):
+                row[f"{prefix}_accuracy"] = acc
+        return out
 
 
-class StackedLinear(nn.Module):
-    """K ``nn.Linear`` layers as one: weight (K, out, in), bias (K, out).
+def example_losses(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per member and example: the loss ``InitlabModel.objective`` trains with, (K, batch).
 
-    Input (batch, in) is shared by all members, (K, batch, in) one per member; output
-    (K, batch, out).
+    ``logits`` (K, batch, outputs); ``targets`` (K, batch) class labels, or (K, batch, tasks)
+    multi-label targets with NaN where unobserved (masked binary cross-entropy per example).
     """
-
-    def __init__(self, layers: Sequence[nn.Linear]) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.stack([layer.weight.detach() for layer in layers]))
-        self.bias = nn.Parameter(torch.stack([layer.bias.detach() for layer in layers]))
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        if h.dim() == 2:
-            h = h.expand(self.weight.shape[0], -1, -1)
-        return torch.baddbmm(self.bias.unsqueeze(1), h, self.weight.transpose(1, 2))
+    if targets.is_floating_point():
+        observed = ~torch.isnan(targets)
+        bce = F.binary_cross_entropy_with_logits(
+            logits, torch.nan_to_num(targets), reduction="none"
+        )
+        return (bce * observed).sum(2) / observed.sum(2).clamp(min=1)
+    return F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
 
 
-class StackedLayerNorm(nn.Module):
-    """K ``nn.LayerNorm`` layers over the last dim, each with its own affine weight and bias."""
-
-    def __init__(self, layers: Sequence[nn.LayerNorm]) -> None:
-        super().__init__()
-        self.shape, self.eps = tuple(layers[0].normalized_shape), layers[0].eps
-        self.weight = nn.Parameter(torch.stack([layer.weight.detach() for layer in layers]))
-        self.bias = nn.Parameter(torch.stack([layer.bias.detach() for layer in layers]))
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        z = F.layer_norm(h, self.shape, None, None, self.eps)
-        return z * self.weight.unsqueeze(1) + self.bias.unsqueeze(1)
+def member_losses(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per member: the batch mean of :func:`example_losses`, (K,)."""
+    return example_losses(logits, targets).mean(1)
 
 
-def batched_copy(models: Sequence[nn.Module]) -> nn.Module | None:
-    """A copy of ``models[0]`` whose layers hold all members' weights, or None if it cannot be.
-
-    Its parameters have the names of the original model's (with a leading member dim), so
-    ``functional_call`` with stacked parameters and :func:`load_member` work on it. A model with
-    a layer type not in the table (or an affine-less LayerNorm, or a Linear without bias) returns
-    None, and so does one whose forward does not give (K, batch, classes) on a probe batch.
-    """
-    copy_ = copy.deepcopy(models[0])
-    done: dict[int, nn.Module] = {}  # a layer listed under two names gets one twin
-    for name, module in models[0].named_modules(remove_duplicate=False):
-        twins = [m.get_submodule(name) for m in models] if name else list(models)
-        kind = type(module)
-        if id(module) in done:
-            replacement = done[id(module)]
-        elif kind is nn.Linear and module.bias is not None:
-            replacement: nn.Module = StackedLinear(twins)
-        elif kind is nn.LayerNorm and module.elementwise_affine and module.bias is not None:
-            replacement = StackedLayerNorm(twins)
-        elif any(True for _ in module.parameters(recurse=False)) or any(
-            True for _ in module.buffers(recurse=False)
-        ):
-            return None
-        else:
-            continue
-        done[id(module)] = replacement
-        parent, _, child = name.rpartition(".")
-        setattr(copy_.get_submodule(parent) if parent else copy_, child, replacement)
-    return copy_ if _probe(copy_, models) else None
-
-
-@torch.no_grad()
-def _probe(batched: nn.Module, models: Sequence[nn.Module]) -> bool:
-    """Does the batched copy give every member's logits on a probe batch (eval mode)?"""
-    first = next((m for m in models[0].modules() if isinstance(m, nn.Linear)), None)
-    if first is None:
-        return False
-    # vector models take (batch, in_features) of their first Linear; others fail the probe
-    x = torch.randn(3, first.in_features, dtype=first.weight.dtype, device=first.weight.device)
-    modes = [m.training for m in models]
-    for m in (*models, batched):
-        m.eval()
-    try:
-        out = batched(x)
-        expected = torch.stack([m(x) for m in models])
-        ok = out.shape == expected.shape and torch.allclose(out, expected, rtol=1e-4, atol=1e-5)
-    except (RuntimeError, ValueError, IndexError):
-        ok = False
-    for m, mode in zip(models, modes, strict=True):
-        m.train(mode)
-    return ok
-
-
-def load_member(model: nn.Module, params: Params, k: int) -> nn.Module:
-    """Copy member ``k`` of stacked ``params`` into ``model`` (same architecture); return it."""
+def load_member(
+    model: nn.Module, params: Params, k: int, buffers: Params | None = None
+) -> nn.Module:
+    """Copy member ``k`` of stacked ``params`` (and ``buffers``) into ``model``; return it."""
     with torch.no_grad():
         for name, p in model.named_parameters():
-            p.copy_(params[name][k])
+            p.copy_(params[name][k].reshape(p.shape))
+        for name, b in model.named_buffers():
+            if buffers is not None and name in buffers:
+                b.copy_(buffers[name][k].reshape(b.shape))
     return model
 
 
-class StackedSGD:
-    """``torch.optim.SGD`` (dampening 0, no Nesterov) on the stack's parameters with one learning
-    rate per member (a (K,) tensor broadcast over each parameter's leading dim): the optimizer
-    the one loop steps for a stack. ``keep(rows, params)`` follows the stack when members leave."""
+class StackedBatches:
+    """The loop's batches for a stack whose members see different batch orders: x (K, b, ...).
+
+    Batch bounds as :class:`initlab.training.Batches` (``drop_single``: a last batch of one
+    example joins the one before it, as for a model with BatchNorm trained alone)."""
 
     def __init__(
-        self, params: list[torch.Tensor], lrs: torch.Tensor, momentum: float, weight_decay: float
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        size: int,
+        seeds: Sequence[int],
+        drop_single: bool = False,
     ) -> None:
-        self.momentum, self.weight_decay = momentum, weight_decay
-        self.velocity: list[torch.Tensor] = []
-        self._set(params, lrs)
-
-    def _set(self, params: list[torch.Tensor], lrs: torch.Tensor) -> None:
-        self.params = [p.requires_grad_() for p in params]
-        self.lrs = lrs
-        self.lr_views = [lrs.view(-1, *[1] * (p.dim() - 1)) for p in self.params]
-
-    def zero_grad(self, set_to_none: bool = True) -> None:  # noqa: ARG002 - always to None
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
-        grads = [p.grad for p in self.params]
-        if self.weight_decay:
-            grads = torch._foreach_add(grads, self.params, alpha=self.weight_decay)
-        if self.momentum and self.velocity:
-            torch._foreach_mul_(self.velocity, self.momentum)
-            torch._foreach_add_(self.velocity, grads)
-        elif self.momentum:
-            self.velocity = [g.clone() for g in grads]
-        torch._foreach_addcmul_(self.params, self.lr_views, self.velocity or grads, value=-1.0)
-
-    def keep(self, rows: Sequence[int], params: list[torch.Tensor]) -> None:
-        index = torch.as_tensor(list(rows), device=self.lrs.device)
-        self.velocity = [v[index] for v in self.velocity]
-        self._set(params, self.lrs[index])
-
-    def state_dict(self) -> dict:
-        return {"velocity": self.velocity, "lrs": self.lrs}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.velocity, self.lrs = list(state["velocity"]), state["lrs"]
-
-
-class StackedBatches:
-    """The loop's batches for a stack whose members see different batch orders: x (K, b, ...)."""
-
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, size: int, seeds: Sequence[int]) -> None:
         self.x, self.y, self.seeds = x, y, list(seeds)
-        self.n = len(x)
-        self.size = min(size, self.n)
-        self.per_epoch = math.ceil(self.n / self.size)
+        bounds = Batches(x, y, size, 0, drop_single=drop_single)
+        self.n, self.bounds, self.per_epoch = bounds.n, bounds.bounds, bounds.per_epoch
         self._orders: tuple[int, torch.Tensor] | None = None
 
     def get(self, epoch: int, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         if self._orders is None or self._orders[0] != epoch:
             orders = [epoch_order(self.n, seed, epoch) for seed in self.seeds]
             self._orders = (epoch, torch.stack(orders).to(self.x.device))
-        idx = self._orders[1][:, index * self.size : (index + 1) * self.size]
+        idx = self._orders[1][:, self.bounds[index] : self.bounds[index + 1]]
         return self.x[idx], self.y[idx], idx.shape[1]
 
     def keep(self, rows: Sequence[int]) -> None:
@@ -336,21 +314,32 @@ def train_stacked(
     x_train: torch.Tensor,
     y_train: torch.Tensor,
     *,
-    lr: float | Sequence[float],
     epochs: int,
     batch_size: int,
     order_seeds: Sequence[int],
+    lr: float | Sequence[float] | None = None,
     momentum: float = 0.0,
     weight_decay: float = 0.0,
+    optims: Sequence[Any] | None = None,
+    rng_states: Sequence[torch.Tensor] | None = None,
     eval_sets: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
     on_epoch_end: EpochCallback | None = None,
 ) -> StackedResult:
-    """Train ``models`` together with SGD (as ``torch.optim.SGD``: dampening 0, no Nesterov).
+    """Train ``models`` together, each as ``torch.optim.SGD``/``Adam`` would train it alone.
 
-    ``lr`` may differ per member; ``order_seeds`` gives each member's batch-order seed (one value
-    per member). The models themselves are left untouched; read trained member k with
-    ``load_member(model, result.params, k)``, or use the returned metrics, which hold
-    ``{split}_loss`` and ``{split}_accuracy`` for ``train`` and every split in ``eval_sets``.
+    The steps run in the one loop, :func:`initlab.training.fit`, with the stack as its model
+    (:meth:`StackedModels.objective`: one loss per member) and a
+    :class:`~initlab.analysis.stacked_optim.StackedOptimizer`.
+
+    ``optims``: one optimizer config per member (``initlab.optim`` configs: sgd or adam, with
+    lr schedule and warm-up; members may differ in lr, momentum and weight decay); or plain SGD
+    from ``lr`` (one value or one per member), ``momentum`` and ``weight_decay``.
+    ``order_seeds`` gives each member's batch-order seed; ``rng_states`` each member's random
+    state for its dropout masks (see the module docstring). The models are left untouched but for
+    lazily set state (weight norm's g, as their first forward sets it); read trained member k with
+    ``load_member(model, result.params, k, result.buffers)``, or use the returned metrics, which
+    hold ``{split}_loss`` (and ``{split}_accuracy``) for ``train`` and every split in
+    ``eval_sets``.
 
     ``on_epoch_end(epoch, stack, epoch_losses)``, if given, runs after every epoch (0-based) with
     the live :class:`StackedModels` (score it with ``stack.predict``; row r of the stack is member
@@ -363,18 +352,30 @@ def train_stacked(
     diverged member costs no more steps) and keep their parameters of that moment; none left ends
     training.
     """
-    stack = StackedModels(models)
+    stack = StackedModels(models, rng_states)
     k = stack.k
     if len(order_seeds) != k:
         raise ValueError(f"order_seeds: expected {k} values, got {len(order_seeds)}")
-    lrs = _per_member(lr, k, "lr").to(x_train.device)
+    if optims is None:
+        if lr is None:
+            raise ValueError("lr: give lr (plain SGD) or optims (one config per member)")
+        lrs = torch.as_tensor(lr, dtype=torch.float64).flatten().tolist()
+        lrs = lrs * k if len(lrs) == 1 else lrs
+        if len(lrs) != k:
+            raise ValueError(f"lr: expected 1 or {k} values, got {len(lrs)}")
+        optims = [PlainSGD(value, momentum, weight_decay) for value in lrs]
+    if len(optims) != k:
+        raise ValueError(f"optims: expected {k} configs, got {len(optims)}")
     shared = len(set(order_seeds)) == 1
+    drop_single = has_batch_norm(models[0])  # the batches a BatchNorm member sees alone
     if shared:
-        batches: Any = Batches(x_train, y_train, batch_size, order_seeds[0])
+        batches: Any = Batches(
+            x_train, y_train, batch_size, order_seeds[0], drop_single=drop_single
+        )
     else:
-        batches = StackedBatches(x_train, y_train, batch_size, order_seeds)
-    optimizer = StackedSGD(list(stack.params.values()), lrs, momentum, weight_decay)
-    stopped: dict[int, Params] = {}  # parameters of members that stopped before the end
+        batches = StackedBatches(x_train, y_train, batch_size, order_seeds, drop_single)
+    optimizer = StackedOptimizer(list(stack.params.values()), optims, epochs * batches.per_epoch)
+    stopped: dict[int, Params] = {}  # state of members that stopped before the end
 
     def hook(epoch: int, losses: torch.Tensor, last: bool, step: int) -> list[int] | None:
         if on_epoch_end is None:
@@ -386,7 +387,7 @@ def train_stacked(
         rows = [r for r, m in enumerate(stack.members) if m in go_on]
         for r, m in enumerate(stack.members):
             if m not in go_on:
-                stopped[m] = {name: p.detach()[r].clone() for name, p in stack.params.items()}
+                stopped[m] = {name: t[r].clone() for name, t in stack.state().items()}
         if len(rows) == stack.k:
             return None
         if rows:
@@ -405,19 +406,116 @@ def train_stacked(
         on_epoch_end=hook,
         progress=f"stack of {k}",
     )
-    steps = result.steps
     if stopped:  # every member back in its row, for the result and the final metrics
         live = {m: r for r, m in enumerate(stack.members)}
+        current = stack.state()
         full = {
-            name: torch.stack(
-                [stopped[m][name] if m in stopped else p.detach()[live[m]] for m in range(k)]
-            )
-            for name, p in stack.params.items()
+            name: torch.stack([stopped[m][name] if m in stopped else t[live[m]] for m in range(k)])
+            for name, t in current.items()
         }
+        for module in stack._dropouts():
+            module.keep_rows(None)
         stack.set_params(full, range(k))
     stack.params = {name: p.detach() for name, p in stack.params.items()}
     metrics = stack.evaluate(x_train, y_train, "train")
     for split, (x, y) in (eval_sets or {}).items():
         for member, values in zip(metrics, stack.evaluate(x, y, split), strict=True):
             member.update(values)
-    return StackedResult(stack.params, metrics, steps)
+    return StackedResult(stack.params, metrics, result.steps, stack.buffers)
+
+
+# ---- which members can train together, and how many at once --------------------------------
+
+
+def stacking_refusal(model: nn.Module, optim: Any) -> str | None:
+    """Why ``model`` (with ``optim``) cannot train in a stack, or None if it can."""
+    from initlab.models.base import InitlabModel
+
+    if not isinstance(model, InitlabModel) or type(model).objective is not InitlabModel.objective:
+        return "a model with its own objective"
+    if getattr(optim, "name", None) not in STATES:
+        return f"optim {getattr(optim, 'name', None)!r} (stacks know sgd and adam)"
+    settle_lazy_state(model)
+    _, reason = batched_copy_or_reason([model])
+    if reason is not None and any(True for _ in model.buffers()):
+        return reason
+    return None
+
+
+def shape_signature(model: nn.Module) -> tuple:
+    """Layer types and tensor shapes: members with equal signatures fit one stack (a dropout
+    slot, whatever its rate or kind, counts as one type)."""
+    modules = tuple(
+        (name, "dropout-slot" if isinstance(m, DROPOUT_SLOT) else type(m).__qualname__)
+        for name, m in model.named_modules(remove_duplicate=False)
+    )
+    tensors = tuple(
+        (name, tuple(t.shape), str(t.dtype))
+        for name, t in [*model.named_parameters(), *model.named_buffers()]
+    )
+    return modules, tensors
+
+
+def member_bytes(model: nn.Module, batch_size: int, eval_batch_size: int, optim: str) -> int:
+    """Estimated memory one member adds to a stack (float32): weights, gradients, optimizer
+    state and a foreach temporary per parameter, plus activations kept for the backward pass (4
+    tensors of batch x units per layer: its output, norm, activation, dropout mask) and the
+    eval chunk's widest layer."""
+    numel = sum(p.numel() for p in model.parameters())
+    units = sum(m.out_features for m in model.modules() if isinstance(m, nn.Linear))
+    widest = max((m.out_features for m in model.modules() if isinstance(m, nn.Linear)), default=1)
+    per_param = 3 + STATES.get(optim, 2)
+    return 4 * (numel * per_param + 4 * batch_size * units + 2 * eval_batch_size * widest)
+
+
+def stack_groups(
+    setups: Sequence[Any],
+    data: Any,
+    *,
+    batch_size: int,
+    eval_batch_size: int,
+    max_mb: float,
+    max_members: int,
+) -> list[list[int]]:
+    """Member indices in stacks (see the module docstring), in order of their first member.
+
+    ``setups`` are the members' :class:`initlab.setup.Setup`; their models are built on the meta
+    device (no memory, no init). A member whose model cannot be built there stays alone.
+    """
+    from initlab.models.base import build_model
+
+    keys: list[Hashable] = []
+    sizes: list[int] = []
+    for index, setup in enumerate(setups):
+        try:
+            with torch.device("meta"):
+                model = build_model(setup.model, data.input_shape, data.num_classes)
+        except (RuntimeError, NotImplementedError, ValueError):
+            keys.append(("alone", index))
+            sizes.append(0)
+            continue
+        others = {k: v for k, v in setup.resolved.items() if k not in ("model", "optim", "init")}
+        keys.append(
+            (
+                shape_signature(model),
+                shared_settings(setup.optim),
+                json.dumps(others, sort_keys=True, default=str),
+            )
+        )
+        sizes.append(member_bytes(model, batch_size, eval_batch_size, setup.optim.name))
+    by_key: dict[Hashable, list[int]] = {}
+    for index, key in enumerate(keys):
+        by_key.setdefault(key, []).append(index)
+    stacks: list[list[int]] = []
+    cap = max_mb * 2**20
+    for indices in by_key.values():
+        current: list[int] = []
+        used = 0
+        for index in indices:
+            if current and (len(current) >= max_members or used + sizes[index] > cap):
+                stacks.append(current)
+                current, used = [], 0
+            current.append(index)
+            used += sizes[index]
+        stacks.append(current)
+    return sorted(stacks, key=lambda stack: stack[0])

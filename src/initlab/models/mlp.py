@@ -75,13 +75,17 @@ class WeightNormLinear(nn.Linear):
     def _forget_sync(module: WeightNormLinear, incompatible_keys: object) -> None:
         module._g_synced = False
 
-    def effective_weight(self) -> torch.Tensor:
+    def settle(self) -> None:
+        """Set g = ||v|| now unless done (the first forward does it; stacking calls it first)."""
         if not self._g_synced:
             if not self.g_ready:
                 with torch.no_grad():
                     self.weight_g.copy_(self.weight.norm(dim=1, keepdim=True))
                     self.g_ready.fill_(True)
             self._g_synced = True
+
+    def effective_weight(self) -> torch.Tensor:
+        self.settle()
         return self.weight_g * self.weight / self.weight.norm(dim=1, keepdim=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

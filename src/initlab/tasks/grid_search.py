@@ -23,26 +23,25 @@ diverged member's last row is the epoch it diverged in, with its non-finite loss
 rewritten after each member, so a restarted run skips the members already there;
 ``selected.csv`` (the overall pick and the pick per ``model.depth``).
 
-Stacked training (``task.stacked``): members whose resolved configs differ only in ``optim.lr``
-form a group trained together by :func:`initlab.analysis.stacked.train_stacked` (one batched
-forward per step for all of them; same init seeds, same batch order, same per-epoch scores, so
-``grid.csv`` holds the numbers of one-by-one training to float32 rounding, which
-``tests/tasks/test_grid_search.py`` checks; chaotic trajectories, e.g. lr 1.0 on the E4 grids,
-amplify that rounding as they amplify any 1e-7 change of the initial weights, so their later
-epochs can differ). A group trains one by one instead when stacking could not reproduce those
-numbers: an optimizer other than plain SGD (Adam, Nesterov, an lr schedule or warm-up), a model
-with buffers (BatchNorm, weight norm), with dropout > 0 (stacked members draw other dropout masks
-than one-by-one runs), with its own objective (e.g. a VAE), or multi-label targets (Tox21's masked
-BCE); and so does a model whose layers have no batched twin (the highway gate), whose ``vmap``
-path measured slower than one-by-one training on the E4 grids (CPU). A member whose loss turns
-non-finite leaves the stack at the end of that epoch. A group's members are written to
-``grid.csv`` together, rows sorted by member, so a restart skips whole finished groups.
+Stacked training (``task.stacked``, on by default): members whose models have the same layer
+types and shapes, whose optimizers differ at most in lr, momentum and weight decay and whose seeds
+are equal are trained together (:func:`initlab.analysis.stacked.stack_groups` groups them, in
+stacks of at most ``stack_max_members`` members and ``stack_max_mb`` estimated memory;
+:func:`initlab.analysis.stacked.train_stacked` trains them: one batched forward and update per
+step for all of them). Same init seeds, same batch order, each member's dropout masks drawn from
+its own random stream as alone (CPU), same per-epoch scores, so ``grid.csv`` holds the numbers of
+one-by-one training to float32 rounding (``tests/tasks/test_grid_search.py``); chaotic
+trajectories, e.g. lr 1.0 on the E4 grids, amplify that rounding as they amplify any 1e-7 change of
+the initial weights, so their later epochs can differ. A group trains one by one when its model
+has its own objective (a VAE), an optimizer other than SGD and Adam, or layers with state that has
+no batched twin. A member whose loss turns non-finite leaves the stack at the end of that epoch.
+A group's members are written to ``grid.csv`` together, rows sorted by member, so a restart skips
+whole finished groups.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,10 +59,9 @@ from initlab.analysis.grid import (
     parse_tie_break,
     selection_table,
 )
-from initlab.analysis.stacked import StackedModels, batched_copy, train_stacked
+from initlab.analysis.stacked import StackedModels, stack_groups, stacking_refusal, train_stacked
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
-from initlab.models.base import InitlabModel
 from initlab.optim import build_optimizer
 from initlab.run import Run
 from initlab.setup import Setup, parse_config
@@ -88,7 +86,9 @@ class GridSearchConfig(TaskConfig):
     grid: dict = spec(help="nested dict of dotted config keys; leaves: non-empty lists")
     method_grids: dict = spec(help="method name -> nested axes added to / replacing `grid`")
     method: str = spec(help="which entry of method_grids applies")
-    stacked: bool = spec(help="train members that differ only in optim.lr together")
+    stacked: bool = spec(help="train members of the same shapes together (false: one by one)")
+    stack_max_mb: float = spec(min=0.0, min_exclusive=True, help="estimated memory per stack")
+    stack_max_members: int = spec(min=1, help="members per stack at most")
 
     def validate(self) -> None:
         for origin, nested in (("grid", self.grid), *self._method_items()):
@@ -108,8 +108,7 @@ class GridSearchConfig(TaskConfig):
         if self.method_grids and self.method not in (NO_METHOD, *self.method_grids):
             raise ConfigError(
                 f"method: {self.method!r} has no grid (experiments set it to "
-                "${hydra:runtime.choices.fnn}); allowed values: "
-                + ", ".join([NO_METHOD, *map(str, self.method_grids)])
+                "${arm}); allowed values: " + ", ".join([NO_METHOD, *map(str, self.method_grids)])
             )
         for i, rule in enumerate(self.tie_break):
             if not parse_tie_break(rule)[0]:
@@ -229,33 +228,8 @@ def train_member(
 
 
 def stack_refusal(member: Setup, model: nn.Module, data: DataBundle) -> str | None:
-    """Why ``member``'s group cannot train stacked with numbers equal to one-by-one training."""
-    optim = member.optim
-    if optim.name != "sgd":
-        return f"optim {optim.name!r} (stacking reproduces plain SGD only)"
-    if optim.nesterov or optim.schedule != "none" or optim.warmup_steps:
-        return "Nesterov momentum, an lr schedule or warm-up"
-    if data.metric not in ("accuracy", "auc") or data.split("train")[1].is_floating_point():
-        return f"multi-label targets (metric {data.metric!r})"
-    if not isinstance(model, InitlabModel) or type(model).objective is not InitlabModel.objective:
-        return "a model with its own objective"
-    if any(True for _ in model.buffers()):
-        return "a model with buffers (BatchNorm, weight norm)"
-    if any(isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0 for m in model.modules()):
-        return "dropout > 0 (stacked members draw other masks than one-by-one runs)"
-    if batched_copy([model]) is None:  # e.g. the highway gate's bias: vmap only
-        return "no batched layers for this model (its vmap path is slower than one by one)"
-    return None
-
-
-def stack_groups(members: list[dict], setups: list[Setup]) -> list[list[int]]:
-    """Member indices grouped by their resolved config without ``optim.lr``, in member order."""
-    groups: dict[str, list[int]] = {}
-    for index, member in enumerate(setups):
-        resolved = copy.deepcopy(member.resolved)
-        resolved.get("optim", {}).pop("lr", None)
-        groups.setdefault(json.dumps(resolved, sort_keys=True, default=str), []).append(index)
-    return list(groups.values())
+    """Why ``member``'s group cannot train stacked (see the module docstring), or None."""
+    return stacking_refusal(model, member.optim)
 
 
 def train_group(
@@ -267,7 +241,10 @@ def train_group(
     model = new_member_model(first, data, indices[0]) if len(indices) > 1 else None
     if model is None or stack_refusal(first, model, data) is not None:
         return {index: train_member(cfg, setups[index], data, index) for index in indices}
-    models = [model, *(new_member_model(setups[i], data, i) for i in indices[1:])]
+    models, rng_states = [], []  # each member's random stream as it would start training alone
+    for i in indices:
+        models.append(model if i == indices[0] else new_member_model(setups[i], data, i))
+        rng_states.append(torch.get_rng_state())
     x_train, y_train = data.split("train")
     x_val, y_val = data.split("val")
     x_test, y_test = data.split("test")
@@ -293,12 +270,11 @@ def train_group(
         models,
         x_train,
         y_train,
-        lr=[setups[index].optim.lr for index in indices],
+        optims=[setups[index].optim for index in indices],
+        rng_states=rng_states,
         epochs=cfg.epochs,
         batch_size=cfg.batch_size,
         order_seeds=[first.seed] * len(indices),  # epoch_order(n, run seed, epoch), as alone
-        momentum=first.optim.momentum,
-        weight_decay=first.optim.weight_decay,
         on_epoch_end=on_epoch_end,
     )
     return {index: (rows[k], status[k]) for k, index in enumerate(indices)}
@@ -342,7 +318,16 @@ def grid_search_task(cfg: GridSearchConfig, setup: Setup, data: DataBundle, run:
     frames = [] if done is None else [done]
     finished = set() if done is None else set(done["member"].astype(int))
     progress = Progress(len(members), "grid_search", initial=len(finished), unit="member")
-    groups = stack_groups(members, setups) if cfg.stacked else [[i] for i in range(len(members))]
+    groups = [[i] for i in range(len(members))]
+    if cfg.stacked:
+        groups = stack_groups(
+            setups,
+            data,
+            batch_size=cfg.batch_size,
+            eval_batch_size=cfg.eval_batch_size,
+            max_mb=cfg.stack_max_mb,
+            max_members=cfg.stack_max_members,
+        )
     columns = ["member", *axes, *ROW_COLUMNS, "score_name", "member_status"]
     for group in groups:
         todo = [index for index in group if index not in finished]

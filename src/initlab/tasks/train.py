@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from initlab.accel import AccelConfig
 from initlab.data import DataBundle
 from initlab.run import Run
 from initlab.setup import Setup
@@ -12,7 +13,7 @@ from initlab.training import TrainLoopConfig, train_model
 
 
 @dataclass(kw_only=True)
-class TrainConfig(TaskConfig, TrainLoopConfig):
+class TrainConfig(TaskConfig, TrainLoopConfig, AccelConfig):
     """Only the loop's keys (see ``initlab.training``)."""
 
 

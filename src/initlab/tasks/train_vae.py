@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from initlab.accel import AccelConfig
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.run import Run
@@ -24,7 +25,7 @@ GRID_FILE = "vae_grid.png"
 
 
 @dataclass(kw_only=True)
-class TrainVAEConfig(TaskConfig, TrainLoopConfig):
+class TrainVAEConfig(TaskConfig, TrainLoopConfig, AccelConfig):
     grid_examples: int = spec(min=0, help="images per row of the PNG grid; 0: no grid")
 
 
