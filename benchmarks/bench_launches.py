@@ -23,9 +23,10 @@ and ``initlab.analysis.stacked.train_stacked`` (stacked) each run for one epoch 
 steps; the difference over 2 steps is the cost of one step (model building, first-step state and
 the epoch's scoring cancel; what is left of the 2-step run besides its steps -- building and
 initializing the members, stacking them, one epoch's scoring as grid_search does it -- is
-``setup_and_epoch_end``). The conv trainings go through
-:func:`loop_step`, the per-step body of ``initlab.training.train_model`` (one ``loss.item()`` per
-step at the commit this was written against).
+``setup_and_epoch_end``). All of them step in the one loop, ``initlab.training.fit``. The conv
+trainings run ``fit`` for one epoch of ``log_every`` and of ``2 x log_every`` steps (the task's
+``log_every``: 50 for ``train``, 10 for ``train_vae``), so their per-step syncs are the loop's
+reads at a logged step divided by ``log_every``.
 
 Estimated GPU time per step (A100-40GB-class, constants below with their sources):
 ``launches x LAUNCH_S + max(FLOPs / rate, bytes / BANDWIDTH) + syncs x SYNC_S``, no credit for
@@ -59,6 +60,7 @@ from initlab.models.base import build_model
 from initlab.optim import build_optimizer
 from initlab.setup import parse_config
 from initlab.tasks import grid_search
+from initlab.training import Batches, fit
 
 # ---- the cost model (A100 40 GB, PCIe/SXM) ----------------------------------------------------
 # Per-launch cost of an eager PyTorch op: ~5-10 us of host time (dispatcher + CUDA launch); the
@@ -96,7 +98,8 @@ class Count(TorchDispatchMode):
         if name in SYNC_OPS and on_device:
             self.syncs += 1
             if name in ("_local_scalar_dense", "is_nonzero"):  # a placeholder value on meta
-                return True if args[0].dtype == torch.bool else 0.5
+                # a flag read by the loop is "diverged?": a healthy run reads False
+                return False if args[0].dtype == torch.bool else 0.5
         out = func(*args, **(kwargs or {}))
         if on_device and not func.is_view and name not in NO_LAUNCH and name not in SYNC_OPS:
             self.launches += 1
@@ -259,17 +262,6 @@ def e4_stacked(fnn: str, width: int, depth: int, members: int) -> dict:
 # ---- conv trainings, one model ------------------------------------------------------------------
 
 
-def loop_step(model, optimizer, scheduler, x, y) -> None:
-    """One step of ``initlab.training.train_model``: objective, the loss read (``loss.item()``,
-    divergence check), zero_grad, backward, step, schedule."""
-    loss = model.objective(x, y)["loss"].float().mean()
-    loss.item()
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    scheduler.step()
-
-
 def conv_case(overrides: list[str], shape: tuple[int, ...], batch: int) -> dict:
     """fp32 counts of one step; bf16 (autocast) adds a cast of every weight layer's weight in the
     forward and of its gradient in the backward, and halves the activation bytes (meta tensors
@@ -282,16 +274,20 @@ def conv_case(overrides: list[str], shape: tuple[int, ...], batch: int) -> dict:
     data = DataBundle("meta", x, y, x[:0], y[:0], x[:0], y[:0], 10)
     model = meta_model(setup, data)
     model.train()
-    optimizer, scheduler = build_optimizer(setup.optim, model.parameters(), 100)
+    optimizer, scheduler = build_optimizer(setup.optim, model.parameters(), 1000)
     for group in optimizer.param_groups:
         group["foreach"] = True
 
-    def run(steps: int) -> None:
-        for _ in range(steps):
-            loop_step(model, optimizer, scheduler, x, y)
+    log_every = setup.task.log_every
+
+    def run(steps: int) -> None:  # the one loop, as train_model runs it: one epoch of `steps`
+        xs = torch.empty(steps * batch, *shape, device="meta")
+        ys = torch.zeros(steps * batch, dtype=torch.long, device="meta")
+        batches = Batches(xs, ys, batch, seed=0, shuffle=False)
+        fit(model, batches, optimizer, scheduler, epochs=1, log_every=log_every)
 
     measure(lambda: run(1))  # optimizer state exists from here on
-    costs = per_step(run)
+    costs = per_step(run, (log_every, 2 * log_every))  # the steps in between log once
     weights = sum(isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)) for m in model.modules())
     step = costs["step"]
     costs["step_bf16"] = {**step, "launches": step["launches"] + 2 * weights}
