@@ -16,6 +16,7 @@ from typing import Any
 from initlab.config import ConfigError
 from initlab.data import DataUnavailableError, build_data
 from initlab.run import Run, config_hash, read_summary, seed_everything
+from initlab.rehearsal.meter import StepMeter
 from initlab.setup import parse_config
 from initlab.tasks import TASKS
 from initlab.tracking import atomic_write_text
@@ -64,18 +65,19 @@ def execute(resolved: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
     if earlier is not None:
         return {**earlier, "skipped": True}
     seed_everything(setup.seed, setup.deterministic, setup.device)
+    meter = StepMeter.start(setup.device)  # seconds per step and peak memory, in the summary
     run = Run(out_dir, resolved, setup.seed, setup.device, setup.logger)
     try:
         data = build_data(setup.data).to(setup.device)
         result = TASKS.build(setup.task, setup, data, run)
     except USER_ERRORS as err:
-        run.finish("failed", {}, error=str(err))
+        run.finish("failed", {}, error=str(err), **meter.stop())
         raise
     except Exception as err:
         atomic_write_text(out_dir / "error.txt", traceback.format_exc())
-        run.finish("failed", {}, error=f"{type(err).__name__}: {err}")
+        run.finish("failed", {}, error=f"{type(err).__name__}: {err}", **meter.stop())
         raise
-    return run.finish(result.status, result.metrics, **result.extra)
+    return run.finish(result.status, result.metrics, **result.extra, **meter.stop())
 
 
 def describe(summary: dict[str, Any], out_dir: Path) -> str:

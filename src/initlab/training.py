@@ -42,6 +42,9 @@ class TrainLoopConfig:
     checkpoint_interval_s: float = spec(min=0.0, help="...but at most once per this many seconds")
     diverge_factor: float = spec(min=1.0, help="loss > factor x first loss: diverged")
     eval_batch_size: int = spec(min=1)
+    eval_examples: int | None = spec(
+        min=1, help="score on the first n examples of each split; null: all of them"
+    )
     precision: str = spec(
         choices=("fp32", "bf16", "fp16"),
         help="mixed precision: autocast the objective; fp16 adds loss scaling",
@@ -85,14 +88,18 @@ def auc_score(
     return binary_auc(logits, y)
 
 
-def evaluate_splits(model: nn.Module, data: DataBundle, batch_size: int) -> dict[str, float]:
-    """``evaluate`` on train/val/test, plus the data set's AUC metric where it has one."""
+def evaluate_splits(
+    model: nn.Module, data: DataBundle, batch_size: int, examples: int | None = None
+) -> dict[str, float]:
+    """``evaluate`` on train/val/test (the first ``examples`` of each; None: all), plus the data
+    set's AUC metric where it has one."""
     metrics = {}
     for split in ("train", "val", "test"):
         x, y = data.split(split)
+        x, y = x[:examples], y[:examples]
         if len(x):
             for key, value in evaluate(model, x, y, batch_size).items():
-                metrics[f"{split}_{key}"] = value
+                metrics[f"{split}_{key}"] = float(value)
             if data.metric in ("auc", "mean_auc"):
                 metrics[f"{split}_{data.metric}"] = auc_score(model, x, y, data.metric, batch_size)
     return metrics
@@ -231,7 +238,8 @@ def train_model(
             epoch, batch_index = epoch + 1, 0
         finished = epoch >= loop.epochs or step >= total_steps
         if epoch_done and (epoch % loop.eval_every == 0 or finished):
-            metrics = evaluate_splits(model, data, loop.eval_batch_size)
+            with autocast():  # evaluation at the loop's precision too
+                metrics = evaluate_splits(model, data, loop.eval_batch_size, loop.eval_examples)
             run.log({"step": step, "epoch": epoch, "phase": phase, **metrics})
         due = epoch_done and epoch % max(loop.checkpoint_every, 1) == 0
         waited = time.monotonic() - last_checkpoint >= loop.checkpoint_interval_s
@@ -239,5 +247,6 @@ def train_model(
             checkpoint()
     progress.close()
     if not metrics:
-        metrics = evaluate_splits(model, data, loop.eval_batch_size)
+        with autocast():
+            metrics = evaluate_splits(model, data, loop.eval_batch_size, loop.eval_examples)
     return TrainOutcome("completed", {**metrics, "steps": step, "epochs": epoch}, step)

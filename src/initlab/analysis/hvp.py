@@ -22,6 +22,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from initlab.rehearsal.meter import tick
+
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]
 # One chunk's contribution: (x, y, v split per parameter) -> per-parameter SUMS over the chunk.
@@ -106,6 +108,7 @@ class ChunkedOperator:
         if count == 0:
             raise ValueError("no data: the batches iterable is empty")
         self.calls += 1
+        tick()  # one operator application, for the run's seconds per step
         return flatten(total) / count
 
 

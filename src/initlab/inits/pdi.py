@@ -271,8 +271,9 @@ def pdi_init(cfg: PDIConfig, model: nn.Module, context: InitContext) -> None:
             checkpoint_every=1 if out_dir else 0,
             checkpoint_interval_s=cfg.checkpoint_interval_s,
             diverge_factor=cfg.diverge_factor,
-            eval_batch_size=1024,
-            precision="fp32",
+            eval_batch_size=context.eval_batch_size,  # the task's, not a fixed 1,024 in fp32
+            eval_examples=context.eval_examples,
+            precision=context.precision,
         )
         indices = subset_indices(len(data.x_train), size, cfg.subset_seed)
         try:

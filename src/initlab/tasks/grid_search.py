@@ -85,6 +85,12 @@ class GridSearchConfig(TaskConfig):
     epochs: int = spec(min=1, help="training epochs of every member")
     batch_size: int = spec(min=1)
     eval_batch_size: int = spec(min=1)
+    eval_examples: int | None = spec(
+        min=1, help="score on the first n val/test examples; null: all of them"
+    )
+    steps_per_epoch: int | None = spec(
+        min=1, help="batches per epoch at most; null: the whole training split"
+    )
     smoothing: int = spec(min=1, help="moving-average window (epochs) of the val score")
     tie_break: list[str] = spec(help="'-key': prefer larger values, 'key': smaller")
     grid: dict = spec(help="nested dict of dotted config keys; leaves: non-empty lists")
@@ -93,6 +99,11 @@ class GridSearchConfig(TaskConfig):
     stacked: bool = spec(help="train members that differ only in optim.lr together")
 
     def validate(self) -> None:
+        if self.stacked and (self.steps_per_epoch or self.eval_examples):
+            raise ConfigError(
+                "stacked: true trains whole epochs and scores whole splits; set "
+                "steps_per_epoch and eval_examples to null, or stacked: false"
+            )
         for origin, nested in (("grid", self.grid), *self._method_items()):
             if not isinstance(nested, dict):
                 raise ConfigError(f"{origin}: expected a mapping of config keys, got {nested!r}")
@@ -187,18 +198,18 @@ def train_member(
     seed = member.seed  # the run's seed, unless the grid varies it
     model = new_member_model(member, data, index)
     x_train, y_train = data.split("train")
-    x_val, y_val = data.split("val")
-    x_test, y_test = data.split("test")
+    x_val, y_val = (t[: cfg.eval_examples] for t in data.split("val"))
+    x_test, y_test = (t[: cfg.eval_examples] for t in data.split("test"))
     n = len(x_train)
     batch = min(cfg.batch_size, n)
-    per_epoch = math.ceil(n / batch)
+    per_epoch = min(math.ceil(n / batch), cfg.steps_per_epoch or math.inf)
     optimizer, scheduler = build_optimizer(member.optim, model.parameters(), cfg.epochs * per_epoch)
     rows: list[dict[str, float]] = []
     model.train()
     for epoch in range(cfg.epochs):
         order = epoch_order(n, seed, epoch).to(x_train.device)
-        total = 0.0
-        for start in range(0, n, batch):
+        total, seen = 0.0, 0
+        for start in range(0, per_epoch * batch, batch):
             idx = order[start : start + batch]
             loss = model.objective(x_train[idx], y_train[idx])["loss"].mean()
             value = loss.item()
@@ -209,6 +220,7 @@ def train_member(
                 )
                 return rows, "diverged"
             total += value * len(idx)
+            seen += len(idx)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -216,7 +228,7 @@ def train_member(
         rows.append(
             {
                 "epoch": epoch + 1,
-                "train_loss": total / n,
+                "train_loss": total / seen,
                 "val_score": score(model, x_val, y_val, data.metric, cfg.eval_batch_size),
                 "test_score": (
                     score(model, x_test, y_test, data.metric, cfg.eval_batch_size)

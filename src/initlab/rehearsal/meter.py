@@ -1,0 +1,92 @@
+"""What one run costs: seconds per optimizer step (or operator application) and peak memory.
+
+:class:`StepMeter` is started by :func:`initlab.main.execute` for every run and puts its numbers
+into ``summary.json``:
+
+- ``seconds_per_step``: the median time between consecutive steps (every optimizer's ``step``
+  through torch's global post-hook, and every Hessian/Fisher-vector product through
+  :func:`tick`); the median keeps evaluations and checkpoints out of it. ``timed_steps`` says how
+  many steps it saw; fewer than two give no per-step time.
+- ``peak_rss_mb``: the peak resident memory of this run. The kernel's high-water mark is reset
+  at the start of the run (``/proc/self/clear_refs``), so runs of one sweep process are measured
+  apart; where that is impossible the process-lifetime peak is reported and
+  ``peak_rss_scope`` says ``process``.
+- ``peak_device_mb``: on CUDA, the peak of ``torch.cuda.max_memory_allocated``.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+_ACTIVE: list[StepMeter] = []
+_HOOK: list[Any] = []
+
+
+def tick() -> None:
+    """One unit of work done (an optimizer step, an HVP) for the meter of the running run."""
+    if _ACTIVE:
+        _ACTIVE[-1].times.append(time.perf_counter())
+
+
+def _on_optimizer_step(optimizer: Any, args: Any, kwargs: Any) -> None:
+    tick()
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _peak_rss_mb(scope: str) -> float:
+    if scope == "run":
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+class StepMeter:
+    """Times steps and the memory peak between :meth:`start` and :meth:`stop`."""
+
+    def __init__(self, device: torch.device | None = None) -> None:
+        self.device = device
+        self.times: list[float] = []
+        self.scope = "run" if _reset_peak_rss() else "process"
+        if device is not None and device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+
+    @classmethod
+    def start(cls, device: torch.device | None = None) -> StepMeter:
+        meter = cls(device)
+        if not _HOOK:
+            from torch.optim.optimizer import register_optimizer_step_post_hook
+
+            _HOOK.append(register_optimizer_step_post_hook(_on_optimizer_step))
+        _ACTIVE.append(meter)
+        return meter
+
+    def stop(self) -> dict[str, Any]:
+        """The summary keys; the meter stops counting."""
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
+        gaps = [b - a for a, b in zip(self.times, self.times[1:])]
+        out: dict[str, Any] = {
+            "timed_steps": len(self.times),
+            "seconds_per_step": round(statistics.median(gaps), 6) if gaps else None,
+            "peak_rss_mb": round(_peak_rss_mb(self.scope), 1),
+            "peak_rss_scope": self.scope,
+        }
+        if self.device is not None and self.device.type == "cuda":
+            out["peak_device_mb"] = round(torch.cuda.max_memory_allocated(self.device) / 2**20, 1)
+        return out
