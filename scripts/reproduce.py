@@ -2,17 +2,22 @@
 
     python scripts/reproduce.py --profile quick            # CPU, embedded data, ~minutes
     python scripts/reproduce.py --profile full [--launcher slurm] [--only a1_a2_hessian_depth]
+    python scripts/reproduce.py --profile rehearsal        # every full run, work cut, CPU
+    python scripts/reproduce.py --profile full --plan      # what the full profile will cost
 
 Idempotent: finished runs are skipped and unfinished ones resume, so a killed invocation re-run
 picks up where it stopped. ``--force`` (FORCE=1) moves earlier outputs of the selected
 experiments aside (to ``outputs/<profile>/.replaced/<name>-<n>``) and runs them again. The full
-profile first checks that every data set it needs is present and says what is missing.
+profile first checks that every data set it needs is present and says what is missing. The
+rehearsal first writes its synthetic files in the real formats (``initlab.rehearsal.writers``)
+into their own folder and runs the full profile's data check on them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -113,8 +118,14 @@ def main() -> int:
             print(f"unknown experiments {unknown}; known: {', '.join(names)}", file=sys.stderr)
             return 2
         names = [n for n in names if n in wanted]
-    if args.profile == "full" and not args.skip_data_check:
-        problems = missing_data(names, args.profile)
+    if args.profile == "rehearsal":
+        from initlab.rehearsal.profile import data_root
+        from initlab.rehearsal.writers import write_all
+
+        print(f"rehearsal data: {write_all(data_root()).parent}", flush=True)
+        os.environ["INITLAB_DATA_ROOT"] = str(data_root())
+    if args.profile in ("full", "rehearsal") and not args.skip_data_check:
+        problems = missing_data(names, "full")  # the rehearsal: the same check on its files
         if problems:
             print("Missing data; nothing was started:\n  " + "\n  ".join(problems), file=sys.stderr)
             return 1

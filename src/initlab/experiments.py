@@ -1,7 +1,8 @@
 """Experiments: discover them, count their runs, run their sweeps and collect their tables.
 
 An experiment is ``conf/experiment/<name>.yaml`` (quick profile) with ``<name>_full.yaml`` for
-the paper-scale profile. Its sweep runs through Hydra's multirun (locally one run at a time, or
+the paper-scale profile; the rehearsal profile runs the ``_full`` configs with the work per run
+cut (:mod:`initlab.rehearsal.profile`) on synthetic files in the real formats. Its sweep runs through Hydra's multirun (locally one run at a time, or
 through any Hydra launcher such as ``hydra/launcher=slurm``) into ``outputs/<profile>/<name>/``,
 one directory per sweep point named by its overrides, so a re-run finds finished runs (skipped)
 and unfinished ones (resumed from their checkpoints).
@@ -19,14 +20,16 @@ from pathlib import Path
 import yaml
 
 from initlab.collect import collect
+from initlab.rehearsal import profile as rehearsal
 from initlab.compose import CONF_DIR
 
 ROOT = CONF_DIR.parent
 EXPERIMENT_DIR = CONF_DIR / "experiment"
-PROFILES = ("quick", "full")
+PROFILES = ("quick", "full", "rehearsal")
 
 
 def config_name(name: str, profile: str) -> str:
+    """quick: ``<name>``; full and rehearsal: ``<name>_full``."""
     return name if profile == "quick" else f"{name}_full"
 
 
@@ -53,7 +56,31 @@ def sweep_params(name: str, profile: str) -> dict[str, list[str]]:
 
 def sweep_size(name: str, profile: str) -> int:
     """Number of runs in the experiment's sweep (product of the comma lists of its params)."""
-    return math.prod(len(v) for v in sweep_params(name, profile).values())
+    params = sweep_params(name, profile)
+    if profile == rehearsal.PROFILE:
+        return rehearsal.sweep_runs(params)
+    return math.prod(len(v) for v in params.values())
+
+
+def profile_overrides(name: str, profile: str) -> tuple[list[list[str]], dict[str, str]]:
+    """Overrides of each multirun of a profile's sweep, and its environment.
+
+    One multirun with no extra overrides, except for the rehearsal: its cuts and its segments
+    (:func:`initlab.rehearsal.profile.sweep_segments`) and its data folder.
+    """
+    if profile != rehearsal.PROFILE:
+        return [[]], {}
+    from initlab.compose import compose
+
+    cfg = compose([f"+experiment={config_name(name, profile)}", f"profile={profile}"])
+    cuts = rehearsal.overrides(cfg)
+    # the cuts stay out of the run directories' names (the sweep's own keys name them)
+    hidden = ",".join(["experiment", "profile", *(c.partition("=")[0] for c in cuts)])
+    cuts.append(f"hydra.job.config.override_dirname.exclude_keys=[{hidden}]")
+    segments = rehearsal.sweep_segments(sweep_params(name, profile))
+    return [[*cuts, *segment] for segment in segments], {
+        "INITLAB_DATA_ROOT": str(rehearsal.data_root())
+    }
 
 
 def data_points(name: str, profile: str) -> list[list[str]]:
@@ -102,6 +129,21 @@ def run_experiment(
     label: str | None = None,
 ) -> int:
     """Run the sweep (``python train.py -m``) and collect its tables; returns the exit code."""
+    segments, profile_env = profile_overrides(name, profile)
+    env = {**os.environ, **profile_env, "INITLAB_SWEEP_LABEL": label or name}
+    if profile == "quick":
+        # The quick profile's networks are small: one torch thread per run avoids oversubscribing
+        # a shared CPU, which made runs several times slower. Set OMP_NUM_THREADS to override.
+        env.setdefault("OMP_NUM_THREADS", "1")
+    for cuts in segments:
+        code = _multirun(name, profile, [*cuts, *overrides], env)
+        if code != 0:
+            return code
+    collect(sweep_dir(name, profile), results_dir(name, profile, results_root))
+    return 0
+
+
+def _multirun(name: str, profile: str, overrides: list[str], env: dict[str, str]) -> int:
     command = [
         sys.executable,
         str(ROOT / "train.py"),
@@ -113,16 +155,7 @@ def run_experiment(
         "hydra.sweep.subdir=${hydra.job.override_dirname}",
         *overrides,
     ]
-    env = {**os.environ, "INITLAB_SWEEP_LABEL": label or name}
-    if profile == "quick":
-        # The quick profile's networks are small: one torch thread per run avoids oversubscribing
-        # a shared CPU, which made runs several times slower. Set OMP_NUM_THREADS to override.
-        env.setdefault("OMP_NUM_THREADS", "1")
-    done = subprocess.run(command, cwd=ROOT, env=env)
-    if done.returncode != 0:
-        return done.returncode
-    collect(sweep_dir(name, profile), results_dir(name, profile, results_root))
-    return 0
+    return subprocess.run(command, cwd=ROOT, env=env).returncode
 
 
 def runs_finished(name: str, profile: str) -> int:

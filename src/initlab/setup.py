@@ -20,7 +20,7 @@ from initlab.run import resolve_device
 from initlab.tasks import TASKS
 from initlab.tracking import LoggerConfig
 
-PROFILES = ("dev", "quick", "full")
+PROFILES = ("dev", "quick", "full", "rehearsal")
 GROUPS = {"model": MODELS, "init": INITS, "data": DATASETS, "task": TASKS, "optim": OPTIMIZERS}
 
 
