@@ -38,8 +38,8 @@ def missing_data(names: list[str], profile: str) -> list[str]:
     """One message per data set of the experiments' sweeps that cannot be loaded (files absent)."""
     from initlab.compose import compose
     from initlab.data import DataUnavailableError, build_data
+    from initlab.data.bundle import DATASETS
     from initlab.experiments import config_name, data_points
-    from initlab.setup import parse_config
 
     problems, seen = [], set()
     for name in names:
@@ -51,8 +51,8 @@ def missing_data(names: list[str], profile: str) -> list[str]:
             if key in seen:
                 continue
             seen.add(key)
-            try:
-                build_data(parse_config(cfg).data)
+            try:  # the data group alone: the sweep's other keys (its arm) are not composed here
+                build_data(DATASETS.parse(cfg["data"], "data"))
             except DataUnavailableError as err:
                 problems.append(f"{name}: {err}")
     return problems
@@ -108,7 +108,12 @@ def main() -> int:
     parser.add_argument("--force", action="store_true", help="re-run finished runs too")
     parser.add_argument("--launcher", default="", help="a hydra/launcher option, e.g. slurm")
     parser.add_argument("--skip-data-check", action="store_true")
+    parser.add_argument(
+        "--plan", action="store_true", help="print what the full profile costs; run nothing"
+    )
     args = parser.parse_args()
+    if args.plan:
+        return print_plan()
 
     names = discover(args.profile)
     if args.only:
@@ -160,10 +165,42 @@ def main() -> int:
             f"{fmt(eta) if eta == eta else 'unknown'}",
             flush=True,
         )
+    if args.profile == "rehearsal":
+        finish_rehearsal(names)
     if failed:
         print(f"experiments that failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def rehearsal_results() -> Path:
+    from initlab.experiments import results_dir
+
+    return results_dir("_", "rehearsal").parent
+
+
+def print_plan() -> int:
+    """The plan of the full profile from the rehearsal's measurements (make plan)."""
+    from initlab.rehearsal.costs import plan_text
+
+    text = plan_text(rehearsal_results())
+    if text is None:
+        print(f"no {rehearsal_results() / 'costs.csv'}: run `make rehearse` first", file=sys.stderr)
+        return 1
+    print(text, end="")
+    return 0
+
+
+def finish_rehearsal(names: list[str]) -> None:
+    """Costs of the runs, the plan, and the proofs of resume and checkpointing at paper size."""
+    from initlab.rehearsal.costs import plan_text, write_costs
+    from initlab.rehearsal.proofs import run_proofs
+
+    print(f"costs: {write_costs(names, rehearsal_results())}", flush=True)
+    atomic_write_text(rehearsal_results() / "PLAN.md", plan_text(rehearsal_results()) or "")
+    for proof in run_proofs(sweep_dir(".proofs", "rehearsal"), rehearsal_results()):
+        print(f"proof {proof['proof']}: {'passed' if proof['passed'] else 'FAILED'}; "
+              f"{proof['detail']}", flush=True)
 
 
 if __name__ == "__main__":

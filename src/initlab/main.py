@@ -69,6 +69,7 @@ def execute(resolved: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
     run = Run(out_dir, resolved, setup.seed, setup.device, setup.logger)
     try:
         data = build_data(setup.data).to(setup.device)
+        meter.examples(len(data.x_train), len(data.x_val) + len(data.x_test))  # for the plan
         result = TASKS.build(setup.task, setup, data, run)
     except USER_ERRORS as err:
         run.finish("failed", {}, error=str(err), **meter.stop())

@@ -164,6 +164,8 @@ def train_model(
         if "scaler" in state:
             scaler.load_state_dict(state["scaler"])
         run.tracker.csv.keep_until(step, phase)
+    elif run.tracker.csv.rows:  # a killed attempt without a checkpoint: its rows are redone
+        run.tracker.csv.keep_until(0, phase)
 
     last_checkpoint = time.monotonic()
 

@@ -11,7 +11,9 @@ into ``summary.json``:
   at the start of the run (``/proc/self/clear_refs``), so runs of one sweep process are measured
   apart; where that is impossible the process-lifetime peak is reported and
   ``peak_rss_scope`` says ``process``.
-- ``peak_device_mb``: on CUDA, the peak of ``torch.cuda.max_memory_allocated``.
+- ``peak_device_mb``: on CUDA, the peak of ``torch.cuda.max_memory_allocated``;
+- ``train_examples``, ``heldout_examples``: the sizes of the training split and of validation
+  plus test (the plan's steps per epoch and evaluated examples).
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ class StepMeter:
     def __init__(self, device: torch.device | None = None) -> None:
         self.device = device
         self.times: list[float] = []
+        self.train_examples: int | None = None
+        self.heldout_examples: int | None = None
         self.scope = "run" if _reset_peak_rss() else "process"
         if device is not None and device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
@@ -76,6 +80,10 @@ class StepMeter:
         _ACTIVE.append(meter)
         return meter
 
+    def examples(self, train: int, heldout: int) -> None:
+        """The run's split sizes (training; validation + test), for the cost model."""
+        self.train_examples, self.heldout_examples = train, heldout
+
     def stop(self) -> dict[str, Any]:
         """The summary keys; the meter stops counting."""
         if self in _ACTIVE:
@@ -87,6 +95,9 @@ class StepMeter:
             "peak_rss_mb": round(_peak_rss_mb(self.scope), 1),
             "peak_rss_scope": self.scope,
         }
+        if self.train_examples is not None:
+            out["train_examples"] = self.train_examples
+            out["heldout_examples"] = self.heldout_examples
         if self.device is not None and self.device.type == "cuda":
             out["peak_device_mb"] = round(torch.cuda.max_memory_allocated(self.device) / 2**20, 1)
         return out

@@ -67,15 +67,16 @@ def _labelled(rng: np.random.Generator, n: int, classes: int) -> np.ndarray:
     return rng.permutation(y)
 
 
-def write_cifar10(root: Path, seed: int = 0) -> list[Path]:
+def write_cifar10(root: Path, seed: int = 0, shape: tuple[int, int] = CIFAR10_SHAPE) -> list[Path]:
+    """``shape``: (training, test) images; the training ones in five batch files."""
     folder = Path(root) / "cifar-10-batches-py"
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    per_batch = CIFAR10_SHAPE[0] // 5
+    per_batch = shape[0] // 5
     written = []
     for i, name in enumerate(names):
-        n = per_batch if name != "test_batch" else CIFAR10_SHAPE[1]
+        n = per_batch if name != "test_batch" else shape[1]
         labels = _labelled(rng, n, 10)
         # class-dependent mean colour, so a few steps can move the loss
         base = (labels[:, None] * 23 % 256).astype(np.int16)
@@ -111,12 +112,12 @@ def _idx(path: Path, array: np.ndarray) -> Path:
     return path
 
 
-def write_mnist(root: Path, seed: int = 0) -> list[Path]:
+def write_mnist(root: Path, seed: int = 0, shape: tuple[int, int] = MNIST_SHAPE) -> list[Path]:
     raw = Path(root) / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed + 1)
     written = []
-    for prefix, n in (("train", MNIST_SHAPE[0]), ("t10k", MNIST_SHAPE[1])):
+    for prefix, n in (("train", shape[0]), ("t10k", shape[1])):
         labels = _labelled(rng, n, 10).astype(np.uint8)
         images = rng.integers(0, 256, size=(n, 28, 28)).astype(np.uint8)
         images[np.arange(n), 2 * labels.astype(np.int64) + 4, :] = 255  # a class-dependent row
@@ -171,11 +172,15 @@ def write_uci_set(base: Path, name: str, shape: tuple[int, int, int, int], seed:
     ]
 
 
-def write_uci121(root: Path, names: Iterable[str] | None = None, seed: int = 0) -> list[Path]:
+def write_uci121(
+    root: Path, names: Iterable[str] | None = None, seed: int = 0, shapes: dict | None = None
+) -> list[Path]:
+    """``shapes``: name -> (examples, features, classes, fixed test size); default the real ones."""
+    shapes = shapes or UCI121_SHAPES
     base = Path(root) / "uci121"
     written = []
-    for i, name in enumerate(sorted(names or UCI121_SHAPES)):
-        written += write_uci_set(base, name, UCI121_SHAPES[name], seed + i)
+    for i, name in enumerate(sorted(names or shapes)):
+        written += write_uci_set(base, name, shapes[name], seed + i)
     return written
 
 
@@ -187,11 +192,12 @@ def _gz_csv(path: Path, ids: list[str], columns: list[str], table: np.ndarray, f
     return path
 
 
-def write_tox21(root: Path, seed: int = 0) -> list[Path]:
+def write_tox21(root: Path, seed: int = 0, shape: tuple[int, int, int] = TOX21_SHAPE) -> list[Path]:
+    """``shape``: (training compounds, test compounds, dense features)."""
     folder = Path(root) / "tox21"
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed + 2)
-    n_train, n_test, d = TOX21_SHAPE
+    n_train, n_test, d = shape
     written = []
     for split, n, offset in (("train", n_train, 0), ("test", n_test, n_train)):
         ids = [f"NCGC{offset + i:08d}" for i in range(n)]
@@ -207,11 +213,12 @@ def write_tox21(root: Path, seed: int = 0) -> list[Path]:
     return written
 
 
-def write_htru2(root: Path, seed: int = 0) -> list[Path]:
+def write_htru2(root: Path, seed: int = 0, shape: tuple[int, int, int] = HTRU2_SHAPE) -> list[Path]:
+    """``shape``: (candidates, features, pulsars)."""
     folder = Path(root) / "htru2"
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed + 3)
-    n, d, positives = HTRU2_SHAPE
+    n, d, positives = shape
     y = np.zeros(n, dtype=np.int64)
     y[rng.choice(n, positives, replace=False)] = 1
     x = rng.standard_normal((n, d)) * 10 + 40 * y[:, None]
@@ -251,8 +258,16 @@ def read_manifest(root: Path) -> dict[str, str]:
     return json.loads(path.read_text())["files"] if path.is_file() else {}
 
 
-def write_all(root: Path, sets: Iterable[str] = tuple(WRITERS), force: bool = False) -> Path:
-    """Write the requested sets under ``root`` (skipped when the manifest already has them)."""
+def write_all(
+    root: Path,
+    sets: Iterable[str] = tuple(WRITERS),
+    force: bool = False,
+    options: dict[str, dict] | None = None,
+) -> Path:
+    """Write the requested sets under ``root`` (skipped when the manifest already has them).
+
+    ``options``: per set, keyword arguments of its writer (tests write small shapes).
+    """
     root = Path(root)
     check_root(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -261,7 +276,7 @@ def write_all(root: Path, sets: Iterable[str] = tuple(WRITERS), force: bool = Fa
         marker = f"{name}:done"
         if marker in manifest and not force:
             continue
-        for path in WRITERS[name](root):
+        for path in WRITERS[name](root, **(options or {}).get(name, {})):
             manifest[path.relative_to(root).as_posix()] = sha256(path)
         manifest[marker] = "written"
         _save_manifest(root, manifest)
