@@ -15,6 +15,7 @@ from typing import Any
 
 from initlab.config import ConfigError
 from initlab.data import DataUnavailableError, build_data
+from initlab.data.bundle import SWEEP_CACHE
 from initlab.run import Run, config_hash, read_summary, seed_everything
 from initlab.rehearsal.meter import StepMeter
 from initlab.setup import parse_config
@@ -103,6 +104,7 @@ def hydra_main(cfg: Any) -> dict[str, Any] | None:
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
     sweeping = hydra_cfg.mode == RunMode.MULTIRUN
+    SWEEP_CACHE["enabled"] = sweeping  # runs of a sweep share their loaded data (copies)
     label = os.environ.get(SWEEP_LABEL_ENV)  # set by scripts/reproduce.py: "exp 3/7 runs"
     if sweeping and label:
         print(f"[{label}] run {hydra_cfg.job.num + 1}: {out_dir.name}", flush=True)
