@@ -135,7 +135,13 @@ def run_experiment(
         # The quick profile's networks are small: one torch thread per run avoids oversubscribing
         # a shared CPU, which made runs several times slower. Set OMP_NUM_THREADS to override.
         env.setdefault("OMP_NUM_THREADS", "1")
-    for cuts in segments:
+    given = {o.partition("=")[0] for o in overrides}  # keys the caller sets win over segments'
+    unique: list[list[str]] = []
+    for segment in segments:
+        kept = [o for o in segment if o.partition("=")[0] not in given]
+        if kept not in unique:
+            unique.append(kept)
+    for cuts in unique:
         code = _multirun(name, profile, [*cuts, *overrides], env)
         if code != 0:
             return code

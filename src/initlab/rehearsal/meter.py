@@ -3,9 +3,9 @@
 :class:`StepMeter` is started by :func:`initlab.main.execute` for every run and puts its numbers
 into ``summary.json``:
 
-- ``seconds_per_step``: the median time between consecutive steps (every optimizer's ``step``
-  through torch's global post-hook, and every Hessian/Fisher-vector product through
-  :func:`tick`); the median keeps evaluations and checkpoints out of it. ``timed_steps`` says how
+- ``seconds_per_step``: the median time between consecutive optimizer steps (torch's global
+  post-hook on every optimizer's ``step``), or the median duration of the Hessian/Fisher-vector
+  products (:func:`timed`); the median keeps evaluations and checkpoints out of it. ``timed_steps`` says how
   many steps it saw; fewer than two give no per-step time.
 - ``peak_rss_mb``: the peak resident memory of this run. The kernel's high-water mark is reset
   at the start of the run (``/proc/self/clear_refs``), so runs of one sweep process are measured
@@ -37,6 +37,13 @@ def tick() -> None:
         _ACTIVE[-1].times.append(time.perf_counter())
 
 
+def timed(seconds: float) -> None:
+    """One unit of work that took ``seconds`` (timed by its caller, e.g. one HVP)."""
+    if _ACTIVE:
+        _ACTIVE[-1].durations.append(seconds)
+        tick()
+
+
 def _on_optimizer_step(optimizer: Any, args: Any, kwargs: Any) -> None:
     tick()
 
@@ -64,6 +71,7 @@ class StepMeter:
     def __init__(self, device: torch.device | None = None) -> None:
         self.device = device
         self.times: list[float] = []
+        self.durations: list[float] = []
         self.train_examples: int | None = None
         self.heldout_examples: int | None = None
         self.scope = "run" if _reset_peak_rss() else "process"
@@ -88,7 +96,7 @@ class StepMeter:
         """The summary keys; the meter stops counting."""
         if self in _ACTIVE:
             _ACTIVE.remove(self)
-        gaps = [b - a for a, b in zip(self.times, self.times[1:])]
+        gaps = self.durations or [b - a for a, b in zip(self.times, self.times[1:])]
         out: dict[str, Any] = {
             "timed_steps": len(self.times),
             "seconds_per_step": round(statistics.median(gaps), 6) if gaps else None,
