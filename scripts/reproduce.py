@@ -199,8 +199,11 @@ def finish_rehearsal(names: list[str]) -> None:
     print(f"costs: {write_costs(names, rehearsal_results())}", flush=True)
     atomic_write_text(rehearsal_results() / "PLAN.md", plan_text(rehearsal_results()) or "")
     for proof in run_proofs(sweep_dir(".proofs", "rehearsal"), rehearsal_results()):
-        print(f"proof {proof['proof']}: {'passed' if proof['passed'] else 'FAILED'}; "
-              f"{proof['detail']}", flush=True)
+        print(
+            f"proof {proof['proof']}: {'passed' if proof['passed'] else 'FAILED'}; "
+            f"{proof['detail']}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

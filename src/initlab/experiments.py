@@ -2,7 +2,8 @@
 
 An experiment is ``conf/experiment/<name>.yaml`` (quick profile) with ``<name>_full.yaml`` for
 the paper-scale profile; the rehearsal profile runs the ``_full`` configs with the work per run
-cut (:mod:`initlab.rehearsal.profile`) on synthetic files in the real formats. Its sweep runs through Hydra's multirun (locally one run at a time, or
+cut (:mod:`initlab.rehearsal.profile`) on synthetic files in the real formats.
+Its sweep runs through Hydra's multirun (locally one run at a time, or
 through any Hydra launcher such as ``hydra/launcher=slurm``) into ``outputs/<profile>/<name>/``,
 one directory per sweep point named by its overrides, so a re-run finds finished runs (skipped)
 and unfinished ones (resumed from their checkpoints).
@@ -20,8 +21,8 @@ from pathlib import Path
 import yaml
 
 from initlab.collect import collect
-from initlab.rehearsal import profile as rehearsal
 from initlab.compose import CONF_DIR
+from initlab.rehearsal import profile as rehearsal
 
 ROOT = CONF_DIR.parent
 EXPERIMENT_DIR = CONF_DIR / "experiment"

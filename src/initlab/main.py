@@ -16,8 +16,8 @@ from typing import Any
 from initlab.config import ConfigError
 from initlab.data import DataUnavailableError, build_data
 from initlab.data.bundle import SWEEP_CACHE
-from initlab.run import Run, config_hash, read_summary, seed_everything
 from initlab.rehearsal.meter import StepMeter
+from initlab.run import Run, config_hash, read_summary, seed_everything
 from initlab.setup import parse_config
 from initlab.tasks import TASKS
 from initlab.tracking import atomic_write_text

@@ -90,7 +90,9 @@ def full_work(cfg: Mapping[str, Any], train_examples: int, sizes: Mapping[str, i
         evals = math.ceil(max(int(task.get("epochs", 0)), 1) / int(task.get("eval_every", 1)))
         init = cfg.get("init", {})
         if init.get("name") == "pdi" and init.get("duration_unit") == "steps":
-            steps += sum(init["duration"]) * (len(init["stages"]) if len(init["duration"]) == 1 else 1)
+            steps += sum(init["duration"]) * (
+                len(init["stages"]) if len(init["duration"]) == 1 else 1
+            )
         return {"steps": steps, "eval_examples": evals * evaluated, "batch": task["batch_size"]}
     if name == "angles":
         steps = int(task.get("seeds", 1)) * _epochs_steps(task, n) if task.get("train") else 0
@@ -98,7 +100,11 @@ def full_work(cfg: Mapping[str, Any], train_examples: int, sizes: Mapping[str, i
     if name == "hessian":
         return {"steps": int(task["max_iter"]) + 1, "eval_examples": 0, "batch": 1}
     if name == "lr_search":
-        return {"steps": int(task["steps"]) * int(task["max_probes"]), "eval_examples": 0, "batch": 1}
+        return {
+            "steps": int(task["steps"]) * int(task["max_probes"]),
+            "eval_examples": 0,
+            "batch": 1,
+        }
     if name == "grid_search":
         members = grid_members(task)
         per_epoch = math.ceil(n / min(int(task["batch_size"]), max(n, 1)))
@@ -143,9 +149,7 @@ class _FullConfigs:
         if key not in self.cache:
             from initlab.compose import compose
 
-            self.cache[key] = compose(
-                [f"+experiment={self.name}_full", "profile=full", *overrides]
-            )
+            self.cache[key] = compose([f"+experiment={self.name}_full", "profile=full", *overrides])
         return self.cache[key]
 
 
@@ -168,9 +172,11 @@ def run_rows(name: str, sweep_dir: Path, cut_keys: set[str]) -> list[dict[str, A
     for summary_path in sorted(Path(sweep_dir).rglob("summary.json")):
         run_dir = summary_path.parent
         summary = json.loads(summary_path.read_text())
-        rehearsed = yaml.safe_load((run_dir / "config.yaml").read_text()) if (
-            run_dir / "config.yaml"
-        ).is_file() else {}
+        rehearsed = (
+            yaml.safe_load((run_dir / "config.yaml").read_text())
+            if (run_dir / "config.yaml").is_file()
+            else {}
+        )
         full = configs.get(_sweep_overrides(run_dir, cut_keys))
         n = int(summary.get("train_examples") or 0)
         sizes = {"train": n, "heldout": int(summary.get("heldout_examples") or 0)}

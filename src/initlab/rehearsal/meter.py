@@ -5,8 +5,8 @@ into ``summary.json``:
 
 - ``seconds_per_step``: the median time between consecutive optimizer steps (torch's global
   post-hook on every optimizer's ``step``), or the median duration of the Hessian/Fisher-vector
-  products (:func:`timed`); the median keeps evaluations and checkpoints out of it. ``timed_steps`` says how
-  many steps it saw; fewer than two give no per-step time.
+  products (:func:`timed`); the median keeps evaluations and checkpoints out of it.
+  ``timed_steps`` says how many steps it saw.
 - ``peak_rss_mb``: the peak resident memory of this run. The kernel's high-water mark is reset
   at the start of the run (``/proc/self/clear_refs``), so runs of one sweep process are measured
   apart; where that is impossible the process-lifetime peak is reported and
