@@ -134,7 +134,9 @@ def main() -> int:
         if problems:
             print("Missing data; nothing was started:\n  " + "\n  ".join(problems), file=sys.stderr)
             return 1
-        print(f"data check passed: every data set of the {len(names)} experiments loads", flush=True)
+        print(
+            f"data check passed: every data set of the {len(names)} experiments loads", flush=True
+        )
     overrides = [f"hydra/launcher={args.launcher}"] if args.launcher else []
     sizes = {n: sweep_size(n, args.profile) for n in names}
     total = sum(sizes.values())
