@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROFILE ?= quick
 
 .PHONY: setup run test test-slow lint bench report experiment reproduce-quick reproduce-all \
-	notebooks clean-outputs help
+	rehearse plan notebooks clean-outputs help
 
 help:
 	@echo "make run          set up .venv and run the main job (python train.py) on embedded digits"
@@ -19,6 +19,9 @@ help:
 	@echo "make reproduce-quick   every experiment at CPU scale on embedded data, then the report"
 	@echo "make reproduce-all [LAUNCHER=slurm]   the paper-scale profile (needs the real data sets)"
 	@echo "  FORCE=1 re-runs finished runs (earlier outputs are moved aside, not deleted)"
+	@echo "make rehearse     every paper-scale run at its paper size on synthetic files in the real"
+	@echo "                  formats, a few steps each (CPU); results/rehearsal/ with costs.csv"
+	@echo "make plan         what the paper-scale profile costs, per experiment (from the rehearsal)"
 	@echo "make notebooks    run notebooks/*.py headless on results/$(PROFILE) (NB_RESULTS=...)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -60,6 +63,13 @@ reproduce-quick: $(STAMP)
 reproduce-all: $(STAMP)
 	$(PY) scripts/reproduce.py --profile full $(FORCE_FLAG) $(LAUNCHER_FLAG)
 	$(MAKE) report
+
+rehearse: $(STAMP)
+	$(PY) scripts/reproduce.py --profile rehearsal $(FORCE_FLAG)
+	$(MAKE) report
+
+plan: $(STAMP)
+	$(PY) scripts/reproduce.py --profile full --plan
 
 report: $(STAMP)
 	MPLBACKEND=Agg $(PY) scripts/make_report.py results

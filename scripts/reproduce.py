@@ -2,17 +2,22 @@
 
     python scripts/reproduce.py --profile quick            # CPU, embedded data, ~minutes
     python scripts/reproduce.py --profile full [--launcher slurm] [--only a1_a2_hessian_depth]
+    python scripts/reproduce.py --profile rehearsal        # every full run, work cut, CPU
+    python scripts/reproduce.py --profile full --plan      # what the full profile will cost
 
 Idempotent: finished runs are skipped and unfinished ones resume, so a killed invocation re-run
 picks up where it stopped. ``--force`` (FORCE=1) moves earlier outputs of the selected
 experiments aside (to ``outputs/<profile>/.replaced/<name>-<n>``) and runs them again. The full
-profile first checks that every data set it needs is present and says what is missing.
+profile first checks that every data set it needs is present and says what is missing. The
+rehearsal first writes its synthetic files in the real formats (``initlab.rehearsal.writers``)
+into their own folder and runs the full profile's data check on them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -33,8 +38,8 @@ def missing_data(names: list[str], profile: str) -> list[str]:
     """One message per data set of the experiments' sweeps that cannot be loaded (files absent)."""
     from initlab.compose import compose
     from initlab.data import DataUnavailableError, build_data
+    from initlab.data.bundle import DATASETS
     from initlab.experiments import config_name, data_points
-    from initlab.setup import parse_config
 
     problems, seen = [], set()
     for name in names:
@@ -46,8 +51,8 @@ def missing_data(names: list[str], profile: str) -> list[str]:
             if key in seen:
                 continue
             seen.add(key)
-            try:
-                build_data(parse_config(cfg).data)
+            try:  # the data group alone: the sweep's other keys (its arm) are not composed here
+                build_data(DATASETS.parse(cfg["data"], "data"))
             except DataUnavailableError as err:
                 problems.append(f"{name}: {err}")
     return problems
@@ -103,7 +108,12 @@ def main() -> int:
     parser.add_argument("--force", action="store_true", help="re-run finished runs too")
     parser.add_argument("--launcher", default="", help="a hydra/launcher option, e.g. slurm")
     parser.add_argument("--skip-data-check", action="store_true")
+    parser.add_argument(
+        "--plan", action="store_true", help="print what the full profile costs; run nothing"
+    )
     args = parser.parse_args()
+    if args.plan:
+        return print_plan()
 
     names = discover(args.profile)
     if args.only:
@@ -113,11 +123,20 @@ def main() -> int:
             print(f"unknown experiments {unknown}; known: {', '.join(names)}", file=sys.stderr)
             return 2
         names = [n for n in names if n in wanted]
-    if args.profile == "full" and not args.skip_data_check:
-        problems = missing_data(names, args.profile)
+    if args.profile == "rehearsal":
+        from initlab.rehearsal.profile import data_root
+        from initlab.rehearsal.writers import write_all
+
+        print(f"rehearsal data: {write_all(data_root()).parent}", flush=True)
+        os.environ["INITLAB_DATA_ROOT"] = str(data_root())
+    if args.profile in ("full", "rehearsal") and not args.skip_data_check:
+        problems = missing_data(names, "full")  # the rehearsal: the same check on its files
         if problems:
             print("Missing data; nothing was started:\n  " + "\n  ".join(problems), file=sys.stderr)
             return 1
+        print(
+            f"data check passed: every data set of the {len(names)} experiments loads", flush=True
+        )
     overrides = [f"hydra/launcher={args.launcher}"] if args.launcher else []
     sizes = {n: sweep_size(n, args.profile) for n in names}
     total = sum(sizes.values())
@@ -149,10 +168,45 @@ def main() -> int:
             f"{fmt(eta) if eta == eta else 'unknown'}",
             flush=True,
         )
+    if args.profile == "rehearsal":
+        finish_rehearsal(names)
     if failed:
         print(f"experiments that failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def rehearsal_results() -> Path:
+    from initlab.experiments import results_dir
+
+    return results_dir("_", "rehearsal").parent
+
+
+def print_plan() -> int:
+    """The plan of the full profile from the rehearsal's measurements (make plan)."""
+    from initlab.rehearsal.costs import plan_text
+
+    text = plan_text(rehearsal_results())
+    if text is None:
+        print(f"no {rehearsal_results() / 'costs.csv'}: run `make rehearse` first", file=sys.stderr)
+        return 1
+    print(text, end="")
+    return 0
+
+
+def finish_rehearsal(names: list[str]) -> None:
+    """Costs of the runs, the plan, and the proofs of resume and checkpointing at paper size."""
+    from initlab.rehearsal.costs import plan_text, write_costs
+    from initlab.rehearsal.proofs import run_proofs
+
+    print(f"costs: {write_costs(names, rehearsal_results())}", flush=True)
+    atomic_write_text(rehearsal_results() / "PLAN.md", plan_text(rehearsal_results()) or "")
+    for proof in run_proofs(sweep_dir(".proofs", "rehearsal"), rehearsal_results()):
+        print(
+            f"proof {proof['proof']}: {'passed' if proof['passed'] else 'FAILED'}; "
+            f"{proof['detail']}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

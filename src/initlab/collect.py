@@ -47,8 +47,8 @@ def collect(sweep_dir: Path, out_dir: Path) -> dict[str, Path]:
         flat = {k: v for k, v in summary.items() if k not in SKIP_SUMMARY_KEYS and k != STATUS}
         tables.setdefault("summary", []).append(pd.DataFrame([{**lead, **flat}]))
         for csv_path in sorted(run_dir.glob("*.csv")):
-            if csv_path.stem in RUN_ONLY_TABLES:
-                continue
+            if csv_path.stem in RUN_ONLY_TABLES or csv_path.stat().st_size == 0:
+                continue  # an empty file (a table truncated to nothing) holds no rows
             frame = pd.read_csv(csv_path)
             for i, (key, value) in enumerate(lead.items()):
                 if key not in frame.columns:

@@ -2,7 +2,9 @@
 
 An experiment is ``conf/experiment/<name>.yaml`` (quick profile) with ``<name>_full.yaml`` for
 the paper-scale profile, which extends the quick file (its defaults list) and states only what
-the scale changes. Its sweep runs through Hydra's multirun (locally one run at a time, or
+the scale changes; the rehearsal profile runs the ``_full`` configs with the work per run
+cut (:mod:`initlab.rehearsal.profile`) on synthetic files in the real formats.
+Its sweep runs through Hydra's multirun (locally one run at a time, or
 through any Hydra launcher such as ``hydra/launcher=slurm``) into ``outputs/<profile>/<name>/``,
 one directory per sweep point named by its overrides, so a re-run finds finished runs (skipped)
 and unfinished ones (resumed from their checkpoints).
@@ -21,13 +23,15 @@ import yaml
 
 from initlab.collect import ContractError, check_claims, collect
 from initlab.compose import CONF_DIR
+from initlab.rehearsal import profile as rehearsal
 
 ROOT = CONF_DIR.parent
 EXPERIMENT_DIR = CONF_DIR / "experiment"
-PROFILES = ("quick", "full")
+PROFILES = ("quick", "full", "rehearsal")
 
 
 def config_name(name: str, profile: str) -> str:
+    """quick: ``<name>``; full and rehearsal: ``<name>_full``."""
     return name if profile == "quick" else f"{name}_full"
 
 
@@ -64,7 +68,31 @@ def _params(config: str) -> dict[str, str]:
 
 def sweep_size(name: str, profile: str) -> int:
     """Number of runs in the experiment's sweep (product of the comma lists of its params)."""
-    return math.prod(len(v) for v in sweep_params(name, profile).values())
+    params = sweep_params(name, profile)
+    if profile == rehearsal.PROFILE:
+        return rehearsal.sweep_runs(params)
+    return math.prod(len(v) for v in params.values())
+
+
+def profile_overrides(name: str, profile: str) -> tuple[list[list[str]], dict[str, str]]:
+    """Overrides of each multirun of a profile's sweep, and its environment.
+
+    One multirun with no extra overrides, except for the rehearsal: its cuts and its segments
+    (:func:`initlab.rehearsal.profile.sweep_segments`) and its data folder.
+    """
+    if profile != rehearsal.PROFILE:
+        return [[]], {}
+    from initlab.compose import compose
+
+    cfg = compose([f"+experiment={config_name(name, profile)}", f"profile={profile}"])
+    cuts = rehearsal.overrides(cfg)
+    # the cuts stay out of the run directories' names (the sweep's own keys name them)
+    hidden = ",".join(["experiment", "profile", *(c.partition("=")[0] for c in cuts)])
+    cuts.append(f"hydra.job.config.override_dirname.exclude_keys=[{hidden}]")
+    segments = rehearsal.sweep_segments(sweep_params(name, profile))
+    return [[*cuts, *segment] for segment in segments], {
+        "INITLAB_DATA_ROOT": str(rehearsal.data_root())
+    }
 
 
 def data_points(name: str, profile: str) -> list[list[str]]:
@@ -113,6 +141,33 @@ def run_experiment(
     label: str | None = None,
 ) -> int:
     """Run the sweep (``python train.py -m``) and collect its tables; returns the exit code."""
+    segments, profile_env = profile_overrides(name, profile)
+    env = {**os.environ, **profile_env, "INITLAB_SWEEP_LABEL": label or name}
+    if profile == "quick":
+        # The quick profile's networks are small: one torch thread per run avoids oversubscribing
+        # a shared CPU, which made runs several times slower. Set OMP_NUM_THREADS to override.
+        env.setdefault("OMP_NUM_THREADS", "1")
+    given = {o.partition("=")[0] for o in overrides}  # keys the caller sets win over segments'
+    unique: list[list[str]] = []
+    for segment in segments:
+        kept = [o for o in segment if o.partition("=")[0] not in given]
+        if kept not in unique:
+            unique.append(kept)
+    for cuts in unique:
+        code = _multirun(name, profile, [*cuts, *overrides], env)
+        if code != 0:
+            return code
+    out_dir = results_dir(name, profile, results_root)
+    collect(sweep_dir(name, profile), out_dir)
+    try:
+        check_claims(out_dir, declared_claims(name, profile))
+    except ContractError as err:
+        print(f"initlab: {name}: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _multirun(name: str, profile: str, overrides: list[str], env: dict[str, str]) -> int:
     command = [
         sys.executable,
         str(ROOT / "train.py"),
@@ -124,22 +179,7 @@ def run_experiment(
         "hydra.sweep.subdir=${hydra.job.override_dirname}",
         *overrides,
     ]
-    env = {**os.environ, "INITLAB_SWEEP_LABEL": label or name}
-    if profile == "quick":
-        # The quick profile's networks are small: one torch thread per run avoids oversubscribing
-        # a shared CPU, which made runs several times slower. Set OMP_NUM_THREADS to override.
-        env.setdefault("OMP_NUM_THREADS", "1")
-    done = subprocess.run(command, cwd=ROOT, env=env)
-    if done.returncode != 0:
-        return done.returncode
-    out_dir = results_dir(name, profile, results_root)
-    collect(sweep_dir(name, profile), out_dir)
-    try:
-        check_claims(out_dir, declared_claims(name, profile))
-    except ContractError as err:
-        print(f"initlab: {name}: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return subprocess.run(command, cwd=ROOT, env=env).returncode
 
 
 def declared_claims(name: str, profile: str) -> dict[str, dict[str, list[str]]]:

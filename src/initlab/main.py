@@ -19,6 +19,8 @@ from initlab import preemption
 from initlab.columns import recorded
 from initlab.config import ConfigError
 from initlab.data import DataUnavailableError, build_data
+from initlab.data.bundle import SWEEP_CACHE
+from initlab.meter import StepMeter
 from initlab.preemption import Preempted
 from initlab.run import ResumeError, Run, config_hash, read_summary, seed_everything, set_runtime
 from initlab.setup import parse_config
@@ -156,39 +158,51 @@ def execute(resolved: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
     preemption.install(setup.runtime.signals)
     try:
         seed_everything(setup.seed, setup.deterministic, setup.device)
+        meter = StepMeter.start(setup.device)  # seconds per step and peak memory, in the summary
         data = build_data(setup.data)  # refused data: nothing is written
         check_model_memory(setup, data)
         data = data.to(setup.device)
+        meter.examples(len(data.x_train), len(data.x_val) + len(data.x_test))  # for the plan
         try:
             run = Run(out_dir, resolved, setup.seed, setup.device, setup.logger)
         except OSError as err:
             raise storage_error(err, out_dir) from None
-        return _run_task(setup, data, run, keys)
+        return _run_task(setup, data, run, keys, meter)
     finally:
         preemption.uninstall()
+        if "meter" in locals():
+            meter.stop()  # a run refused before its task: the meter stops counting
 
 
-def _run_task(setup: Any, data: Any, run: Run, keys: dict[str, Any]) -> dict[str, Any]:
+def _run_task(
+    setup: Any, data: Any, run: Run, keys: dict[str, Any], meter: StepMeter
+) -> dict[str, Any]:
     out_dir = run.out_dir
     try:
         result = TASKS.build(setup.task, setup, data, run)
-        return run.finish(result.status, result.metrics, **result.extra, recorded=keys)
+        return run.finish(
+            result.status, result.metrics, **result.extra, recorded=keys, **meter.stop()
+        )
     except Preempted as stop:
-        _finish_quietly(run, "preempted", signal=str(stop), recorded=keys)
+        _finish_quietly(run, "preempted", signal=str(stop), recorded=keys, **meter.stop())
         raise
     except USER_ERRORS as err:
         if not run.started_work():  # refused before any work: leave nothing behind
             run.discard()
         else:
-            _finish_quietly(run, "failed", error=str(err), recorded=keys)
+            _finish_quietly(run, "failed", error=str(err), recorded=keys, **meter.stop())
         raise
     except OSError as err:
-        _finish_quietly(run, "failed", error=f"{type(err).__name__}: {err}", recorded=keys)
+        _finish_quietly(
+            run, "failed", error=f"{type(err).__name__}: {err}", recorded=keys, **meter.stop()
+        )
         raise storage_error(err, out_dir) from None
     except Exception as err:
         with contextlib.suppress(OSError):
             atomic_write_text(out_dir / "error.txt", traceback.format_exc())
-        _finish_quietly(run, "failed", error=f"{type(err).__name__}: {err}", recorded=keys)
+        _finish_quietly(
+            run, "failed", error=f"{type(err).__name__}: {err}", recorded=keys, **meter.stop()
+        )
         raise
 
 
@@ -223,6 +237,7 @@ def hydra_main(cfg: Any) -> dict[str, Any] | None:
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
     sweeping = hydra_cfg.mode == RunMode.MULTIRUN
+    SWEEP_CACHE["enabled"] = sweeping  # runs of a sweep share their loaded data (copies)
     label = os.environ.get(SWEEP_LABEL_ENV)  # set by scripts/reproduce.py: "exp 3/7 runs"
     if sweeping and label:
         print(f"[{label}] run {hydra_cfg.job.num + 1}: {out_dir.name}", flush=True)

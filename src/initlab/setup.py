@@ -20,7 +20,7 @@ from initlab.run import RuntimeConfig, resolve_device
 from initlab.tasks import TASKS
 from initlab.tracking import LoggerConfig
 
-PROFILES = ("dev", "quick", "full")
+PROFILES = ("dev", "quick", "full", "rehearsal")
 DEFAULT_RUNTIME = {"signals": [], "checkpoint_every_steps": 0, "checkpoint_every_s": 0.0}
 GROUPS = {"model": MODELS, "init": INITS, "data": DATASETS, "task": TASKS, "optim": OPTIMIZERS}
 
@@ -75,7 +75,15 @@ class Setup:
     def new_model(self, data: DataBundle, run: Any = None, init: Any = None) -> InitlabModel:
         """A model sized for ``data``, initialized on the CPU (same numbers on any device)."""
         model = build_model(self.model, data.input_shape, data.num_classes)
-        initialize(model, init or self.init, InitContext(data=data, run=run))
+        task = self.task  # an initializer that trains (PDI) evaluates as the task does
+        context = InitContext(
+            data=data,
+            run=run,
+            eval_batch_size=getattr(task, "eval_batch_size", 1024),
+            eval_examples=getattr(task, "eval_examples", None),
+            precision=getattr(task, "precision", "fp32"),
+        )
+        initialize(model, init or self.init, context)
         return model.to(self.device)
 
 

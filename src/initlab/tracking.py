@@ -211,6 +211,9 @@ class MetricsCSV:
             csv.DictWriter(fh, self.columns).writerow({k: _clean(v) for k, v in row.items()})
 
     def _rewrite(self) -> None:
+        if not self.columns:  # nothing logged yet: no file (a header of no columns is no CSV)
+            self.path.unlink(missing_ok=True)
+            return
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, self.columns)
         writer.writeheader()
@@ -233,23 +236,7 @@ class Tracker:
         self.csv = MetricsCSV(out_dir / "metrics.csv")
         self._wandb = None
         if cfg.wandb.mode != "disabled":
-            import wandb
-
-            self._wandb = wandb.init(
-                mode=cfg.wandb.mode,
-                project=cfg.wandb.project,
-                entity=cfg.wandb.entity,
-                group=cfg.wandb.group,
-                job_type=cfg.wandb.job_type,
-                tags=cfg.wandb.tags or None,
-                name=run_name,
-                id=run_id,
-                resume="allow",
-                dir=str(out_dir),
-                config=config,
-                settings=wandb.Settings(silent=True),
-                reinit="finish_previous",
-            )
+            self._wandb = _start_wandb(out_dir, cfg, run_name, run_id, config)
 
     def log(self, row: dict[str, Any]) -> None:
         self.csv.append(row)
@@ -265,3 +252,36 @@ class Tracker:
         )
         self._wandb.finish(exit_code=1 if failed else 0)
         self._wandb = None
+
+
+def _start_wandb(
+    out_dir: Path, cfg: LoggerConfig, run_name: str, run_id: str, config: dict[str, Any]
+) -> Any:
+    """``wandb.init``; online mode without a W&B account is a user error, named in one line."""
+    import wandb
+
+    from initlab.config import ConfigError
+
+    try:
+        return wandb.init(
+            mode=cfg.wandb.mode,
+            project=cfg.wandb.project,
+            entity=cfg.wandb.entity,
+            group=cfg.wandb.group,
+            job_type=cfg.wandb.job_type,
+            tags=cfg.wandb.tags or None,
+            name=run_name,
+            id=run_id,
+            resume="allow",
+            dir=str(out_dir),
+            config=config,
+            settings=wandb.Settings(silent=True),
+            reinit="finish_previous",
+        )
+    except Exception as err:  # noqa: BLE001 - wandb raises its own types; keep the message
+        if cfg.wandb.mode == "online" and "api key" in str(err).lower():
+            raise ConfigError(
+                "logger.wandb.mode: online needs a W&B account (`wandb login` or WANDB_API_KEY); "
+                "offline, the default, needs none and `wandb sync` pushes the runs later"
+            ) from None
+        raise

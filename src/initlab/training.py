@@ -37,7 +37,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from initlab import preemption
+from initlab import meter, preemption
 from initlab.accel import prepare_batch, prepare_model
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
@@ -72,6 +72,9 @@ class TrainLoopConfig:
     checkpoint_interval_s: float = spec(min=0.0, help="...but at most once per this many seconds")
     diverge_factor: float = spec(min=1.0, help="loss > factor x first loss: diverged")
     eval_batch_size: int = spec(min=1)
+    eval_examples: int | None = spec(
+        min=1, help="score on the first n examples of each split; null: all of them"
+    )
     precision: str = spec(
         choices=("fp32", "bf16", "fp16"),
         help="mixed precision: autocast the objective; fp16 adds loss scaling",
@@ -150,14 +153,27 @@ def auc_score(
     return score(model, x, y, metric, batch_size)
 
 
-def evaluate_splits(model: nn.Module, data: DataBundle, batch_size: int) -> dict[str, float]:
-    """``evaluate`` on train/val/test, plus the data set's AUC metric where it has one."""
+def eval_autocast(model: nn.Module, precision: str) -> contextlib.AbstractContextManager:
+    """Autocast for evaluating ``model`` at the training loop's ``precision`` (fp32: none)."""
+    dtype = AMP_DTYPES.get(precision)
+    if dtype is None:
+        return contextlib.nullcontext()
+    device = next(model.parameters()).device.type
+    return torch.autocast(device, dtype=dtype)
+
+
+def evaluate_splits(
+    model: nn.Module, data: DataBundle, batch_size: int, examples: int | None = None
+) -> dict[str, float]:
+    """``evaluate`` on train/val/test (the first ``examples`` of each; None: all), plus the data
+    set's AUC metric where it has one."""
     metrics = {}
     for split in ("train", "val", "test"):
         x, y = data.split(split)
+        x, y = x[:examples], y[:examples]
         if len(x):
             for key, value in evaluate(model, x, y, batch_size).items():
-                metrics[f"{split}_{key}"] = value
+                metrics[f"{split}_{key}"] = float(value)
             if data.metric in ("auc", "mean_auc"):
                 metrics[f"{split}_{data.metric}"] = score(model, x, y, data.metric, batch_size)
     return metrics
@@ -186,6 +202,7 @@ class Batches:
     seed: int
     shuffle: bool = True
     drop_single: bool = False
+    max_batches: int | None = None  # batches per epoch at most (the rehearsal's cut); None: all
 
     def __post_init__(self) -> None:
         self.n = len(self.x)
@@ -194,7 +211,7 @@ class Batches:
         if self.drop_single and len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
             del bounds[-2]
         self.bounds = bounds
-        self.per_epoch = len(bounds) - 1
+        self.per_epoch = min(len(bounds) - 1, self.max_batches or len(bounds))
         self._order: tuple[int, torch.Tensor] | None = None
 
     def get(self, epoch: int, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -446,6 +463,7 @@ def fit(
     try:
         with preemption.watch() as stop:
             while state.epoch < epochs and state.step < total:
+                meter.mark()  # the epoch's steps are timed; its evaluation after them is not
                 while state.batch_index < per_epoch and state.step < total:
                     xb, yb, size = batches.get(state.epoch, state.batch_index)
                     if transform is not None:  # initlab.accel: augmentation, layout
@@ -459,6 +477,7 @@ def fit(
                     scaler.update()
                     if scheduler is not None:
                         scheduler.step()
+                    meter.tick()  # the run's seconds per step (initlab.meter)
                     state.step += 1
                     state.batch_index += 1
                     bar.update(1)
@@ -554,7 +573,8 @@ def train_model(
     def on_epoch_end(epoch: int, losses: torch.Tensor, last: bool, step: int) -> None:
         nonlocal metrics
         if epoch % loop.eval_every == 0 or last:
-            metrics = evaluate_splits(model, data, loop.eval_batch_size)
+            with eval_autocast(model, loop.precision):  # evaluation at the loop's precision too
+                metrics = evaluate_splits(model, data, loop.eval_batch_size, loop.eval_examples)
             run.log({"step": step, "epoch": epoch, "phase": phase, **metrics})
 
     settings = runtime()
@@ -587,7 +607,8 @@ def train_model(
         }
         return TrainOutcome("diverged", {**metrics, **extra}, result.diverged_at_step[0])
     if not metrics:
-        metrics = evaluate_splits(model, data, loop.eval_batch_size)
+        with eval_autocast(model, loop.precision):
+            metrics = evaluate_splits(model, data, loop.eval_batch_size, loop.eval_examples)
     return TrainOutcome(
         "completed", {**metrics, "steps": result.steps, "epochs": result.epochs}, result.steps
     )

@@ -15,11 +15,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from initlab.meter import MEASURED_KEYS
 from initlab.preemption import EXIT_CODE
 from initlab.training import FAULT_ENV, SIGNAL_ENV
 from tests.conftest import QUIET, run_cli, run_train
 
-VOLATILE = {"wall_time_s", "finished_at", "git_commit", "versions", "skipped"}
+VOLATILE = {"wall_time_s", "finished_at", "git_commit", "versions", "skipped", *MEASURED_KEYS}
 
 # name: (overrides, total optimizer steps of the whole run, task files to compare)
 CASES = {

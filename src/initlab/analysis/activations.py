@@ -60,10 +60,20 @@ def activation_stats(model: InitlabModel, x: torch.Tensor) -> list[LayerStats]:
     """Pre- and post-activation statistics of every hidden layer for one batch ``x``.
 
     One forward pass: in train mode dropout masks and BatchNorm batch statistics are drawn once
-    and both kinds of statistics see the same draw.
+    and both kinds of statistics see the same draw. Pre-activations are summarised as they pass
+    (not kept: at 128 layers of width 1024 on 4096 inputs they would hold 2 GB).
     """
-    with capture_pre_activations(model) as captured, torch.no_grad():
-        outputs = model.layer_outputs(x)
-    rows = [_stats(i + 1, "pre", h) for i, h in enumerate(captured)]
-    rows += [_stats(i + 1, "post", h) for i, h in enumerate(outputs)]
-    return rows
+    pre: list[LayerStats] = []
+    handles = [
+        layer.register_forward_hook(
+            lambda _m, _i, out: pre.append(_stats(len(pre) + 1, "pre", out))
+        )
+        for layer in hidden_linears(model)
+    ]
+    try:
+        with torch.no_grad():
+            outputs = model.layer_outputs(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return pre + [_stats(i + 1, "post", h) for i, h in enumerate(outputs)]

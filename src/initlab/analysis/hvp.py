@@ -16,11 +16,14 @@ the function being differentiated.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call
+
+from initlab.meter import timed
 
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -96,6 +99,7 @@ class ChunkedOperator:
         self.calls = 0
 
     def __call__(self, v: Tensor) -> Tensor:
+        began = time.perf_counter()
         vs = unflatten(v.to(dtype=self.dtype, device=self.device), self.params)
         total = [torch.zeros_like(p) for p in self.params]
         count = 0
@@ -106,6 +110,7 @@ class ChunkedOperator:
         if count == 0:
             raise ValueError("no data: the batches iterable is empty")
         self.calls += 1
+        timed(time.perf_counter() - began)  # one operator application: the run's s/step
         return flatten(total) / count
 
 

@@ -291,9 +291,10 @@ class StackedBatches:
         size: int,
         seeds: Sequence[int],
         drop_single: bool = False,
+        max_batches: int | None = None,
     ) -> None:
         self.x, self.y, self.seeds = x, y, list(seeds)
-        bounds = Batches(x, y, size, 0, drop_single=drop_single)
+        bounds = Batches(x, y, size, 0, drop_single=drop_single, max_batches=max_batches)
         self.n, self.bounds, self.per_epoch = bounds.n, bounds.bounds, bounds.per_epoch
         self._orders: tuple[int, torch.Tensor] | None = None
 
@@ -324,6 +325,7 @@ def train_stacked(
     rng_states: Sequence[torch.Tensor] | None = None,
     eval_sets: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
     on_epoch_end: EpochCallback | None = None,
+    max_batches: int | None = None,
 ) -> StackedResult:
     """Train ``models`` together, each as ``torch.optim.SGD``/``Adam`` would train it alone.
 
@@ -339,7 +341,7 @@ def train_stacked(
     lazily set state (weight norm's g, as their first forward sets it); read trained member k with
     ``load_member(model, result.params, k, result.buffers)``, or use the returned metrics, which
     hold ``{split}_loss`` (and ``{split}_accuracy``) for ``train`` and every split in
-    ``eval_sets``.
+    ``eval_sets``. ``max_batches`` caps the batches per epoch (None: the whole split).
 
     ``on_epoch_end(epoch, stack, epoch_losses)``, if given, runs after every epoch (0-based) with
     the live :class:`StackedModels` (score it with ``stack.predict``; row r of the stack is member
@@ -370,10 +372,13 @@ def train_stacked(
     drop_single = has_batch_norm(models[0])  # the batches a BatchNorm member sees alone
     if shared:
         batches: Any = Batches(
-            x_train, y_train, batch_size, order_seeds[0], drop_single=drop_single
-        )
+            x_train, y_train, batch_size, order_seeds[0], drop_single=drop_single,
+            max_batches=max_batches,
+        )  # fmt: skip
     else:
-        batches = StackedBatches(x_train, y_train, batch_size, order_seeds, drop_single)
+        batches = StackedBatches(
+            x_train, y_train, batch_size, order_seeds, drop_single, max_batches
+        )
     optimizer = StackedOptimizer(list(stack.params.values()), optims, epochs * batches.per_epoch)
     stopped: dict[int, Params] = {}  # state of members that stopped before the end
 

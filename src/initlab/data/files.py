@@ -17,6 +17,8 @@ from pathlib import Path
 from initlab.data.bundle import DataUnavailableError
 
 CHECKSUM_FILE = "SHA256SUMS"
+#: at a data root: the files the rehearsal wrote (synthetic, real formats) and their sha256
+MANIFEST = "REHEARSAL_MANIFEST.json"
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,28 @@ def recorded_checksums(folder: Path) -> dict[str, str]:
     return sums
 
 
+def rehearsal_sha256(folder: Path, rel: str) -> str | None:
+    """The sha256 the rehearsal writer recorded for ``folder / rel``, if it wrote that file.
+
+    The manifest lives at the data root (``folder``'s parent: ``<root>/uci121/...``); only
+    files it lists are rehearsal files, so a real file next to it is checked as usual.
+    """
+    import json
+
+    manifest = Path(folder).parent / MANIFEST
+    if not manifest.is_file():
+        return None
+    files = json.loads(manifest.read_text()).get("files", {})
+    return files.get(f"{Path(folder).name}/{rel}")
+
+
 def expected_sha256(source: Source, folder: Path, rel: str) -> str | None:
-    return source.known_sha256.get(rel) or recorded_checksums(folder).get(rel)
+    """The rehearsal's own record for a file it wrote; else the real file's known checksum."""
+    return (
+        rehearsal_sha256(folder, rel)
+        or source.known_sha256.get(rel)
+        or recorded_checksums(folder).get(rel)
+    )
 
 
 def _where(source: Source, folder: Path) -> str:

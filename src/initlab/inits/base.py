@@ -33,6 +33,10 @@ class InitConfig:
 class InitContext:
     data: DataBundle | None = None
     run: Any = None  # initlab.run.Run, for initializers that train and log
+    # how the task evaluates (initializers that train, e.g. PDI, evaluate the same way)
+    eval_batch_size: int = 1024
+    eval_examples: int | None = None
+    precision: str = "fp32"
 
 
 def fans(weight: torch.Tensor) -> tuple[int, int]:

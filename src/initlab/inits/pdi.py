@@ -44,7 +44,6 @@ from initlab.inits.base import INITS, WEIGHT_LAYERS, InitConfig, InitContext, fa
 from initlab.run import NULL_RUN
 
 VARIANCE_FILE = "weight_variance.csv"
-DEFAULT_EVAL_BATCH = 1024  # when the task has no eval_batch_size
 STATE_DIR = "pdi"
 
 
@@ -217,9 +216,6 @@ def pdi_init(cfg: PDIConfig, model: nn.Module, context: InitContext) -> None:
         raise ConfigError("init.name: pdi trains on data; this caller passed none")
     optim = OPTIMIZERS.parse(cfg.optim, "init.optim")
     run = context.run if context.run is not None else NULL_RUN
-    task = (getattr(run, "config", None) or {}).get("task", {})  # stages evaluate as the task does
-    eval_batch_size = int(task.get("eval_batch_size", DEFAULT_EVAL_BATCH))
-    precision = str(task.get("precision", "fp32"))
     out_dir = Path(run.out_dir) if run.out_dir is not None else None
     fingerprint = _fingerprint(model, cfg, data)
     home = next(model.parameters()).device
@@ -261,8 +257,9 @@ def pdi_init(cfg: PDIConfig, model: nn.Module, context: InitContext) -> None:
             checkpoint_every=1 if out_dir else 0,
             checkpoint_interval_s=cfg.checkpoint_interval_s,
             diverge_factor=cfg.diverge_factor,
-            eval_batch_size=eval_batch_size,
-            precision=precision,
+            eval_batch_size=context.eval_batch_size,  # the task's, not a fixed 1,024 in fp32
+            eval_examples=context.eval_examples,
+            precision=context.precision,
         )
         indices = subset_indices(len(data.x_train), size, cfg.subset_seed)
         try:

@@ -97,6 +97,10 @@ def write_reports(results_root: Path) -> list[Path]:
             path = results_root / profile / "REPORT.md"
             atomic_write_text(path, render_report(results_root, (profile,), prefix_profile=False))
             written.append(path)
+    if (results_root / "rehearsal").is_dir():  # its own report: rehearsed runs, not verdicts
+        from initlab.rehearsal.report import write_report
+
+        written.append(write_report(results_root / "rehearsal"))
     path = results_root / "REPORT.md"
     atomic_write_text(path, render_report(results_root))
     return [*written, path]

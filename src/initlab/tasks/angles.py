@@ -154,6 +154,7 @@ def _last(table: pd.DataFrame, inputs: str, column: str) -> float:
 
 def _scores(model, data: DataBundle, cfg: AnglesConfig) -> dict[str, float]:
     x, y = data.split("test")
+    x, y = x[: cfg.eval_examples], y[: cfg.eval_examples]
     if not len(x):
         return {"test_accuracy": np.nan, "test_loss": np.nan}
     scores = evaluate(model, x, y, cfg.eval_batch_size)

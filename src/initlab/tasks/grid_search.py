@@ -81,6 +81,12 @@ class GridSearchConfig(TaskConfig):
     epochs: int = spec(min=1, help="training epochs of every member")
     batch_size: int = spec(min=1)
     eval_batch_size: int = spec(min=1)
+    eval_examples: int | None = spec(
+        min=1, help="score on the first n val/test examples; null: all of them"
+    )
+    steps_per_epoch: int | None = spec(
+        min=1, help="batches per epoch at most; null: the whole training split"
+    )
     smoothing: int = spec(min=1, help="moving-average window (epochs) of the val score")
     tie_break: list[str] = spec(help="'-key': prefer larger values, 'key': smaller")
     grid: dict = spec(help="nested dict of dotted config keys; leaves: non-empty lists")
@@ -182,16 +188,24 @@ def _diverged_row(result: FitResult, per_epoch: int, k: int = 0) -> dict[str, fl
     }
 
 
+def scored_splits(cfg: GridSearchConfig, data: DataBundle) -> tuple[torch.Tensor, ...]:
+    """x_val, y_val, x_test, y_test: the first ``cfg.eval_examples`` of each (None: all)."""
+    x_val, y_val = data.split("val")
+    x_test, y_test = data.split("test")
+    n = cfg.eval_examples
+    return x_val[:n], y_val[:n], x_test[:n], y_test[:n]
+
+
 def train_member(
     cfg: GridSearchConfig, member: Setup, data: DataBundle, index: int
 ) -> tuple[list[dict[str, float]], str]:
     """Per-epoch rows (train_loss, val_score, test_score) of one member, and its status."""
     model = new_member_model(member, data, index)
     x_train, y_train = data.split("train")
-    x_val, y_val = data.split("val")
-    x_test, y_test = data.split("test")
+    x_val, y_val, x_test, y_test = scored_splits(cfg, data)
     # the run's seed, unless the grid varies it
-    batches = batches_for(model, x_train, y_train, cfg.batch_size, member.seed, "task.batch_size")
+    batches = batches_for(model, x_train, y_train, cfg.batch_size, member.seed, "task.batch_size",
+                          max_batches=cfg.steps_per_epoch)  # fmt: skip
     optimizer, scheduler = build_optimizer(
         member.optim, model.parameters(), cfg.epochs * batches.per_epoch
     )
@@ -246,8 +260,7 @@ def train_group(
         models.append(model if i == indices[0] else new_member_model(setups[i], data, i))
         rng_states.append(torch.get_rng_state())
     x_train, y_train = data.split("train")
-    x_val, y_val = data.split("val")
-    x_test, y_test = data.split("test")
+    x_val, y_val, x_test, y_test = scored_splits(cfg, data)
     rows: list[list[dict[str, float]]] = [[] for _ in indices]
     status = ["completed"] * len(indices)
 
@@ -276,6 +289,7 @@ def train_group(
         batch_size=cfg.batch_size,
         order_seeds=[first.seed] * len(indices),  # epoch_order(n, run seed, epoch), as alone
         on_epoch_end=on_epoch_end,
+        max_batches=cfg.steps_per_epoch,
     )
     return {index: (rows[k], status[k]) for k, index in enumerate(indices)}
 
