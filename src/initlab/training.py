@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from initlab.config import spec
 from initlab.data import DataBundle
+from initlab.data.mixup import mixup_loss
 from initlab.optim import OptimConfig, build_optimizer
 from initlab.run import Run
 
@@ -134,7 +135,7 @@ def train_model(
     total_steps = loop.epochs * batches_per_epoch
     if loop.max_steps is not None:
         total_steps = min(total_steps, loop.max_steps)
-    optimizer, scheduler = build_optimizer(optim, model.parameters(), total_steps)
+    optimizer, scheduler = build_optimizer(optim, model, total_steps)
     device_type = x_train.device.type
     amp_dtype = AMP_DTYPES.get(loop.precision)
 
@@ -188,13 +189,17 @@ def train_model(
         dynamic_ncols=True,
     )
     metrics: dict[str, Any] = {}
+    mixup_alpha = getattr(loop, "mixup_alpha", 0.0)
     model.train()
     while epoch < loop.epochs and step < total_steps:
         order = epoch_order(n, seed, epoch).to(x_train.device)
         while batch_index < batches_per_epoch and step < total_steps:
             idx = order[batch_index * batch_size : (batch_index + 1) * batch_size]
             with autocast():
-                loss = model.objective(x_train[idx], y_train[idx])["loss"].float().mean()
+                if mixup_alpha:  # initlab.data.mixup (task=train's mixup_alpha)
+                    loss = mixup_loss(model, x_train[idx], y_train[idx], mixup_alpha, seed, step)
+                else:
+                    loss = model.objective(x_train[idx], y_train[idx])["loss"].float().mean()
             value = loss.item()
             first_loss = value if first_loss is None else first_loss
             if not math.isfinite(value) or value > loop.diverge_factor * max(first_loss, 1e-8):

@@ -235,7 +235,8 @@ def a4_large_lr(results_dir: Path) -> Verdict:
             frame = frame.assign(**{column: np.nan})
     best = float(frame["test_accuracy"].where(frame["status"] == "completed").max())
     best = best if np.isfinite(best) else 0.0
-    arms = [a for a in ("resnet_fixup", "resnet_he", "resnet_bn") if (frame["arm"] == a).any()]
+    known = ("resnet_fixup", "resnet_he", "resnet_fixup_slr", "resnet_fixup_official", "resnet_bn")
+    arms = [a for a in known if (frame["arm"] == a).any()]
     tables = {arm: sweep_table(frame, arm, best) for arm in ("resnet_fixup", "resnet_he")}
     tables.update({arm: sweep_table(frame, arm, best) for arm in arms})
 

@@ -233,8 +233,13 @@ def stack_refusal(member: Setup, model: nn.Module, data: DataBundle) -> str | No
     optim = member.optim
     if optim.name != "sgd":
         return f"optim {optim.name!r} (stacking reproduces plain SGD only)"
-    if optim.nesterov or optim.schedule != "none" or optim.warmup_steps:
-        return "Nesterov momentum, an lr schedule or warm-up"
+    if (
+        optim.nesterov
+        or optim.schedule != "none"
+        or optim.warmup_steps
+        or optim.scalar_lr_scale != 1
+    ):
+        return "Nesterov momentum, an lr schedule, warm-up or a scalar lr scale"
     if data.metric not in ("accuracy", "auc") or data.split("train")[1].is_floating_point():
         return f"multi-label targets (metric {data.metric!r})"
     if not isinstance(model, InitlabModel) or type(model).objective is not InitlabModel.objective:
