@@ -173,3 +173,19 @@ def test_b1_is_not_reproduced_when_the_draws_leave_the_law_undecided(tmp_path):
     assert "(undecided)" in verdict.measured, verdict.measured
     assert verdict.status == "not reproduced"
     assert verdict.figure == f"{ANGLES_EXP}/angle_vs_layer.png"
+
+
+def test_b3_names_which_normalization_gives_the_reciprocal_law(tmp_path):
+    """True BN flat, the per-example scale-normalized ResNet ~ 1/l: partly, both reported."""
+    start = lambda c: np.arccos(c)  # noqa: E731
+    frames = [
+        angle_rows("mlp", lambda k, c: start(c) * np.exp(-0.1 * (k - 1))),
+        angle_rows("resnet", lambda k, c: start(c) * k**-1.5),
+        angle_rows("resnet_bn", lambda k, c: start(c) + 0 * k),
+        angle_rows("resnet_scale", lambda k, c: start(c) / k),
+    ]
+    write(tmp_path, ANGLES_EXP, "angles", pd.concat(frames))
+    verdict = next(c for c in all_claims() if c.id == "B3").verdict(tmp_path)
+    assert "per-example scale norm (resnet_scale)" in verdict.measured
+    assert "angle exponent -0.999 [" in verdict.measured and "(1/l: True)" in verdict.measured
+    assert verdict.status == "partly"
