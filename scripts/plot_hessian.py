@@ -7,7 +7,8 @@ The figures are drawn by :mod:`initlab.report.plots.hessian` (the notebooks show
 * a3_hessian_structure/hessian_heatmaps: |H| (max-pooled) and per-tensor block maxima per arm;
 * a4_lr_sweep/loss_curves and accuracy_vs_lr;
 * c2_max_lr_depth/max_lr_vs_depth with 2 / lambda_max from A1;
-* c3_fisher_depth/fisher_vs_depth.
+* c3_fisher_depth/fisher_vs_depth;
+* a1_hessian_spectrum/spectral_density: SLQ density per arm and depth, Hutchinson traces.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from initlab.report.plots.common import read_completed  # noqa: E402
 
 
 def save(fig: plt.Figure, path: Path) -> None:
-    save_figure(fig, path, dpi=hessian.DPI)
+    save_figure(fig, path, dpi=hessian.DPI, tight_bbox=True)
 
 
 def plot_depth(results: Path) -> None:
@@ -75,8 +76,17 @@ def plot_fisher(results: Path) -> None:
         save(hessian.fisher_figure(frame), results / "c3_fisher_depth" / "fisher_vs_depth")
 
 
+def plot_spectrum(results: Path) -> None:
+    folder = results / "a1_hessian_spectrum"
+    spectrum = read_completed(folder / "spectrum.csv")
+    summary = read_completed(folder / "summary.csv")
+    if spectrum is not None and summary is not None:
+        save(hessian.spectrum_figure(spectrum, summary), folder / "spectral_density")
+
+
 def main(results: Path) -> None:
-    for plot in (plot_depth, plot_structure, plot_sweep, plot_max_lr, plot_fisher):
+    plots = (plot_depth, plot_structure, plot_sweep, plot_max_lr, plot_fisher, plot_spectrum)
+    for plot in plots:
         plot(results)
 
 
