@@ -192,9 +192,7 @@ def train_member(
     x_test, y_test = data.split("test")
     # the run's seed, unless the grid varies it
     batches = batches_for(model, x_train, y_train, cfg.batch_size, member.seed, "task.batch_size")
-    optimizer, scheduler = build_optimizer(
-        member.optim, model.parameters(), cfg.epochs * batches.per_epoch
-    )
+    optimizer, scheduler = build_optimizer(member.optim, model, cfg.epochs * batches.per_epoch)
     rows: list[dict[str, float]] = []
 
     def on_epoch_end(epoch: int, losses: torch.Tensor, last: bool, step: int) -> None:
