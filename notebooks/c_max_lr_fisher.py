@@ -30,6 +30,7 @@ from _common import check, load, results_dir, show, show_table, verdicts
 
 from initlab.analysis.laws import compare_laws, fit_law
 from initlab.papers.fixup_hessian import figures as plots
+from initlab.papers.max_lr import figures as c_plots
 
 RESULTS = results_dir()
 DEPTH = plots.DEPTH
@@ -126,7 +127,7 @@ if lr is not None:
         edge = (2.0 / lam).reindex(columns=[a for a in lr_medians.columns if a in lam.columns])
         ratio = (lr_medians.reindex_like(edge) / edge).dropna(how="all")
         show_table(ratio, "max_lr / (2 / lambda_max): 1 is the edge of GD's stability")
-    show(plots.max_lr_figure(lr, hessian))
+    show(c_plots.max_lr_figure(lr, hessian))
 
 # %% [markdown]
 # ## C3: the Fisher information's top eigenvalue against depth
@@ -152,4 +153,4 @@ if fisher is not None:
         if matrix == "fisher_true" and "mlp_he" in fits_table.index:
             first, last = fits_table.loc["mlp_he", ["L=min", "L=max"]]
             check(RESULTS, "C3", f"mlp_he {first:.3g} -> {last:.3g}")
-    show(plots.fisher_figure(fisher))
+    show(c_plots.fisher_figure(fisher))

@@ -41,6 +41,7 @@ from initlab import meter, preemption
 from initlab.accel import prepare_batch, prepare_model
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
+from initlab.data.mixup import mixup_loss
 from initlab.optim import OptimConfig, build_optimizer
 from initlab.run import NULL_RUN, RunLike
 from initlab.tracking import Progress
@@ -322,6 +323,7 @@ def fit(
     progress: str | None = None,
     extra_state: Callable[[], dict[str, Any]] | None = None,
     transform: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
+    objective: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor] | None = None,
 ) -> FitResult:
     """Train ``model`` for ``epochs`` epochs (or ``max_steps`` steps) of ``batches``.
 
@@ -336,6 +338,8 @@ def fit(
     the same phase and truncates its ``metrics.csv`` rows of this phase to the checkpoint's step.
     ``transform(x, step)``, if given, turns each training batch's inputs into what the model sees
     (:func:`initlab.accel.prepare_batch`: on-device augmentation seeded by step, memory layout).
+    ``objective(x, y, step)``, if given, is the training loss of a batch in place of
+    ``model.objective`` (mixup: :func:`initlab.data.mixup.mixup_loss`); evaluation never uses it.
     """
     per_epoch = batches.per_epoch
     total = epochs * per_epoch if max_steps is None else min(epochs * per_epoch, max_steps)
@@ -469,7 +473,10 @@ def fit(
                     if transform is not None:  # initlab.accel: augmentation, layout
                         xb = transform(xb, state.step)
                     with autocast():
-                        loss = model.objective(xb, yb)["loss"].float().mean(-1)
+                        if objective is None:
+                            loss = model.objective(xb, yb)["loss"].float().mean(-1)
+                        else:
+                            loss = objective(xb, yb, state.step)
                     accumulate(loss, size, state.step)
                     optimizer.zero_grad(set_to_none=True)
                     scaler.scale(loss if loss.dim() == 0 else loss.sum()).backward()
@@ -544,6 +551,15 @@ def fit(
     return outcome("completed")
 
 
+def _mixup_objective(
+    model: nn.Module, alpha: float, seed: int
+) -> Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor] | None:
+    """The mixup training loss (``task.mixup_alpha`` > 0), or None: the model's own objective."""
+    if not alpha:
+        return None
+    return lambda x, y, step: mixup_loss(model, x, y, alpha, seed, step)
+
+
 def train_model(
     model: nn.Module,
     data: DataBundle,
@@ -567,7 +583,7 @@ def train_model(
     if loop.max_steps is not None:
         total = min(total, loop.max_steps)
     prepare_model(model, loop, data.is_image)  # initlab.accel: channels_last, torch.compile
-    optimizer, scheduler = build_optimizer(optim, model.parameters(), total)
+    optimizer, scheduler = build_optimizer(optim, model, total)
     metrics: dict[str, Any] = {}
 
     def on_epoch_end(epoch: int, losses: torch.Tensor, last: bool, step: int) -> None:
@@ -599,6 +615,7 @@ def train_model(
         checkpointing=checkpointing,
         on_epoch_end=on_epoch_end,
         transform=lambda x, step: prepare_batch(x, loop, seed, step),
+        objective=_mixup_objective(model, getattr(loop, "mixup_alpha", 0.0), seed),
     )
     if result.status == "diverged":
         extra = {

@@ -59,3 +59,53 @@ def test_constant_curve_and_invalid_input():
     with pytest.raises(ValueError):
         fit_law("cubic", X, X)
     assert fit_law("exponential", X - 5, np.exp(X)).params["rate"] == pytest.approx(1)
+
+
+def _coverage(law, truth, make_y, name, trials=400, replicates=3, sigma=0.3):
+    """Share of trials whose 95% interval holds the true parameter (fits on every replicate)."""
+    rng = np.random.default_rng(7)
+    x = np.repeat(np.array([1, 2, 4, 8, 16, 32], dtype=float), replicates)
+    hits = 0
+    for _ in range(trials):
+        y = make_y(x) * np.exp(rng.normal(0, sigma, x.shape))
+        lo, hi = fit_law(law, x, y).interval(name)
+        hits += lo <= truth <= hi
+    return hits / trials
+
+
+def test_power_exponent_interval_covers_the_truth_at_the_nominal_rate():
+    rate = _coverage("power", 0.5, lambda x: 2 * x**0.5, "exponent")
+    assert 0.92 <= rate <= 0.98, rate
+
+
+def test_exponential_rate_interval_covers_the_truth_at_the_nominal_rate():
+    rate = _coverage("exponential", 0.3, lambda x: 0.1 * np.exp(0.3 * x), "rate")
+    assert 0.92 <= rate <= 0.98, rate
+
+
+def test_interval_narrows_with_less_noise_and_is_infinite_without_dof():
+    x = np.array([1.0, 2, 4, 8])
+    wide = fit_law("power", x, noisy(x**2, sigma=0.3, seed=3)).interval("exponent")
+    narrow = fit_law("power", x, noisy(x**2, sigma=0.01, seed=3)).interval("exponent")
+    assert narrow[1] - narrow[0] < (wide[1] - wide[0]) / 10
+    assert fit_law("power", x[:2], x[:2] ** 2).interval("exponent") == (-np.inf, np.inf)
+    assert fit_law("sqrt", x, x).interval("exponent") == (0.5, 0.5)  # fixed, not fitted
+
+
+def test_nested_choice_names_the_law_that_generated_the_data():
+    from initlab.analysis.laws import nested_choice
+
+    x = np.repeat(np.array([1, 2, 4, 8, 16, 32], dtype=float), 2)
+    rng = np.random.default_rng(0)
+    noise = np.exp(rng.normal(0, 0.1, x.shape))
+    assert nested_choice(x, np.exp(0.4 * x) * noise).law == "exponential"
+    assert nested_choice(x, x**1.5 * noise).law == "power"
+    assert nested_choice(x, np.full_like(x, 3.0) * noise).law == "undecided"
+
+
+def test_replicate_interval_covers_the_mean_at_the_nominal_rate():
+    from initlab.analysis.laws import replicate_interval
+
+    rng = np.random.default_rng(1)
+    hits = sum(replicate_interval(rng.normal(2.0, 1.0, 3)).excludes(2.0) for _ in range(2000))
+    assert 0.03 <= hits / 2000 <= 0.07

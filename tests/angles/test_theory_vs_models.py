@@ -51,8 +51,9 @@ def measure(*overrides: str):
         (["model=mlp"], 0.3),
         (["model=resnet"], 0.3),
         (["model=resnet", "model.norm=layer"], 0.15),
+        (["model=resnet", "model.norm=scale"], 0.15),
     ],
-    ids=["mlp", "resnet", "resnet_layernorm"],
+    ids=["mlp", "resnet", "resnet_layernorm", "resnet_scalenorm"],
 )
 def test_cosines_follow_the_mean_field_map(overrides, min_move):
     table = measure(*overrides).copy()
@@ -108,3 +109,14 @@ def test_normalized_branch_recursion_against_simulation():
     assert np.abs(measured - theory).max() < COS_TOL
     assert theory[-1] - theory[0] > 0.3
     assert q[-1] == pytest.approx(1.0 + 2.0 * depth)
+
+
+def test_scale_norm_is_per_example_and_scale_only():
+    from initlab.models.base import ScaleNorm
+
+    x = torch.randn(6, 32, dtype=torch.float64) * torch.arange(1, 7, dtype=torch.float64)[:, None]
+    out = ScaleNorm()(x)
+    assert torch.allclose(out.pow(2).mean(1), torch.ones(6, dtype=torch.float64))
+    assert torch.allclose(ScaleNorm()(x[:2]), out[:2])  # the rest of the batch does not matter
+    assert torch.allclose(out / out.norm(dim=1, keepdim=True), x / x.norm(dim=1, keepdim=True))
+    assert not list(ScaleNorm().parameters())

@@ -213,7 +213,7 @@ def theory_for(model: nn.Module) -> TheoryFn | None:
     closed form applies (BatchNorm, non-ReLU activations, images, biases, ...). Weight gains are
     read from the model's own weights.
     """
-    from initlab.models.base import ScalarBias, ScalarScale
+    from initlab.models.base import ScalarBias, ScalarScale, ScaleNorm
     from initlab.models.mlp import MLP
     from initlab.models.resnet import ResNet
 
@@ -239,6 +239,10 @@ def theory_for(model: nn.Module) -> TheoryFn | None:
     patterns = {
         (nn.Linear, nn.ReLU, nn.Linear): "plain",
         (nn.LayerNorm, nn.Linear, nn.ReLU, nn.LayerNorm, nn.Linear): "layernorm",
+        # per-example scale normalization before each weight layer: the branch sees x / sqrt(q)
+        # (mode normalized) and W2 sees relu(.) rescaled to unit second moment, so the branch's
+        # variance is gain2 whatever gain1 is (gamma = s1 s2 / 2 with s1 = 2)
+        (ScaleNorm, nn.Linear, nn.ReLU, ScaleNorm, nn.Linear): "normalized",
     }
     modes, gain1, gain2 = set(), [], []
     for branch in model.blocks:
@@ -261,7 +265,7 @@ def theory_for(model: nn.Module) -> TheoryFn | None:
                 return None
         linears = [m for m in ops if isinstance(m, nn.Linear)]
         modes.add(mode)
-        gain1.append(_weight_gain(linears[0]))
+        gain1.append(2.0 if mode == "normalized" else _weight_gain(linears[0]))
         gain2.append(_weight_gain(linears[1]) * scale**2)
     if len(modes) != 1:
         return None

@@ -29,7 +29,7 @@ ACTIVATIONS = {
     "sigmoid": nn.Sigmoid,
     "identity": nn.Identity,
 }
-NORMS = ("none", "batch", "layer")
+NORMS = ("none", "batch", "layer", "scale")
 DROPOUTS = ("standard", "alpha")
 
 
@@ -50,10 +50,28 @@ def activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
+class ScaleNorm(nn.Module):
+    """Per-example scale normalization without centring or parameters: x / sqrt(mean(x^2)),
+    the mean over every unit (and pixel) of the example. The idealized normalization of the
+    mean-field analyses (``initlab.theory.kernels``, mode ``normalized``): each example's branch
+    input has unit second moment, whatever the other examples of the batch are."""
+
+    def __init__(self, eps: float = 1e-12) -> None:
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dims = tuple(range(1, x.dim()))
+        return x * torch.rsqrt(x.pow(2).mean(dim=dims, keepdim=True) + self.eps)
+
+
 def norm_layer(kind: str, features: int, image: bool) -> nn.Module:
-    """Normalization over ``features`` units/channels; identity for ``none``."""
+    """Normalization over ``features`` units/channels; identity for ``none``. ``scale``:
+    :class:`ScaleNorm` (per example, scale only)."""
     if kind == "none":
         return nn.Identity()
+    if kind == "scale":
+        return ScaleNorm()
     if kind == "batch":
         return nn.BatchNorm2d(features) if image else nn.BatchNorm1d(features)
     if kind == "layer":

@@ -1,4 +1,10 @@
-"""Optimizer registry and the per-step learning-rate schedule every optimizer shares."""
+"""Optimizer registry, parameter groups and the per-step learning-rate schedule they share.
+
+``scalar_lr_scale``: the one-element parameters of Fixup's scalar biases and multipliers train at
+``lr * scalar_lr_scale`` (the Fixup CIFAR recipe: 0.1); every other parameter at ``lr``. It needs
+the model (pass the module to :func:`build_optimizer`), as a bare parameter list cannot tell
+which tensors are those scalars.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from initlab.config import ConfigError, spec
 from initlab.registry import Registry
@@ -22,6 +29,9 @@ class OptimConfig:
     warmup_steps: int = spec(min=0, help="linear warm-up from 0 over this many steps")
     milestones: list[float]
     gamma: float = spec(min=0.0, min_exclusive=True, help="step schedule: lr factor")
+    scalar_lr_scale: float = spec(
+        min=0.0, min_exclusive=True, help="lr factor of Fixup's scalar biases and multipliers"
+    )
 
     def validate(self) -> None:
         if any(not 0.0 < m < 1.0 for m in self.milestones):
@@ -42,10 +52,42 @@ def lr_factor(cfg: OptimConfig, step: int, total_steps: int) -> float:
     return 1.0
 
 
+def scalar_parameters(model: nn.Module) -> list[torch.Tensor]:
+    """Fixup's scalar biases and multipliers of ``model`` (the ScalarBias/ScalarScale modules)."""
+    from initlab.models.base import ScalarBias, ScalarScale
+
+    return [
+        p
+        for m in model.modules()
+        if isinstance(m, (ScalarBias, ScalarScale))
+        for p in m.parameters(recurse=False)
+    ]
+
+
+def param_groups(cfg: OptimConfig, params) -> list:
+    """Parameter groups for ``params`` (a module or an iterable of tensors): one group at
+    ``cfg.lr`` unless ``scalar_lr_scale`` != 1, then the scalars apart at their own lr."""
+    if not isinstance(params, nn.Module):
+        if cfg.scalar_lr_scale != 1.0:
+            raise ValueError("scalar_lr_scale != 1 needs the model, not a parameter list")
+        return list(params)
+    trainable = [p for p in params.parameters() if p.requires_grad]
+    if cfg.scalar_lr_scale == 1.0:
+        return trainable
+    scalar_ids = {id(p) for p in scalar_parameters(params)}
+    scalars = [p for p in trainable if id(p) in scalar_ids]
+    others = [p for p in trainable if id(p) not in scalar_ids]
+    groups = [{"params": others, "name": "weights"}]
+    if scalars:
+        groups.append({"params": scalars, "lr": cfg.lr * cfg.scalar_lr_scale, "name": "scalars"})
+    return groups
+
+
 def build_optimizer(
     cfg: OptimConfig, params, total_steps: int
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    optimizer = OPTIMIZERS.build(cfg, list(params))
+    """``params``: the model (needed for ``scalar_lr_scale``) or an iterable of tensors."""
+    optimizer = OPTIMIZERS.build(cfg, param_groups(cfg, params))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(cfg, step, total_steps)
     )

@@ -10,6 +10,9 @@ import pandas as pd
 ARM_COLORS = {
     "resnet_he": "tab:red",
     "resnet_fixup": "tab:blue",
+    "resnet_fixup_slr": "tab:cyan",
+    "resnet_fixup_official": "tab:brown",
+    "resnet_scale": "tab:orange",
     "resnet_bn": "tab:green",
     "resnet_bn_zero": "tab:olive",
     "mlp_he": "tab:purple",

@@ -74,8 +74,11 @@ class AnglesConfig(TaskConfig, TrainLoopConfig):
 
 
 def arch_label(setup: Setup) -> str:
-    """A short name of the network for tables: the model, plus the init unless it is He's."""
+    """A short name of the network for tables: the model, its norm where the model's name does
+    not say it (``resnet_scale``: per-example scale norm), the init unless it is He's."""
     name = setup.model.name
+    norm = getattr(setup.model, "norm", "none")
+    name = f"{name}_{norm}" if norm in ("layer", "scale") else name
     return name if setup.init.name == "he" else f"{name}_{setup.init.name}"
 
 

@@ -206,9 +206,7 @@ def train_member(
     # the run's seed, unless the grid varies it
     batches = batches_for(model, x_train, y_train, cfg.batch_size, member.seed, "task.batch_size",
                           max_batches=cfg.steps_per_epoch)  # fmt: skip
-    optimizer, scheduler = build_optimizer(
-        member.optim, model.parameters(), cfg.epochs * batches.per_epoch
-    )
+    optimizer, scheduler = build_optimizer(member.optim, model, cfg.epochs * batches.per_epoch)
     rows: list[dict[str, float]] = []
 
     def on_epoch_end(epoch: int, losses: torch.Tensor, last: bool, step: int) -> None:

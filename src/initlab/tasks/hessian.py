@@ -14,6 +14,13 @@ samples`` for the full-batch function); the summary says ``bn_mode: batch_stats`
 
 Writes ``hessian.csv`` (one row per reported eigenvalue) and puts ``lambda_max``, ``lambda_min``,
 the operator applications ``hvps`` and the residuals in the summary.
+
+Spectrum keys (:mod:`initlab.analysis.spectrum`): ``params`` restricts the operator to the
+parameters matching these globs (its diagonal block: a layer, a block, the biases); with
+``trace_probes`` > 0 the summary gets Hutchinson's ``trace`` and its standard error
+``trace_se``; with ``slq_probes`` > 0 stochastic Lanczos quadrature of ``slq_steps`` steps per
+probe writes ``spectrum.csv`` (probe, node, weight; each probe's weights sum to 1) and its
+moment estimates ``slq_mean`` (tr H / n) and ``slq_m2`` (tr H^2 / n) go in the summary.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from initlab.analysis.hvp import (
     trainable_params,
 )
 from initlab.analysis.lanczos import lanczos
+from initlab.analysis.spectrum import hutchinson_trace, select_parameters, slq
 from initlab.checkpoints import load_weights
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
@@ -68,6 +76,11 @@ class HessianConfig(TaskConfig, CurvatureData):
         choices=("cached_graph", "double_backward", "forward_over_reverse"),
         help="how H v is computed (cached_graph keeps every chunk's gradient graph)",
     )
+    # spectrum (initlab.analysis.spectrum)
+    params: list[str] = spec(help="globs of parameter names; [] = all (the operator's block)")
+    trace_probes: int = spec(min=0, help="Hutchinson probes for the trace; 0: none")
+    slq_probes: int = spec(min=0, help="stochastic Lanczos quadrature probes; 0: none")
+    slq_steps: int = spec(min=1, help="Lanczos steps per SLQ probe")
 
 
 def has_batchnorm(model: nn.Module) -> bool:
@@ -100,21 +113,48 @@ def evaluation_mode(model: nn.Module) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext(model)
 
 
-def curvature_operator(matrix: str, model: nn.Module, chunks: list, method: str) -> ChunkedOperator:
+def curvature_operator(
+    matrix: str, model: nn.Module, chunks: list, method: str, params: list | None = None
+) -> ChunkedOperator:
     if matrix == "hessian":
-        return loss_hvp(model, F.cross_entropy, chunks, method=method)
+        return loss_hvp(model, F.cross_entropy, chunks, params, method=method)
     if matrix == "fisher_true":
-        return true_fisher(model, chunks)
-    return empirical_fisher(model, chunks)
+        return true_fisher(model, chunks, params)
+    return empirical_fisher(model, chunks, params)
+
+
+def spectrum_metrics(cfg: HessianConfig, op: ChunkedOperator, seed: int, run: Run) -> dict:
+    """Hutchinson's trace and the SLQ density (spectrum.csv) when asked for."""
+    metrics: dict = {}
+    kwargs = {"seed": seed, "dtype": op.dtype, "device": op.device}
+    if cfg.trace_probes:
+        trace = hutchinson_trace(op, op.n, max(cfg.trace_probes, 2), **kwargs)
+        metrics.update(trace=trace.value, trace_se=trace.stderr, trace_probes=trace.probes)
+    if cfg.slq_probes:
+        density = slq(op, op.n, cfg.slq_probes, cfg.slq_steps, **kwargs)
+        rows = [
+            {"matrix": cfg.matrix, "probe": i, "node": node, "weight": weight}
+            for i in range(density.nodes.shape[0])
+            for node, weight in zip(density.nodes[i], density.weights[i], strict=True)
+            if weight > 0
+        ]
+        atomic_write_text(run.out_dir / "spectrum.csv", pd.DataFrame(rows).to_csv(index=False))
+        metrics.update(slq_mean=density.moment(1), slq_m2=density.moment(2))
+    return metrics
 
 
 @TASKS.register("hessian", HessianConfig)
 def hessian_task(cfg: HessianConfig, setup: Setup, data: DataBundle, run: Run) -> TaskResult:
     model, chunks = prepare(cfg, setup, data)
     params = trainable_params(model)
+    if cfg.params:
+        try:
+            params = select_parameters(model, cfg.params)[1]
+        except ValueError as err:
+            raise ConfigError(f"task.params: {err}") from None
     with evaluation_mode(model):
         grad, loss = full_gradient(model, F.cross_entropy, chunks, params)
-        op = curvature_operator(cfg.matrix, model, chunks, cfg.method)
+        op = curvature_operator(cfg.matrix, model, chunks, cfg.method, params)
         result = lanczos(
             op,
             op.n,
@@ -124,6 +164,7 @@ def hessian_task(cfg: HessianConfig, setup: Setup, data: DataBundle, run: Run) -
             max_iter=cfg.max_iter,
             seed=setup.seed,
         )
+        spectrum = spectrum_metrics(cfg, op, setup.seed, run)
     rows = []
     for end, values, residuals in (
         ("top", result.top, result.top_residuals),
@@ -160,4 +201,6 @@ def hessian_task(cfg: HessianConfig, setup: Setup, data: DataBundle, run: Run) -
         metrics["lambda_min_residual"] = float(result.bottom_residuals[0])
     if has_batchnorm(model):
         metrics["bn_mode"] = "batch_stats"
+    metrics.update(spectrum)
+    metrics["hvps"] = op.calls
     return TaskResult("completed", metrics)

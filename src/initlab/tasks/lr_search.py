@@ -74,7 +74,7 @@ def train_probe(
     torch.manual_seed(setup.seed)  # the same initial weights for every probe
     model = setup.new_model(data)
     optim = dataclasses.replace(setup.optim, lr=lr)
-    optimizer, scheduler = build_optimizer(optim, model.parameters(), cfg.steps)
+    optimizer, scheduler = build_optimizer(optim, model, cfg.steps)
     n = len(x)
     key = "task.full_batch" if cfg.full_batch else "task.batch_size"
     batches = batches_for(model, x, y, n if cfg.full_batch else cfg.batch_size, setup.seed, key,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from initlab.accel import AccelConfig
+from initlab.config import spec
 from initlab.data import DataBundle
 from initlab.run import Run
 from initlab.setup import Setup
@@ -14,7 +15,10 @@ from initlab.training import TrainLoopConfig, train_model
 
 @dataclass(kw_only=True)
 class TrainConfig(TaskConfig, TrainLoopConfig, AccelConfig):
-    """Only the loop's keys (see ``initlab.training``)."""
+    """The loop's keys (see ``initlab.training``), GPU use (``initlab.accel``) and mixup
+    (``initlab.data.mixup``)."""
+
+    mixup_alpha: float = spec(min=0.0, help="mixup's Beta(alpha, alpha); 0: off")
 
 
 @TASKS.register("train", TrainConfig)

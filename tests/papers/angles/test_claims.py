@@ -20,15 +20,18 @@ def verdicts(results: Path) -> dict[str, str]:
 IDS = ("B1", "B2", "B3", "B4", "B5", "C1")
 
 
-def angle_rows(arch: str, angle_of_layer, data_name: str = "digits_flat") -> pd.DataFrame:
+def angle_rows(
+    arch: str, angle_of_layer, data_name: str = "digits_flat", draws: int = 3, jitter=0.01
+) -> pd.DataFrame:
+    """``draws`` networks per arch: the law times a small per-layer jitter (the rules' intervals
+    come from the spread between draws)."""
     layers = np.arange(L + 1)
     frames = []
-    for inputs, group, cos0 in (
-        ("synthetic", "0", 0.0),
-        ("synthetic", "0.5", 0.5),
-        ("data", "data", 0.3),
-    ):
+    rng = np.random.default_rng(sum(map(ord, arch)))
+    cases = (("synthetic", "0", 0.0), ("synthetic", "0.5", 0.5), ("data", "data", 0.3))
+    for (inputs, group, cos0), draw in ((c, d) for c in cases for d in range(draws)):
         angle = np.asarray(angle_of_layer(np.maximum(layers, 1), cos0), dtype=float)
+        angle = angle * np.exp(rng.normal(0, jitter, angle.shape))
         angle[0] = np.arccos(cos0)
         frames.append(
             pd.DataFrame(
@@ -40,7 +43,7 @@ def angle_rows(arch: str, angle_of_layer, data_name: str = "digits_flat") -> pd.
                     "width": 64,
                     "stage": "init",
                     "inputs": inputs,
-                    "draw": 0,
+                    "draw": draw,
                     "layer": layers,
                     "group": group,
                     "cos0": cos0,
@@ -154,5 +157,35 @@ def test_measured_line_carries_the_fit_numbers(tmp_path):
     angles_as_claimed(tmp_path)
     claim = next(c for c in all_claims() if c.id == "B1")
     verdict = claim.verdict(tmp_path, "quick")
-    assert "exp rate -0.1/layer" in verdict.measured and "power exponent" in verdict.measured
+    assert "exp rate -0.1 [" in verdict.measured and "power exponent" in verdict.measured
+    assert "95% t interval over 3 draws" in verdict.measured
+
+
+def test_b1_is_not_reproduced_when_the_draws_leave_the_law_undecided(tmp_path):
+    """An exponential decay the draws scatter around so much that the RMSE difference's interval
+    straddles 0: the point estimate favours the exponential, the rule does not."""
+    start = lambda c: np.arccos(c)  # noqa: E731
+    frames = [angle_rows("mlp", lambda k, c: start(c) * np.exp(-0.02 * k), jitter=0.6, draws=2)]
+    frames += [angle_rows(a, lambda k, c: start(c) / k) for a in ("resnet", "resnet_bn")]
+    write(tmp_path, ANGLES_EXP, "angles", pd.concat(frames))
+    claim = next(c for c in all_claims() if c.id == "B1")
+    verdict = claim.verdict(tmp_path, "quick")
+    assert "(undecided)" in verdict.measured, verdict.measured
+    assert verdict.status == "not reproduced"
     assert verdict.figure == f"{ANGLES_EXP}/angle_vs_layer.png"
+
+
+def test_b3_names_which_normalization_gives_the_reciprocal_law(tmp_path):
+    """True BN flat, the per-example scale-normalized ResNet ~ 1/l: partly, both reported."""
+    start = lambda c: np.arccos(c)  # noqa: E731
+    frames = [
+        angle_rows("mlp", lambda k, c: start(c) * np.exp(-0.1 * (k - 1))),
+        angle_rows("resnet", lambda k, c: start(c) * k**-1.5),
+        angle_rows("resnet_bn", lambda k, c: start(c) + 0 * k),
+        angle_rows("resnet_scale", lambda k, c: start(c) / k),
+    ]
+    write(tmp_path, ANGLES_EXP, "angles", pd.concat(frames))
+    verdict = next(c for c in all_claims() if c.id == "B3").verdict(tmp_path, "quick")
+    assert "per-example scale norm (resnet_scale)" in verdict.measured
+    assert "angle exponent -0.999 [" in verdict.measured and "(1/l: True)" in verdict.measured
+    assert verdict.status == "partly"

@@ -56,7 +56,7 @@ def test_a1_a2_pass_and_fail(tmp_path) -> None:
     )
     assert a1_fixup_sqrt(good, "quick").status == "reproduced"
     assert a2_he_exponential(good, "quick").status == "reproduced"
-    assert "exponent 0.20" in a1_fixup_sqrt(good, "quick").measured
+    assert "exponent 0.2 [0.19, 0.21]" in a1_fixup_sqrt(good, "quick").measured
     bad = tmp_path / "bad" / "quick"
     write(
         bad,
@@ -76,6 +76,37 @@ def test_a1_a2_pass_and_fail(tmp_path) -> None:
     )
     assert a1_fixup_sqrt(middle, "quick").status == "partly"
     assert a2_he_exponential(middle, "quick").status == "partly"
+
+
+def noisy_rows(arm: str, curve, column: str, sigma: float, seeds=range(3)) -> list[dict]:
+    rng = np.random.default_rng(5)
+    rows = depth_rows({arm: curve}, column, seeds=tuple(seeds))
+    for row in rows:
+        row[column] *= float(np.exp(rng.normal(0, sigma)))
+    return rows
+
+
+def test_a1_flips_when_the_interval_straddles_the_threshold(tmp_path) -> None:
+    """The same true exponent 0.4 (< 1/2): reproduced when the scatter is small; when the seeds
+    scatter so much that the exponent's interval reaches past 1/2 the sqrt bound is not
+    reproduced (partly: the interval still lies below 1), and past 1 nothing is."""
+    he = depth_rows({"resnet_he": lambda L: 3.0 * 2.0**L}, "lambda_max")
+    for name, sigma, expected in (
+        ("tight", 0.01, "reproduced"),
+        ("mid", 1.5, "partly"),
+        ("wide", 3.0, "not reproduced"),
+    ):
+        folder = tmp_path / name
+        rows = noisy_rows("resnet_fixup", lambda L: L**0.4, "lambda_max", sigma) + he
+        write(folder, "a1_a2_hessian_depth", rows)
+        verdict = a1_fixup_sqrt(folder, "quick")
+        assert verdict.status == expected, verdict.measured
+    from initlab.papers.fixup_hessian.claims import fit_arm
+
+    frame = pd.read_csv(tmp_path / "wide" / "a1_a2_hessian_depth" / "summary.csv")
+    exponent = fit_arm(frame, "resnet_fixup", "lambda_max").exponent
+    assert exponent.lo < 0.5 < exponent.hi and exponent.hi > 1.0
+    assert exponent.value < 1.0  # the point estimate alone would have said "partly" or better
 
 
 def test_a1_needs_three_depths_and_data(tmp_path) -> None:

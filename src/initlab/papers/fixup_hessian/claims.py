@@ -7,19 +7,31 @@ Inputs, collected under ``results/<profile>/`` (column ``arm``: ``resnet_he``, `
 * ``a3_hessian_structure/summary.csv``: ``zero_block_fraction`` per arm;
 * ``a4_lr_sweep/summary.csv``: ``test_accuracy`` and ``status`` per (arm, ``optim.lr``).
 
-Depth curves take the median over seeds at each depth and are fitted with a power law
-(log y linear in log L) and an exponential (log y linear in L), both by least squares in log y
-(:func:`initlab.analysis.laws.compare_laws`); the law with the smaller RMSE of log y "fits better".
+Laws are fitted to every seed's point (not the medians; the networks of different seeds and
+depths are independent): a power law (log y linear in log L) and an exponential (log y linear in
+L), by least squares in log y, each parameter with its 95% t interval from the regression's
+standard error (:mod:`initlab.analysis.laws`). Which law holds is decided by the nested fit
+log y = a + r L + p log L (:func:`initlab.analysis.laws.nested_choice`): "exponential" when r's
+interval excludes 0, "power" when only p's does, else "undecided". A threshold on an exponent or
+a rate holds only when the whole interval is on its side.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from initlab.analysis.laws import LawFit, compare_laws
+from initlab.analysis.laws import (
+    Estimate,
+    LawFit,
+    NestedChoice,
+    compare_laws,
+    fit_estimate,
+    nested_choice,
+)
 from initlab.claims.registry import NotRun, Verdict, evaluator, grade, read_table
 from initlab.columns import ARM, DEPTH, LR, SEED, STATUS
 
@@ -48,18 +60,50 @@ def depth_curve(frame: pd.DataFrame, arm: str, column: str) -> pd.Series:
     return rows.groupby(DEPTH)[column].median().sort_index()
 
 
-def fit_curve(curve: pd.Series) -> dict[str, LawFit]:
-    """Power law and exponential fitted to a positive depth curve, best first."""
-    return compare_laws(
-        curve.index.to_numpy(float), curve.to_numpy(float), ("power", "exponential")
-    )
+def depth_points(frame: pd.DataFrame, arm: str, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every seed's (depth, value) of ``arm`` with value > 0 (the points the laws are fitted to)."""
+    rows = frame[(frame[ARM] == arm) & frame[column].notna() & (frame[column] > 0)]
+    if rows.empty:
+        raise NotRun(f"no positive {column} for arm {arm}")
+    return rows[DEPTH].to_numpy(float), rows[column].to_numpy(float)
 
 
-def describe_fits(fits: dict[str, LawFit]) -> str:
-    p, e = fits["power"], fits["exponential"]
+@dataclass(frozen=True)
+class DepthFits:
+    """Both laws fitted to every point of one arm, and the nested choice between them."""
+
+    power: LawFit
+    exponential: LawFit
+    choice: NestedChoice
+
+    @property
+    def law(self) -> str:
+        return self.choice.law
+
+    @property
+    def exponent(self) -> Estimate:
+        return fit_estimate(self.power)
+
+    @property
+    def rate(self) -> Estimate:
+        return fit_estimate(self.exponential)
+
+
+def fit_points(x: np.ndarray, y: np.ndarray) -> DepthFits:
+    fits = compare_laws(x, y, ("power", "exponential"))
+    return DepthFits(fits["power"], fits["exponential"], nested_choice(x, y))
+
+
+def fit_arm(frame: pd.DataFrame, arm: str, column: str) -> DepthFits:
+    return fit_points(*depth_points(frame, arm, column))
+
+
+def describe_fits(fits: DepthFits) -> str:
+    p, e = fits.power, fits.exponential
     return (
-        f"power exponent {p.params['exponent']:.2f} (R2 {p.r2_log:.3f}, rmse {p.rmse_log:.2f}), "
-        f"exp rate {e.params['rate']:.3f}/block (R2 {e.r2_log:.3f}, rmse {e.rmse_log:.2f})"
+        f"power exponent {fits.exponent.text(2)} (R2 {p.r2_log:.3f}), exp rate "
+        f"{fits.rate.text(2)}/block (R2 {e.r2_log:.3f}); law: {fits.law} (nested fit: rate "
+        f"{fits.choice.rate.text(2)}, exponent {fits.choice.exponent.text(2)}; 95% intervals)"
     )
 
 
@@ -76,43 +120,46 @@ def too_few_depths(curve: pd.Series) -> bool:
 
 @evaluator("A1", experiment=DEPTH_EXP)
 def a1_fixup_sqrt(results_dir: Path, profile: str) -> Verdict:
-    """Reproduced if the fitted power exponent of Fixup's lambda_max(L) is at most 1/2; partly if
-    it is polynomial (power law fits better than the exponential, exponent <= 1); else not."""
+    """Reproduced if the 95% interval of the fitted power exponent of Fixup's lambda_max(L) lies
+    at or below 1/2 (sqrt at most); partly if the interval lies at or below 1 (polynomial, at most
+    linear) and the exponential is not preferred; else not reproduced, also when the interval
+    straddles the threshold."""
     frame = read_summary(results_dir, DEPTH_EXP)
     curve = depth_curve(frame, "resnet_fixup", "lambda_max")
     scale = scale_of(results_dir, frame, "Fixup residual nets")
     if too_few_depths(curve):
         return Verdict("not run at this scale", f"{len(curve)} depths", scale, DEPTH_FIGURE)
-    fits = fit_curve(curve)
-    exponent = fits["power"].params["exponent"]
-    polynomial = next(iter(fits)) == "power"
-    if exponent <= SQRT_EXPONENT:
+    fits = fit_arm(frame, "resnet_fixup", "lambda_max")
+    exponent = fits.exponent
+    if exponent.hi <= SQRT_EXPONENT:
         status = "reproduced"
-    elif polynomial and exponent <= 1.0:
+    elif exponent.hi <= 1.0 and fits.law != "exponential":
         status = "partly"
     else:
         status = "not reproduced"
     measured = (
         f"Fixup lambda_max {curve.iloc[0]:.3g} (L={curve.index[0]}) -> {curve.iloc[-1]:.3g} "
-        f"(L={curve.index[-1]}); {describe_fits(fits)}"
+        f"(L={curve.index[-1]}); {describe_fits(fits)}; sqrt at most needs the exponent's "
+        f"upper bound <= {SQRT_EXPONENT}: {exponent.hi <= SQRT_EXPONENT}"
     )
     return Verdict(status, measured, scale, DEPTH_FIGURE)
 
 
 @evaluator("A2", experiment=DEPTH_EXP)
 def a2_he_exponential(results_dir: Path, profile: str) -> Verdict:
-    """Reproduced if the exponential fits He's lambda_max(L) better than the power law with a
-    positive rate; partly if it grows faster than any sqrt yet the power law fits better."""
+    """Reproduced if the nested fit prefers the exponential for He's lambda_max(L) and the rate's
+    95% interval is above 0; partly if the rate's interval is above 0 and the power exponent's
+    above 1/2 (faster than sqrt) but the laws are not told apart; else not reproduced."""
     frame = read_summary(results_dir, DEPTH_EXP)
     curve = depth_curve(frame, "resnet_he", "lambda_max")
     scale = scale_of(results_dir, frame, "He residual nets (no normalization)")
     if too_few_depths(curve):
         return Verdict("not run at this scale", f"{len(curve)} depths", scale, DEPTH_FIGURE)
-    fits = fit_curve(curve)
-    rate = fits["exponential"].params["rate"]
-    if next(iter(fits)) == "exponential" and rate > 0:
+    fits = fit_arm(frame, "resnet_he", "lambda_max")
+    rate = fits.rate.value
+    if fits.law == "exponential" and fits.rate.above(0.0):
         status = "reproduced"
-    elif rate > 0 and fits["power"].params["exponent"] > SQRT_EXPONENT:
+    elif fits.rate.above(0.0) and fits.exponent.above(SQRT_EXPONENT):
         status = "partly"
     else:
         status = "not reproduced"
@@ -183,7 +230,8 @@ def a4_large_lr(results_dir: Path, profile: str) -> Verdict:
             frame = frame.assign(**{column: np.nan})
     best = float(frame["test_accuracy"].where(frame[STATUS] == "completed").max())
     best = best if np.isfinite(best) else 0.0
-    arms = [a for a in ("resnet_fixup", "resnet_he", "resnet_bn") if (frame[ARM] == a).any()]
+    known = ("resnet_fixup", "resnet_he", "resnet_fixup_slr", "resnet_fixup_official", "resnet_bn")
+    arms = [a for a in known if (frame[ARM] == a).any()]
     tables = {arm: sweep_table(frame, arm, best) for arm in ("resnet_fixup", "resnet_he")}
     tables.update({arm: sweep_table(frame, arm, best) for arm in arms})
 

@@ -3,7 +3,8 @@
 * ``a1_a2_hessian_depth/lambda_max_vs_depth``: lambda_max (and |lambda_min|) vs L, log y, with the
   fitted power law and exponential of every arm and their fit quality;
 * ``a3_hessian_structure/hessian_heatmaps``: |H| (max-pooled) and per-tensor block maxima per arm;
-* ``a4_lr_sweep/loss_curves`` and ``accuracy_vs_lr``.
+* ``a4_lr_sweep/loss_curves`` and ``accuracy_vs_lr``;
+* ``a1_hessian_spectrum/spectral_density``: SLQ density per arm and depth, Hutchinson traces.
 
 Drawn by :mod:`initlab.papers.fixup_hessian.figures` (the notebooks show the same); written as
 PNG + PDF next to the CSVs; experiments not run are skipped.
@@ -22,7 +23,7 @@ from initlab.report.figures import save_figure
 
 
 def save(fig: plt.Figure, path: Path) -> None:
-    save_figure(fig, path, dpi=hessian.DPI)
+    save_figure(fig, path, dpi=hessian.DPI, tight_bbox=True)
 
 
 def plot_depth(results: Path) -> None:
@@ -57,7 +58,15 @@ def plot_sweep(results: Path) -> None:
         save(hessian.loss_curves_figure(metrics), folder / "loss_curves")
 
 
+def plot_spectrum(results: Path) -> None:
+    folder = results / "a1_hessian_spectrum"
+    spectrum = read_completed(folder / "spectrum.csv")
+    summary = read_completed(folder / "summary.csv")
+    if spectrum is not None and summary is not None:
+        save(hessian.spectrum_figure(spectrum, summary), folder / "spectral_density")
+
+
 def build(results: Path, profile: str) -> None:
     """Every figure of paper A under ``results`` (one profile's folder)."""
-    for plot in (plot_depth, plot_structure, plot_sweep):
+    for plot in (plot_depth, plot_structure, plot_sweep, plot_spectrum):
         plot(Path(results))

@@ -2,13 +2,15 @@
 
 Contract, per claim (experiment -> columns its rule reads -> tables shown -> figure):
 
-- C1: rule and figure with paper B (:mod:`initlab.papers.angles`), on ``b1_b3_angles``
+- C1: ``b1_b3_angles`` (paper B's experiment) -> ``angles.csv``: the columns of B1/B3 (arch,
+  stage, inputs, cos0, layer, draw, angle_mean, ...) -> none -> B's
+  ``b1_b3_angles/angle_by_arch.png``; the rule reuses B's curve fits
+  (:mod:`initlab.papers.angles.claims`)
 - C2: ``c2_max_lr_depth`` -> ``summary.csv``: arm, model.depth, max_lr (and A1's lambda_max for
   the 2 / lambda_max note) -> none -> ``c2_max_lr_depth/max_lr_vs_depth.png``
 - C3: ``c3_fisher_depth`` -> ``summary.csv``: arm, model.depth, matrix, lambda_max -> none ->
   ``c3_fisher_depth/fisher_vs_depth.png``
 
-Arms: ``conf/arm/{mlp_he,resnet_he,resnet_bn,resnet_fixup}.yaml``. Modules: ``claims``,
-``report`` (the figures are drawn by :mod:`initlab.papers.fixup_hessian.figures`, which A and C
-share).
+Arms: ``conf/arm/{mlp_he,resnet_he,resnet_bn,resnet_fixup}.yaml`` (C1: ``angles_*``).
+Modules: ``claims`` (C1-C3), ``figures`` (C2, C3; on paper A's depth panels), ``report``.
 """

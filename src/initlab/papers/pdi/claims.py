@@ -2,7 +2,7 @@
 
 D1 reads ``results/<profile>/d1_pdi_weight_variance/weight_variance.csv`` (``init=pdi`` with
 ``init.variance_every > 0``); D2 reads ``summary.csv`` and ``metrics.csv`` of
-``results/<profile>/d2_pdi_vae/`` (``task=train_vae``, arms in the ``d2_init`` column).
+``results/<profile>/d2_pdi_vae/`` (``task=train_vae``, arms in the ``arm`` column).
 """
 
 from __future__ import annotations

@@ -21,7 +21,12 @@ from initlab.papers.snn.claims_benchmark import (
 )
 from initlab.papers.snn.claims_cnn import ACTIVATIONS, LABELS
 
-DATA_LABELS = {"digits": "digits 8x8 (quick)", "mnist": "MNIST", "cifar10": "CIFAR-10"}
+DATA_LABELS = {
+    "digits": "digits 8x8 (quick)",
+    "mnist_subset": "MNIST subset 5k (quick)",
+    "mnist": "MNIST",
+    "cifar10": "CIFAR-10",
+}
 
 
 def plus_minus(mean: float, std: float) -> str:
@@ -60,7 +65,7 @@ def mean_ranks_figure(fnn: pd.Series, everything: pd.Series | None, n_sets: int)
 
 def cnn_accuracy_figure(table: pd.DataFrame, curves: pd.DataFrame | None) -> plt.Figure:
     """E6: test accuracy per epoch and final mean +- std per activation, slides dashed."""
-    data_sets = list(table["data"].unique())
+    data_sets = list(table["data"].unique())  # the loaders' order (digits, mnist_subset, ...)
     fig, axes = plt.subplots(1, len(data_sets), figsize=(5.5 * len(data_sets), 4.2), squeeze=False)
     for ax, data in zip(axes[0], data_sets, strict=True):
         part = table[table["data"] == data].set_index("activation")
@@ -107,9 +112,13 @@ def cnn_accuracy_figure(table: pd.DataFrame, curves: pd.DataFrame | None) -> plt
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(DATA_LABELS.get(data, data))
         ax.legend(fontsize=7, loc="lower right")
+    drawn = []  # the key names only what some panel draws
+    if curves is not None and "data" in curves.columns and len(curves):
+        drawn.append("line: seed mean, band: min-max")
+    drawn.append("dot: final mean +- std")
+    if table["paper_mean"].notna().any():
+        drawn.append("dashed: slides")
     fig.suptitle(
-        "E6: CNNs, SELU + LeCun normal vs ReLU + He normal\n"
-        "(line: seed mean, band: min-max; dot: final mean +- std; dashed: slides)",
-        fontsize=10,
+        f"E6: CNNs, SELU + LeCun normal vs ReLU + He normal\n({'; '.join(drawn)})", fontsize=10
     )
     return fig
