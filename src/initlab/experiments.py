@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from initlab import sweep_progress
 from initlab.collect import ContractError, check_claims, collect
 from initlab.compose import CONF_DIR
 from initlab.rehearsal import profile as rehearsal
@@ -153,6 +154,9 @@ def run_experiment(
         kept = [o for o in segment if o.partition("=")[0] not in given]
         if kept not in unique:
             unique.append(kept)
+    # "run k/N" with an ETA (initlab.sweep_progress); N is unknown when the caller narrows it
+    runs = None if overrides else sweep_size(name, profile)
+    env.update(sweep_progress.start(sweep_dir(name, profile) / ".progress.json", runs))
     for cuts in unique:
         code = _multirun(name, profile, [*cuts, *overrides], env)
         if code != 0:

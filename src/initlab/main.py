@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from initlab import preemption
+from initlab import preemption, sweep_progress
 from initlab.columns import recorded
 from initlab.config import ConfigError
 from initlab.data import DataUnavailableError, build_data
@@ -239,8 +239,8 @@ def hydra_main(cfg: Any) -> dict[str, Any] | None:
     sweeping = hydra_cfg.mode == RunMode.MULTIRUN
     SWEEP_CACHE["enabled"] = sweeping  # runs of a sweep share their loaded data (copies)
     label = os.environ.get(SWEEP_LABEL_ENV)  # set by scripts/reproduce.py: "exp 3/7 runs"
-    if sweeping and label:
-        print(f"[{label}] run {hydra_cfg.job.num + 1}: {out_dir.name}", flush=True)
+    if sweeping and label:  # "[label] run k/N: dir (elapsed, about ... left)"
+        print(sweep_progress.announce(label, hydra_cfg.job.num, out_dir.name), flush=True)
     existed = _listing(out_dir)
     try:
         resolved = OmegaConf.to_container(cfg, resolve=True)

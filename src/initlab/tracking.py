@@ -35,7 +35,10 @@ class WandbConfig:
 
 @dataclass(kw_only=True)
 class LoggerConfig:
-    progress: str = spec(choices=("auto", "on", "off"), help="progress bars; auto: on a terminal")
+    progress: str = spec(
+        choices=("auto", "on", "off"),
+        help="progress bars; auto: on a terminal (else log lines); off: no progress output at all",
+    )
     progress_every_s: float = spec(
         min=0.0, help="without a bar: a progress log line every this many seconds; 0: never"
     )
@@ -50,7 +53,8 @@ _PROGRESS = {"bars": False, "every_s": 60.0}
 
 def configure_progress(cfg: LoggerConfig) -> None:
     """How every :class:`Progress` of this process reports (set once per run by ``execute``)."""
-    _PROGRESS.update(bars=cfg.show_progress(), every_s=cfg.progress_every_s)
+    every_s = 0.0 if cfg.progress == "off" else cfg.progress_every_s  # off: no lines either
+    _PROGRESS.update(bars=cfg.show_progress(), every_s=every_s)
 
 
 class _Stderr(logging.StreamHandler):

@@ -333,3 +333,25 @@ def test_directory_lock_refuses_a_second_process(tmp_path):
     with open(tmp_path / ".lock") as fh, pytest.raises(BlockingIOError):
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     first.release()
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A directory on a read-only file system (a tmpfs mounted ro; needs root, as CI runs)."""
+    target = tmp_path / "ro"
+    target.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(target)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here: {mounted.stderr.decode().strip()}")
+    yield target
+    subprocess.run(["umount", str(target)], check=True)
+
+
+@pytest.mark.parametrize("below", ["", "new/run"])
+def test_output_dir_on_a_read_only_file_system(tmp_path, read_only_dir, below):
+    out = read_only_dir / below if below else read_only_dir
+    done = run_train(*QUIET, f"hydra.run.dir={out}", cwd=tmp_path)
+    case = Case([], "not writable (read-only?)")
+    check_outcome(case, done, out)

@@ -9,6 +9,7 @@ from initlab.tracking import LoggerConfig, Progress, WandbConfig, configure_prog
 from tests.conftest import QUIET, run_train
 
 EVERY = "logger.progress_every_s=1e-9"  # a line at every update
+LINES = "logger.progress=auto"  # off a terminal: log lines (QUIET says off)
 
 
 @pytest.mark.parametrize(
@@ -47,11 +48,20 @@ EVERY = "logger.progress_every_s=1e-9"  # a line at every update
 )
 def test_progress_lines_reach_train_log_and_stderr(tmp_path, overrides, expected):
     out = tmp_path / "run"
-    done = run_train(*QUIET, EVERY, *overrides, f"hydra.run.dir={out}", cwd=tmp_path)
+    done = run_train(*QUIET, LINES, EVERY, *overrides, f"hydra.run.dir={out}", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     logged = (out / "train.log").read_text()
     assert expected in logged and "elapsed" in logged
     assert expected in done.stderr
+
+
+def test_progress_off_prints_no_progress_line(tmp_path):
+    out = tmp_path / "run"
+    done = run_train(*QUIET, EVERY, "data=iris", "task.epochs=2", "model.width=8",
+                     f"hydra.run.dir={out}", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "elapsed" not in done.stderr
+    assert "elapsed" not in (out / "train.log").read_text()
 
 
 def test_a_line_says_how_far_and_how_long_is_left():
