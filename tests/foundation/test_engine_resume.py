@@ -144,3 +144,28 @@ def test_signal_mid_epoch_writes_a_checkpoint_at_that_step(tmp_path):
     state = torch.load(out / "checkpoint.pt", weights_only=False)
     assert state["step"] == 30 and state["batch_index"] == 30 - 20  # mid-way through epoch 2
     assert json.loads((out / "summary.json").read_text())["status"] == "preempted"
+
+
+HESSIAN = ["task=hessian", "data=iris", "model.depth=1", "model.width=4", "task.max_iter=8",
+           "task.trace_probes=4", "task.slq_probes=2", "task.slq_steps=4"]  # fmt: skip
+
+
+@pytest.mark.parametrize("stage", ["lanczos", "trace"])
+def test_hessian_killed_after_a_stage_resumes_at_the_next(tmp_path, stage):
+    """A curvature run hard-killed after one stage (Lanczos, Hutchinson, SLQ) redoes only the
+    later ones and ends as an uninterrupted run: summary, hessian.csv and spectrum.csv."""
+    import torch
+
+    from initlab.tasks.hessian import FAULT_STAGE_ENV, STAGES_FILE
+
+    reference = _reference(tmp_path, HESSIAN)
+    out = tmp_path / "interrupted"
+    args = [*QUIET, *HESSIAN, f"hydra.run.dir={out}"]
+    first = run_cli(*args, cwd=tmp_path, env={FAULT_STAGE_ENV: stage})
+    assert first.returncode == 3, first.stderr[-2000:]
+    assert not (out / "hessian.csv").exists()  # killed before the run's results were written
+    saved = torch.load(out / STAGES_FILE, weights_only=False)
+    assert list(saved) == ["lanczos", "trace"][: ["lanczos", "trace"].index(stage) + 1]
+    second = run_train(*args, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-2000:]
+    _assert_same_run(reference, out, ["hessian.csv", "spectrum.csv"])

@@ -13,7 +13,9 @@ normalisation, running statistics untouched; statistics per chunk, so use ``chun
 samples`` for the full-batch function); the summary says ``bn_mode: batch_stats``.
 
 Writes ``hessian.csv`` (one row per reported eigenvalue) and puts ``lambda_max``, ``lambda_min``,
-the operator applications ``hvps`` and the residuals in the summary.
+the operator applications ``hvps`` and the residuals in the summary. Stage by stage (Lanczos,
+Hutchinson, SLQ) the results are saved in ``hessian_stages.pt``: a preempted or killed run
+resumes at the first unfinished stage.
 
 Spectrum keys (:mod:`initlab.analysis.spectrum`): ``params`` restricts the operator to the
 parameters matching these globs (its diagonal block: a layer, a block, the biases); with
@@ -26,8 +28,13 @@ moment estimates ``slq_mean`` (tr H / n) and ``slq_m2`` (tr H^2 / n) go in the s
 from __future__ import annotations
 
 import contextlib
+import io
 import math
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
@@ -50,7 +57,7 @@ from initlab.data import DataBundle
 from initlab.run import Run
 from initlab.setup import Setup
 from initlab.tasks.base import TASKS, TaskConfig, TaskResult
-from initlab.tracking import atomic_write_text
+from initlab.tracking import atomic_write_bytes, atomic_write_text
 
 MATRICES = ("hessian", "fisher_true", "fisher_empirical")
 
@@ -123,23 +130,71 @@ def curvature_operator(
     return empirical_fisher(model, chunks, params)
 
 
-def spectrum_metrics(cfg: HessianConfig, op: ChunkedOperator, seed: int, run: Run) -> dict:
+#: tests: hard-kill the process (as kill -9) right after this stage is saved
+FAULT_STAGE_ENV = "INITLAB_FAULT_AFTER_STAGE"
+STAGES_FILE = "hessian_stages.pt"
+
+
+class Stages:
+    """The finished stages of a curvature run (Lanczos, Hutchinson, SLQ), saved one by one in
+    the run directory: a preempted or killed run resumes at the first unfinished stage, with
+    the numbers of an uninterrupted one (each stage is deterministic given the seed)."""
+
+    def __init__(self, out_dir: Path | None) -> None:
+        self.path = None if out_dir is None else Path(out_dir) / STAGES_FILE
+        self.done: dict[str, Any] = {}
+        if self.path is not None and self.path.exists():
+            try:
+                self.done = torch.load(self.path, map_location="cpu", weights_only=False)
+            except Exception:  # noqa: BLE001 - a torn file: redo every stage
+                self.done = {}
+
+    def run(self, name: str, work: Callable[[], Any]) -> Any:
+        if name not in self.done:
+            self.done[name] = work()
+            if self.path is not None:
+                buffer = io.BytesIO()
+                torch.save(self.done, buffer)
+                atomic_write_bytes(self.path, buffer.getvalue())
+            if os.environ.get(FAULT_STAGE_ENV) == name:
+                os._exit(3)
+        return self.done[name]
+
+
+def spectrum_metrics(
+    cfg: HessianConfig, op: ChunkedOperator, seed: int, run: Run, stages: Stages
+) -> dict:
     """Hutchinson's trace and the SLQ density (spectrum.csv) when asked for."""
     metrics: dict = {}
     kwargs = {"seed": seed, "dtype": op.dtype, "device": op.device}
     if cfg.trace_probes:
-        trace = hutchinson_trace(op, op.n, max(cfg.trace_probes, 2), **kwargs)
-        metrics.update(trace=trace.value, trace_se=trace.stderr, trace_probes=trace.probes)
+
+        def trace_stage() -> dict:
+            start = op.calls
+            trace = hutchinson_trace(op, op.n, max(cfg.trace_probes, 2), **kwargs)
+            return {"trace": trace.value, "trace_se": trace.stderr,
+                    "trace_probes": trace.probes, "hvps": op.calls - start}  # fmt: skip
+
+        metrics["trace"] = stages.run("trace", trace_stage)
     if cfg.slq_probes:
-        density = slq(op, op.n, cfg.slq_probes, cfg.slq_steps, **kwargs)
-        rows = [
-            {"matrix": cfg.matrix, "probe": i, "node": node, "weight": weight}
-            for i in range(density.nodes.shape[0])
-            for node, weight in zip(density.nodes[i], density.weights[i], strict=True)
-            if weight > 0
-        ]
-        atomic_write_text(run.out_dir / "spectrum.csv", pd.DataFrame(rows).to_csv(index=False))
-        metrics.update(slq_mean=density.moment(1), slq_m2=density.moment(2))
+
+        def slq_stage() -> dict:
+            start = op.calls
+            density = slq(op, op.n, cfg.slq_probes, cfg.slq_steps, **kwargs)
+            rows = [
+                {"matrix": cfg.matrix, "probe": i, "node": node, "weight": weight}
+                for i in range(density.nodes.shape[0])
+                for node, weight in zip(density.nodes[i], density.weights[i], strict=True)
+                if weight > 0
+            ]
+            return {"rows": rows, "slq_mean": density.moment(1), "slq_m2": density.moment(2),
+                    "hvps": op.calls - start}  # fmt: skip
+
+        done = stages.run("slq", slq_stage)
+        atomic_write_text(
+            run.out_dir / "spectrum.csv", pd.DataFrame(done["rows"]).to_csv(index=False)
+        )
+        metrics["slq"] = {k: v for k, v in done.items() if k != "rows"}
     return metrics
 
 
@@ -155,16 +210,26 @@ def hessian_task(cfg: HessianConfig, setup: Setup, data: DataBundle, run: Run) -
     with evaluation_mode(model):
         grad, loss = full_gradient(model, F.cross_entropy, chunks, params)
         op = curvature_operator(cfg.matrix, model, chunks, cfg.method, params)
-        result = lanczos(
-            op,
-            op.n,
-            cfg.top_k,
-            which=cfg.which,
-            tol=cfg.tol,
-            max_iter=cfg.max_iter,
-            seed=setup.seed,
-        )
-        spectrum = spectrum_metrics(cfg, op, setup.seed, run)
+        stages = Stages(run.out_dir)
+
+        def lanczos_stage() -> dict:
+            start = op.calls
+            found = lanczos(
+                op,
+                op.n,
+                cfg.top_k,
+                which=cfg.which,
+                tol=cfg.tol,
+                max_iter=cfg.max_iter,
+                seed=setup.seed,
+            )
+            return {"result": found, "hvps": op.calls - start}
+
+        done = stages.run("lanczos", lanczos_stage)
+        result = done["result"]
+        spectrum = spectrum_metrics(cfg, op, setup.seed, run, stages)
+    # every stage's operator applications, resumed or not (the gradient pass is not one)
+    hvps = done["hvps"] + sum(part["hvps"] for part in spectrum.values())
     rows = []
     for end, values, residuals in (
         ("top", result.top, result.top_residuals),
@@ -188,7 +253,7 @@ def hessian_task(cfg: HessianConfig, setup: Setup, data: DataBundle, run: Run) -
         "samples": sum(len(c[1]) for c in chunks),
         "loss": loss,
         "grad_norm": float(grad.norm()),
-        "hvps": op.calls,
+        "hvps": hvps,
         "lanczos_iterations": result.iterations,
         "converged": result.converged,
         "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
@@ -201,6 +266,6 @@ def hessian_task(cfg: HessianConfig, setup: Setup, data: DataBundle, run: Run) -
         metrics["lambda_min_residual"] = float(result.bottom_residuals[0])
     if has_batchnorm(model):
         metrics["bn_mode"] = "batch_stats"
-    metrics.update(spectrum)
-    metrics["hvps"] = op.calls
+    for part in spectrum.values():
+        metrics.update({k: v for k, v in part.items() if k != "hvps"})
     return TaskResult("completed", metrics)
