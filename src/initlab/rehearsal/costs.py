@@ -97,8 +97,11 @@ def full_work(cfg: Mapping[str, Any], train_examples: int, sizes: Mapping[str, i
     if name == "angles":
         steps = int(task.get("seeds", 1)) * _epochs_steps(task, n) if task.get("train") else 0
         return {"steps": steps, "eval_examples": 0, "batch": task.get("batch_size", 1)}
-    if name == "hessian":
-        return {"steps": int(task["max_iter"]) + 1, "eval_examples": 0, "batch": 1}
+    if name == "hessian":  # operator applications: Lanczos, then Hutchinson and SLQ probes
+        spectrum = int(task.get("trace_probes", 0)) + int(task.get("slq_probes", 0)) * int(
+            task.get("slq_steps", 0)
+        )
+        return {"steps": int(task["max_iter"]) + 1 + spectrum, "eval_examples": 0, "batch": 1}
     if name == "lr_search":
         return {
             "steps": int(task["steps"]) * int(task["max_probes"]),

@@ -143,6 +143,11 @@ def overrides(cfg: dict[str, Any]) -> list[str]:
         out += _grid_overrides(cfg["task"])
     if task_name == "sklearn_baselines":
         out += _baseline_grid_overrides(cfg["task"])
+    if task_name == "hessian":  # the spectrum's probes (a1_hessian_spectrum): two of each
+        if cfg["task"].get("trace_probes"):
+            out.append("task.trace_probes=2")
+        if cfg["task"].get("slq_probes"):
+            out += ["task.slq_probes=1", "task.slq_steps=2"]
     return out
 
 

@@ -44,6 +44,14 @@ def _with_arm(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(arm=frame["arm"].map(arm_of))
 
 
+#: line styles of D2's arms (he_matched continues He's curve: dashed over a wide He line)
+CURVE_STYLES = {
+    "he": {"lw": 4.0, "alpha": 0.6, "zorder": 2},
+    "he_matched": {"ls": "--", "lw": 1.5, "zorder": 3},
+    "pdi": {"lw": 1.5, "zorder": 3},
+}
+
+
 def vae_figure(metrics: pd.DataFrame, summary: pd.DataFrame) -> plt.Figure:
     """D2 from ``d2_pdi_vae``'s ``metrics.csv`` and ``summary.csv`` (all rows; the bars use the
     completed runs)."""
@@ -57,7 +65,12 @@ def vae_figure(metrics: pd.DataFrame, summary: pd.DataFrame) -> plt.Figure:
     for arm, rows in train.groupby("arm"):
         by_step = rows.groupby("step")["train_batch_loss"]
         mean = by_step.mean()
-        curves.plot(mean.index, mean.to_numpy(), label=f"{arm} (mean of {rows['seed'].nunique()})")
+        # he_matched is He trained on for PDI's stage steps: the two curves coincide up to He's
+        # last step, so He is drawn wide beneath and he_matched dashed on top (both visible)
+        style = CURVE_STYLES.get(arm, {})
+        curves.plot(
+            mean.index, mean.to_numpy(), label=f"{arm} (mean of {rows['seed'].nunique()})", **style
+        )
         curves.fill_between(
             mean.index, by_step.min().to_numpy(), by_step.max().to_numpy(), alpha=0.2
         )
