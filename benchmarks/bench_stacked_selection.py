@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from initlab.experiments import run_experiment  # noqa: E402
 
-KEYS = ["arm", "data", "selection"]
+KEYS = ["arm", "data", "selection", "depth_key"]  # by_depth: one pick per depth
 PICK = ["member", "epoch"]
 
 
@@ -36,7 +36,9 @@ def selected(stacked: bool, scratch: Path) -> pd.DataFrame:
     code = run_experiment("e4_uci_fnn", "quick", [f"task.stacked={str(stacked).lower()}"], results)
     if code != 0:
         raise SystemExit(f"e4_uci_fnn with task.stacked={stacked} failed ({code})")
-    return pd.read_csv(results / "quick" / "e4_uci_fnn" / "selected.csv")
+    picks = pd.read_csv(results / "quick" / "e4_uci_fnn" / "selected.csv")
+    by_depth = picks["selection"] == "by_depth"
+    return picks.assign(depth_key=picks["model.depth"].where(by_depth, -1).astype(int))
 
 
 def main() -> None:
@@ -57,7 +59,7 @@ def main() -> None:
         "max_selected_val_score_gap": float(gap.max()),
         "differing": [
             {
-                **{k: row[k] for k in KEYS},
+                **{k: (int(row[k]) if k == "depth_key" else row[k]) for k in KEYS},
                 **{f"{p}_{s}": int(row[f"{p}_{s}"]) for p in PICK for s in ("stacked", "alone")},
                 "val_stacked": float(row["val_score_smoothed_stacked"]),
                 "val_alone": float(row["val_score_smoothed_alone"]),
