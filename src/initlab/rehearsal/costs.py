@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from initlab.analysis.grid import flatten
 from initlab.rehearsal import profile as rehearsal
 
 FORWARD_SHARE = 1 / 3  # a forward pass costs about a third of a training step (fwd + bwd)
@@ -54,20 +55,10 @@ def _product(values: list[list]) -> int:
     return math.prod(len(v) for v in values if isinstance(v, list))
 
 
-def _flat(nested: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in nested.items():
-        if isinstance(value, Mapping):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def grid_members(task: Mapping[str, Any]) -> int:
     """Members of a grid search: the shared axes merged with the variant's own."""
-    axes = {k: v for k, v in _flat(task.get("grid", {})).items() if v is not None}
-    axes.update(_flat(task.get("method_grids", {}).get(task.get("method"), {}) or {}))
+    axes = {k: v for k, v in flatten(task.get("grid", {})).items() if v is not None}
+    axes.update(flatten(task.get("method_grids", {}).get(task.get("method"), {}) or {}))
     return _product([v for v in axes.values() if v is not None]) or 1
 
 

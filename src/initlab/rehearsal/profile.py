@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from initlab.analysis.grid import flatten
 from initlab.compose import CONF_DIR
 
 PROFILE = "rehearsal"
@@ -93,16 +94,6 @@ def data_root() -> Path:
     return Path(os.environ.get(DATA_ENV, CONF_DIR.parent / "data" / "rehearsal"))
 
 
-def _flat(nested: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in nested.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def _pick(axis: str, values: list) -> Any:
     if axis.split(".", 1)[-1] in SIZE_AXES or axis in SIZE_AXES:
         return max(values)
@@ -112,10 +103,10 @@ def _pick(axis: str, values: list) -> Any:
 def _grid_overrides(task: dict[str, Any]) -> list[str]:
     """One member per variant: the largest (see the module docstring)."""
     out = []
-    for axis, values in _flat(task.get("grid", {}), "grid.").items():
+    for axis, values in flatten(task.get("grid", {}), "grid").items():
         if isinstance(values, list) and values:
             out.append(f"task.{axis}=[{_pick(axis.removeprefix('grid.'), values)}]")
-    for axis, values in _flat(task.get("method_grids", {}), "method_grids.").items():
+    for axis, values in flatten(task.get("method_grids", {}), "method_grids").items():
         if isinstance(values, list) and values:
             short = axis.split(".", 2)[-1]  # method_grids.<variant>.model.depth -> model.depth
             out.append(f"task.{axis}=[{_pick(short, values)}]")
@@ -124,7 +115,7 @@ def _grid_overrides(task: dict[str, Any]) -> list[str]:
 
 def _baseline_grid_overrides(task: dict[str, Any]) -> list[str]:
     out = []
-    for axis, values in _flat(task.get("grids", {}), "grids.").items():
+    for axis, values in flatten(task.get("grids", {}), "grids").items():
         if isinstance(values, list) and values:
             key = axis.rsplit(".", 1)[-1]
             value = BASELINE_WORK.get(key, values[0])
