@@ -103,6 +103,34 @@ def test_hvp_columns_equal_dense_autograd_hessian_and_count_calls():
     assert op.calls == len(range(0, op.n, 5))
 
 
+def test_dense_rows_match_torch_functional_hessian_and_a_cut_keeps_the_first_rows():
+    """The row-by-row dense Hessian against torch's own, and ``rows=k`` (the rehearsal's cut)
+    forms exactly the first k rows, calling ``on_row`` once per row and chunk."""
+    from torch.func import functional_call
+
+    from initlab.analysis.hvp import param_names
+
+    model = make_mlp()
+    x, y = make_data(n=12)
+    loss_fn = nn.functional.cross_entropy
+    params = trainable_params(model)
+    names = param_names(model, params)
+    theta0 = flatten([p.detach() for p in params])
+
+    def loss(theta: torch.Tensor) -> torch.Tensor:
+        values = dict(zip(names, unflatten(theta, params), strict=True))
+        return loss_fn(functional_call(model, values, (x,), tie_weights=False), y)
+
+    reference = torch.autograd.functional.hessian(loss, theta0)
+    full = dense_hessian(model, loss_fn, chunks(x, y, 12))
+    assert torch.allclose(full, reference, rtol=0, atol=1e-12 * reference.abs().max())
+    calls = []
+    cut = dense_hessian(model, loss_fn, chunks(x, y, 6), rows=7, on_row=lambda: calls.append(1))
+    assert len(calls) == 7 * 2
+    assert torch.allclose(cut[:7], reference[:7], rtol=0, atol=1e-12 * reference.abs().max())
+    assert torch.all(cut[7:] == 0) and reference[7:].abs().max() > 0
+
+
 def test_unused_parameter_gets_zero_curvature_and_float32_works():
     model = make_mlp(dtype=torch.float32)
     model.unused = nn.Parameter(torch.ones(4))

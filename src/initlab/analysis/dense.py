@@ -1,13 +1,15 @@
 """Dense Hessians of tiny models and their block structure by parameter tensor (claim A3).
 
-Built with ``torch.autograd.functional.hessian`` over ``torch.func.functional_call``, so it is an
+Built row by row from the gradient's own graph (double backward through
+``torch.func.functional_call``, as ``torch.autograd.functional.hessian`` does), so it is an
 implementation independent of the Hessian-vector products in :mod:`initlab.analysis.hvp` and can
-check them.
+check them. Row by row lets a caller form only the first rows (a rehearsal's cut: the same graph
+and memory as the whole matrix, a fraction of the time) and time each row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -30,24 +32,36 @@ def dense_hessian(
     loss_fn: LossFn,
     batches: Iterable[Batch],
     params: Sequence[Tensor] | None = None,
+    rows: int | None = None,
+    on_row: Callable[[], None] | None = None,
 ) -> Tensor:
     """The n x n Hessian of the mean loss over all chunks w.r.t. ``params`` (flattening order of
-    :func:`initlab.analysis.hvp.flatten`). Memory n^2: for tiny models only."""
+    :func:`initlab.analysis.hvp.flatten`). Memory n^2: for tiny models only.
+
+    ``rows``: form only the first ``rows`` rows (the others stay 0); None: all n.
+    ``on_row``: called after each row of each chunk (progress, timing).
+    """
     params = trainable_params(model) if params is None else list(params)
     names = param_names(model, params)
     theta0 = flatten([p.detach() for p in params])
-    total = torch.zeros(theta0.numel(), theta0.numel(), dtype=theta0.dtype, device=theta0.device)
+    n = theta0.numel()
+    total = torch.zeros(n, n, dtype=theta0.dtype, device=theta0.device)
     count = 0
     for x, y in _reiterable(batches):
-
-        def chunk_loss(theta: Tensor, x: Tensor = x, y: Tensor = y) -> Tensor:
-            values = dict(zip(names, unflatten(theta, params), strict=True))
-            # tie_weights=False: with a module registered under two paths (ResidualBranch's
-            # weight layers), tying makes functional_call leave plain tensors in the model
-            out = functional_call(model, values, (x,), tie_weights=False)
-            return loss_fn(out, y) * x.shape[0]
-
-        total += torch.autograd.functional.hessian(chunk_loss, theta0)
+        theta = theta0.clone().requires_grad_(True)
+        values = dict(zip(names, unflatten(theta, params), strict=True))
+        # tie_weights=False: with a module registered under two paths (ResidualBranch's weight
+        # layers), tying makes functional_call leave plain tensors in the model
+        out = functional_call(model, values, (x,), tie_weights=False)
+        (grad,) = torch.autograd.grad(loss_fn(out, y) * x.shape[0], theta, create_graph=True)
+        for i in range(n if rows is None else min(rows, n)):
+            if grad[i].requires_grad:  # a gradient constant in theta has zero rows
+                (row,) = torch.autograd.grad(grad[i], theta, retain_graph=True, allow_unused=True)
+                if row is not None:
+                    total[i] += row
+            if on_row is not None:
+                on_row()
+        del grad, out, values
         count += x.shape[0]
     if count == 0:
         raise ValueError("no data: the batches iterable is empty")

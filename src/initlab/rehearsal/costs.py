@@ -68,10 +68,14 @@ def _epochs_steps(task: Mapping[str, Any], n: int) -> int:
     return min(steps, task["max_steps"]) if task.get("max_steps") else steps
 
 
-def full_work(cfg: Mapping[str, Any], train_examples: int, sizes: Mapping[str, int]) -> dict:
+def full_work(
+    cfg: Mapping[str, Any], train_examples: int, sizes: Mapping[str, int], params: int = 0
+) -> dict:
     """Steps, evaluated examples and batch size of one run of the full config ``cfg``.
 
-    ``sizes``: the run's split sizes (``train``, ``heldout`` = val + test) as rehearsed.
+    ``sizes``: the run's split sizes (``train``, ``heldout`` = val + test) as rehearsed;
+    ``params``: the model's parameter count where the work depends on it (a dense Hessian: one
+    row, one Hessian-vector product, per parameter and chunk).
     """
     task, name = cfg["task"], cfg["task"]["name"]
     n = train_examples
@@ -93,6 +97,10 @@ def full_work(cfg: Mapping[str, Any], train_examples: int, sizes: Mapping[str, i
             task.get("slq_steps", 0)
         )
         return {"steps": int(task["max_iter"]) + 1 + spectrum, "eval_examples": 0, "batch": 1}
+    if name == "hessian_structure":
+        samples = min(int(task.get("samples") or n), n) if n else int(task.get("samples") or 0)
+        chunks = math.ceil(samples / int(task["chunk_size"])) if samples else 1
+        return {"steps": params * chunks, "eval_examples": 0, "batch": 1}
     if name == "lr_search":
         return {
             "steps": int(task["steps"]) * int(task["max_probes"]),
@@ -174,7 +182,7 @@ def run_rows(name: str, sweep_dir: Path, cut_keys: set[str]) -> list[dict[str, A
         full = configs.get(_sweep_overrides(run_dir, cut_keys))
         n = int(summary.get("train_examples") or 0)
         sizes = {"train": n, "heldout": int(summary.get("heldout_examples") or 0)}
-        work = full_work(full, n, sizes)
+        work = full_work(full, n, sizes, int(summary.get("params") or 0))
         scale = work_scale(full, rehearsed)
         per_step = summary.get("seconds_per_step")
         timed = int(summary.get("timed_steps") or 0)

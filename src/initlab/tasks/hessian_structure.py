@@ -27,17 +27,21 @@ from initlab.analysis.dense import block_structure, dense_hessian
 from initlab.analysis.hvp import param_names, trainable_params
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
+from initlab.meter import mark, tick
 from initlab.run import Run
 from initlab.setup import Setup
 from initlab.tasks.base import TASKS, TaskConfig, TaskResult
 from initlab.tasks.hessian import CurvatureData, evaluation_mode, has_batchnorm, prepare
-from initlab.tracking import atomic_write_text
+from initlab.tracking import Progress, atomic_write_text
 
 
 @dataclass(kw_only=True)
 class HessianStructureConfig(TaskConfig, CurvatureData):
     max_params: int = spec(min=1, help="refuse larger models (the matrix has n^2 entries)")
     heatmap_cells: int = spec(min=1, help="|H| is max-pooled to at most this many cells a side")
+    rows: int | None = spec(
+        min=1, help="form only the first n rows (the rest stay 0: a rehearsal's cut); null: all"
+    )
 
 
 def pooled_abs(H: torch.Tensor, cells: int) -> pd.DataFrame:
@@ -67,16 +71,25 @@ def hessian_structure_task(
             f"task.max_params: the model has {n} parameters, more than {cfg.max_params}; "
             "use a smaller model (depth, width, data.dim) or raise the cap"
         )
+    rows = n if cfg.rows is None else min(cfg.rows, n)
+    progress = Progress(rows * len(chunks), "dense hessian", unit="row")
+
+    def on_row() -> None:
+        tick()  # each row is one Hessian-vector product: the meter's step
+        progress.update(1)
+
     with evaluation_mode(model):
-        H = dense_hessian(model, F.cross_entropy, chunks, params)
+        mark()
+        H = dense_hessian(model, F.cross_entropy, chunks, params, rows=cfg.rows, on_row=on_row)
+    progress.close()
     H = 0.5 * (H + H.T)  # exact symmetry; rounding makes the two triangles differ slightly
     names = param_names(model, params)
     blocks = block_structure(H, [p.shape for p in params], names)
     offsets = np.concatenate([[0], np.cumsum(blocks.sizes)[:-1]])
-    rows = []
+    table = []
     for a, row_name in enumerate(names):
         for b, col_name in enumerate(names):
-            rows.append(
+            table.append(
                 {
                     "row_param": row_name,
                     "col_param": col_name,
@@ -91,7 +104,7 @@ def hessian_structure_task(
                     "zero": bool(blocks.zero[a, b]),
                 }
             )
-    atomic_write_text(run.out_dir / "hessian_blocks.csv", pd.DataFrame(rows).to_csv(index=False))
+    atomic_write_text(run.out_dir / "hessian_blocks.csv", pd.DataFrame(table).to_csv(index=False))
     atomic_write_text(
         run.out_dir / "hessian_matrix.csv", pooled_abs(H, cfg.heatmap_cells).to_csv(index=False)
     )
@@ -109,6 +122,7 @@ def hessian_structure_task(
         "lambda_max": float(eig[-1]),
         "lambda_min": float(eig[0]),
         "samples": sum(len(c[1]) for c in chunks),
+        "rows": rows,
     }
     if has_batchnorm(model):
         metrics["bn_mode"] = "batch_stats"
