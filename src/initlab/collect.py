@@ -49,7 +49,10 @@ def collect(sweep_dir: Path, out_dir: Path) -> dict[str, Path]:
         for csv_path in sorted(run_dir.glob("*.csv")):
             if csv_path.stem in RUN_ONLY_TABLES or csv_path.stat().st_size == 0:
                 continue  # an empty file (a table truncated to nothing) holds no rows
-            frame = pd.read_csv(csv_path)
+            try:
+                frame = pd.read_csv(csv_path)
+            except pd.errors.EmptyDataError:
+                continue  # no header either (a writer of an empty frame): no rows
             for i, (key, value) in enumerate(lead.items()):
                 if key not in frame.columns:
                     frame.insert(i, key, value)

@@ -108,6 +108,22 @@ def test_collect_leaves_run_only_tables_in_the_runs(tmp_path):
     assert not (tmp_path / "results" / "grid.csv").exists()
 
 
+def test_collect_skips_tables_with_no_rows_and_keeps_header_only_ones(tmp_path):
+    """A run whose table has no rows (a bare newline, as pandas writes an empty frame, or a
+    header alone) must not stop the collect of the other runs."""
+    from initlab.collect import collect
+
+    for name, spectrum in [("a=1", "\r\n"), ("a=2", "matrix,probe,node,weight\n"),
+                           ("a=3", "matrix,probe,node,weight\nhessian,0,1.5,1.0\n")]:  # fmt: skip
+        run = tmp_path / "sweep" / name
+        run.mkdir(parents=True)
+        (run / "summary.json").write_text('{"status": "completed"}')
+        (run / "spectrum.csv").write_text(spectrum)
+    written = collect(tmp_path / "sweep", tmp_path / "results")
+    table = pd.read_csv(written["spectrum"])
+    assert table["run"].tolist() == ["a=3"] and table["node"].tolist() == [1.5]
+
+
 def test_collect_leads_with_the_recorded_keys_and_checks_the_claims_columns(
     tmp_path, monkeypatch, capfd
 ):

@@ -191,9 +191,10 @@ def spectrum_metrics(
                     "hvps": op.calls - start}  # fmt: skip
 
         done = stages.run("slq", slq_stage)
-        atomic_write_text(
-            run.out_dir / "spectrum.csv", pd.DataFrame(done["rows"]).to_csv(index=False)
-        )
+        # the header even with no rows (a density of NaNs, e.g. an overflowed He net at 128
+        # blocks, has none), so the table stays readable
+        table = pd.DataFrame(done["rows"], columns=["matrix", "probe", "node", "weight"])
+        atomic_write_text(run.out_dir / "spectrum.csv", table.to_csv(index=False))
         metrics["slq"] = {k: v for k, v in done.items() if k != "rows"}
     return metrics
 
