@@ -82,6 +82,7 @@ class Setup:
             eval_batch_size=getattr(task, "eval_batch_size", 1024),
             eval_examples=getattr(task, "eval_examples", None),
             precision=getattr(task, "precision", "fp32"),
+            micro_batch=getattr(task, "micro_batch", None),
         )
         initialize(model, init or self.init, context)
         return model.to(self.device)

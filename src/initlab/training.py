@@ -80,6 +80,12 @@ class TrainLoopConfig:
         choices=("fp32", "bf16", "fp16"),
         help="mixed precision: autocast the objective; fp16 adds loss scaling",
     )
+    micro_batch: int | None = spec(
+        min=1,
+        help="forward/backward each batch in pieces of n examples, gradients accumulated (the "
+        "same step in a fraction of the activation memory; BatchNorm sees n-example batches); "
+        "null: whole batches",
+    )
 
 
 @dataclass
@@ -324,6 +330,7 @@ def fit(
     extra_state: Callable[[], dict[str, Any]] | None = None,
     transform: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
     objective: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor] | None = None,
+    micro_batch: int | None = None,
 ) -> FitResult:
     """Train ``model`` for ``epochs`` epochs (or ``max_steps`` steps) of ``batches``.
 
@@ -340,6 +347,10 @@ def fit(
     (:func:`initlab.accel.prepare_batch`: on-device augmentation seeded by step, memory layout).
     ``objective(x, y, step)``, if given, is the training loss of a batch in place of
     ``model.objective`` (mixup: :func:`initlab.data.mixup.mixup_loss`); evaluation never uses it.
+    ``micro_batch``: each batch goes forward and backward in pieces of this many examples, each
+    piece's loss weighted by its share of the batch, so the step's gradient and logged loss are
+    the whole batch's (up to rounding) while only one piece's activations are held (a single
+    model only; BatchNorm then normalizes over pieces, as it would per GPU under DDP).
     """
     per_epoch = batches.per_epoch
     total = epochs * per_epoch if max_steps is None else min(epochs * per_epoch, max_steps)
@@ -460,6 +471,24 @@ def fit(
             return contextlib.nullcontext()
         return torch.autocast(device_type, dtype=amp_dtype)
 
+    def forward_backward(xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
+        """The batch's mean loss (detached), its gradient accumulated in the parameters."""
+        pieces = (xb.split(micro_batch), yb.split(micro_batch)) if micro_batch else ((xb,), (yb,))
+        total = None
+        for xc, yc in zip(*pieces, strict=True):
+            with autocast():
+                if objective is None:
+                    loss = model.objective(xc, yc)["loss"].float().mean(-1)
+                else:
+                    loss = objective(xc, yc, step)
+            if loss.dim() and len(pieces[0]) > 1:
+                raise ValueError("micro_batch: a stack of models trains on whole batches")
+            share = len(xc) / len(xb)
+            scaler.scale((loss if loss.dim() == 0 else loss.sum()) * share).backward()
+            part = loss.detach() * share if len(pieces[0]) > 1 else loss.detach()
+            total = part if total is None else total + part
+        return total
+
     fault_step = int(os.environ.get(FAULT_ENV, "0")) or None
     signal_step = int(os.environ.get(SIGNAL_ENV, "0")) or None
     bar = Progress(total, f"{phase}" if progress is None else progress, initial=state.step)
@@ -472,14 +501,8 @@ def fit(
                     xb, yb, size = batches.get(state.epoch, state.batch_index)
                     if transform is not None:  # initlab.accel: augmentation, layout
                         xb = transform(xb, state.step)
-                    with autocast():
-                        if objective is None:
-                            loss = model.objective(xb, yb)["loss"].float().mean(-1)
-                        else:
-                            loss = objective(xb, yb, state.step)
-                    accumulate(loss, size, state.step)
                     optimizer.zero_grad(set_to_none=True)
-                    scaler.scale(loss if loss.dim() == 0 else loss.sum()).backward()
+                    accumulate(forward_backward(xb, yb, state.step), size, state.step)
                     scaler.step(optimizer)
                     scaler.update()
                     if scheduler is not None:
@@ -616,6 +639,7 @@ def train_model(
         on_epoch_end=on_epoch_end,
         transform=lambda x, step: prepare_batch(x, loop, seed, step),
         objective=_mixup_objective(model, getattr(loop, "mixup_alpha", 0.0), seed),
+        micro_batch=loop.micro_batch,
     )
     if result.status == "diverged":
         extra = {

@@ -136,3 +136,25 @@ def test_mixed_precision_trains_like_fp32(tmp_path, precision):
     assert mixed["train_loss"] != full["train_loss"]  # it did run in lower precision
     assert mixed["test_accuracy"] == pytest.approx(full["test_accuracy"], abs=0.05)
     assert mixed["train_loss"] == pytest.approx(full["train_loss"], rel=0.25, abs=0.05)
+
+
+def test_micro_batches_take_the_whole_batch_step(tmp_path):
+    """Pieces of 16 of a 64-example batch, gradients accumulated, give the step of the whole
+    batch (an MLP without BatchNorm: the same numbers up to float32 summation order), and an
+    uneven split (64 = 3 x 20 + 4) weights each piece by its share."""
+    args = (*SHORT, "optim.lr=0.01")
+    whole = execute(quiet_config(*args), tmp_path / "whole")
+    for n in (16, 20):
+        pieces = execute(quiet_config(*args, f"task.micro_batch={n}"), tmp_path / f"micro{n}")
+        for key in ("train_loss", "test_loss", "test_accuracy"):
+            assert pieces[key] == pytest.approx(whole[key], rel=1e-4, abs=1e-5), (n, key)
+    curves = [pd.read_csv(tmp_path / d / "metrics.csv") for d in ("whole", "micro20")]
+    logged = [c["train_batch_loss"].dropna().to_numpy() for c in curves]
+    assert len(logged[0]) > 0 and logged[0] == pytest.approx(logged[1], rel=1e-4)
+
+
+def test_a_micro_batch_below_one_is_refused(tmp_path):
+    from initlab.config import ConfigError
+
+    with pytest.raises(ConfigError, match="task.micro_batch"):
+        execute(quiet_config(*SHORT, "task.micro_batch=0"), tmp_path / "bad")

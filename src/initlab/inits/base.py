@@ -37,6 +37,7 @@ class InitContext:
     eval_batch_size: int = 1024
     eval_examples: int | None = None
     precision: str = "fp32"
+    micro_batch: int | None = None  # the task's pieces per batch (initlab.training.fit)
 
 
 def fans(weight: torch.Tensor) -> tuple[int, int]:

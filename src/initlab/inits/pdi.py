@@ -260,6 +260,7 @@ def pdi_init(cfg: PDIConfig, model: nn.Module, context: InitContext) -> None:
             eval_batch_size=context.eval_batch_size,  # the task's, not a fixed 1,024 in fp32
             eval_examples=context.eval_examples,
             precision=context.precision,
+            micro_batch=context.micro_batch,
         )
         indices = subset_indices(len(data.x_train), size, cfg.subset_seed)
         try:

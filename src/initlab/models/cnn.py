@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -78,17 +79,15 @@ class CNN(InitlabModel):
         self.fcs = nn.ModuleList(fcs)
         self.classifier = nn.Linear(fan_in, num_classes)
 
-    def layer_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
-        outputs = []
+    def layers(self, x: torch.Tensor) -> Iterator[torch.Tensor]:
         h = x
         for conv in self.convs:
             h = conv(h)
-            outputs.append(h)
+            yield h
         h = h.flatten(1)
         for fc in self.fcs:
             h = fc(h)
-            outputs.append(h)
-        return outputs
+            yield h
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         return self.classifier(h.flatten(1))

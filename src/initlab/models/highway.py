@@ -11,6 +11,7 @@ gate Linear's bias because the initializers reset every Linear bias to zero.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -45,14 +46,12 @@ class Highway(InitlabModel):
         self.hidden = nn.ModuleList(HighwayLayer(cfg, cfg.width) for _ in range(cfg.depth))
         self.classifier = nn.Linear(cfg.width, num_classes)
 
-    def layer_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def layers(self, x: torch.Tensor) -> Iterator[torch.Tensor]:
         """The output of every highway layer (the stem's output is their common input)."""
         h = self.stem(x.flatten(1))
-        outputs = []
         for layer in self.hidden:
             h = layer(h)
-            outputs.append(h)
-        return outputs
+            yield h
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         return self.classifier(h)

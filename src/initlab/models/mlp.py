@@ -9,7 +9,7 @@ outputs, as in the SNN paper's "conic" grids; ``rectangular`` keeps ``width`` th
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -124,13 +124,11 @@ class MLP(InitlabModel):
         self.hidden = nn.ModuleList(layers)
         self.classifier = nn.Linear(fan_in, num_classes)
 
-    def layer_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def layers(self, x: torch.Tensor) -> Iterator[torch.Tensor]:
         h = x.flatten(1)
-        outputs = []
         for layer in self.hidden:
             h = layer(h)
-            outputs.append(h)
-        return outputs
+            yield h
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         return self.classifier(h)

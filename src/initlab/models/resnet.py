@@ -23,6 +23,7 @@ shapes coincide; ``bottleneck: 1.0`` is the plain residual net.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -145,13 +146,11 @@ class ResNet(InitlabModel):
         )
         self.classifier = nn.Linear(c_in, num_classes)
 
-    def layer_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def layers(self, x: torch.Tensor) -> Iterator[torch.Tensor]:
         h = self.stem(x if self.image else x.flatten(1))
-        outputs = []
         for branch, skip in zip(self.blocks, self.skips, strict=True):
             h = self.after_add(skip(h) + branch(h))
-            outputs.append(h)
-        return outputs
+            yield h
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         h = self.final(h)
