@@ -238,6 +238,15 @@ def has_batch_norm(model: Any) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in modules)
 
 
+def split_pieces(t: torch.Tensor, size: int, single_ok: bool = True) -> tuple[torch.Tensor, ...]:
+    """``t`` in pieces of ``size`` rows; unless ``single_ok``, a last piece of one row is merged
+    into the one before it (BatchNorm cannot normalize over one example)."""
+    pieces = t.split(size)
+    if not single_ok and len(pieces) > 1 and len(pieces[-1]) == 1:
+        pieces = (*pieces[:-2], torch.cat(pieces[-2:]))
+    return pieces
+
+
 def batches_for(
     model: Any, x: torch.Tensor, y: torch.Tensor, size: int, seed: int, key: str, **kw: Any
 ) -> Batches:
@@ -473,7 +482,11 @@ def fit(
 
     def forward_backward(xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
         """The batch's mean loss (detached), its gradient accumulated in the parameters."""
-        pieces = (xb.split(micro_batch), yb.split(micro_batch)) if micro_batch else ((xb,), (yb,))
+        pieces = (
+            (split_pieces(xb, micro_batch, single_ok), split_pieces(yb, micro_batch, single_ok))
+            if micro_batch
+            else ((xb,), (yb,))
+        )
         total = None
         for xc, yc in zip(*pieces, strict=True):
             with autocast():
@@ -489,6 +502,7 @@ def fit(
             total = part if total is None else total + part
         return total
 
+    single_ok = not has_batch_norm(model)  # BatchNorm: a last piece of one joins the one before
     fault_step = int(os.environ.get(FAULT_ENV, "0")) or None
     signal_step = int(os.environ.get(SIGNAL_ENV, "0")) or None
     bar = Progress(total, f"{phase}" if progress is None else progress, initial=state.step)
@@ -600,6 +614,11 @@ def train_model(
     x_train, y_train = data.split("train")
     n = len(x_train)
     key = "task.full_batch" if loop.full_batch else "task.batch_size"
+    if loop.micro_batch == 1 and has_batch_norm(model):
+        raise ConfigError(
+            "task.micro_batch: pieces of 1 example cannot train a model with BatchNorm (it "
+            "normalizes over each piece); use at least 2"
+        )
     batches = batches_for(model, x_train, y_train, n if loop.full_batch else loop.batch_size,
                           seed, key)  # fmt: skip
     total = loop.epochs * batches.per_epoch

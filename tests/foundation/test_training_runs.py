@@ -158,3 +158,17 @@ def test_a_micro_batch_below_one_is_refused(tmp_path):
 
     with pytest.raises(ConfigError, match="task.micro_batch"):
         execute(quiet_config(*SHORT, "task.micro_batch=0"), tmp_path / "bad")
+
+
+def test_batchnorm_pieces_of_one_are_refused_and_a_last_single_joins_the_one_before(tmp_path):
+    import torch
+
+    from initlab.config import ConfigError
+    from initlab.training import split_pieces
+
+    with pytest.raises(ConfigError, match="task.micro_batch: pieces of 1 example"):
+        execute(quiet_config(*SHORT, "model=resnet_bn", "task.micro_batch=1"), tmp_path / "bn")
+    rows = torch.arange(7)
+    assert [len(p) for p in split_pieces(rows, 3)] == [3, 3, 1]
+    assert [len(p) for p in split_pieces(rows, 3, single_ok=False)] == [3, 4]
+    assert torch.equal(torch.cat(split_pieces(rows, 3, single_ok=False)), rows)

@@ -32,9 +32,10 @@ DATA_ENV = "INITLAB_REHEARSAL_DATA"  # where the rehearsal's files live (default
 REPEAT_AXES = ("seed", "data.fold", "optim.lr")
 #: grid axes whose largest value is kept (the biggest member); other axes keep their first value
 SIZE_AXES = ("model.width", "model.depth")
-STEPS = 3  # optimizer steps / operator applications per run (>= 2: a per-step time)
+STEPS = 3  # optimizer steps / operator applications per run
 EVAL = 64  # examples per split scored
-ANGLE_INPUTS = 4  # examples (and measuring batch) of an angles run
+VAE_STEPS = 1  # the 162-layer VAE at 1024 x 1024 (~1 min per step here): steps per stage
+ANGLE_INPUTS = 2  # examples (and measuring batch) of an angles run
 CURVATURE = 2  # examples per Hessian/Fisher-vector product
 #: sweeps larger than this run a covering set instead of their product: every value of every
 #: axis at least once (value i of each axis in run i, cycling), e.g. E4's 121 sets x 7 variants
@@ -42,30 +43,31 @@ COVER_ABOVE = 200
 
 TASK_OVERRIDES: dict[str, list[str]] = {
     "train": [f"task.max_steps={STEPS}", f"task.eval_examples={EVAL}"],
-    # the 162-layer VAE at 1024 x 1024: one image per step (a batch of 16 needs ~120 GB in fp32
-    # on this CPU, extrapolated from benchmarks/results/vae.json); the plan scales by the batch
+    # the 162-layer VAE at 1024 x 1024 (bf16 autocast, ~1 min per step of two images on this
+    # CPU); its batches are one micro-batch piece (see overrides)
     "train_vae": [
-        f"task.max_steps={STEPS}",
-        "task.batch_size=1",
-        "task.eval_batch_size=1",
-        "task.eval_examples=2",
+        f"task.max_steps={VAE_STEPS}",
+        "task.eval_examples=1",
         "task.grid_examples=2",
     ],
     # angles: one draw, a few inputs per forward (a 100-block 64-channel conv ResNet costs ~15
     # GFLOP per 32x32 image); the plan scales by the inputs of the full run
     "angles": [
         "task.seeds=1",
-        f"task.max_steps={STEPS}",
-        f"task.eval_examples={EVAL}",
+        "task.max_steps=1",  # B5 trains the 100-block conv ResNet: ~1 min per step of 64 here
+        f"task.eval_examples={ANGLE_INPUTS}",
         f"task.examples={ANGLE_INPUTS}",
         f"task.measure_batch_size={ANGLE_INPUTS}",
+        "task.cosines=[0.5]",  # one synthetic pair: features are float64 (slow CPU convs)
         "task.pairs_per_cosine=1",
         f"task.data_pairs={ANGLE_INPUTS // 2}",
     ],
     # curvature: a few operator applications on one small chunk (seconds per application
     # scale with the examples per application: the plan multiplies by samples / CURVATURE)
     "hessian": ["task.max_iter=2", f"task.samples={CURVATURE}", f"task.chunk_size={CURVATURE}"],
-    "lr_search": [f"task.steps={STEPS}", "task.max_probes=2"],
+    # lr_search: one probe of one full-batch step (C2's 64-block net on 1,024 images is ~75 s
+    # per step here; the meter times a loop of one step)
+    "lr_search": ["task.steps=1", "task.max_probes=1"],
     "grid_search": [
         "task.epochs=1",
         "task.smoothing=1",
@@ -80,6 +82,13 @@ TASK_OVERRIDES: dict[str, list[str]] = {
     "selu_theory": [],  # closed-form grids, no training: nothing to cut
 }
 INIT_OVERRIDES: dict[str, list[str]] = {"pdi": [f"init.duration=[{STEPS}]"]}
+#: overrides of an initializer under a task, where the task's cut differs (the VAE's PDI stages)
+TASK_INIT_OVERRIDES: dict[tuple[str, str], list[str]] = {
+    ("train_vae", "pdi"): [f"init.duration=[{VAE_STEPS}]"]
+}
+#: tasks whose steps a full config may split into ``task.micro_batch`` pieces: the rehearsal
+#: trains on batches of one piece (the memory of the full run, the time scaled by the batch)
+MICRO_BATCH_TASKS = ("train", "train_vae", "angles")
 #: keys a cut makes smaller per step or per run: the plan multiplies the measured time by
 #: (full value / rehearsal value) of each (work is linear in them)
 SCALED_KEYS = (
@@ -131,7 +140,11 @@ def overrides(cfg: dict[str, Any]) -> list[str]:
     if task_name not in TASK_OVERRIDES:
         raise KeyError(f"task {task_name!r} has no rehearsal overrides; add it to TASK_OVERRIDES")
     out = list(TASK_OVERRIDES[task_name])
-    out += INIT_OVERRIDES.get(cfg["init"]["name"], [])
+    micro = cfg["task"].get("micro_batch")
+    if micro and task_name in MICRO_BATCH_TASKS:  # one piece per step: the piece's memory
+        out.append(f"task.batch_size={micro}")
+    init_name = cfg["init"]["name"]
+    out += TASK_INIT_OVERRIDES.get((task_name, init_name), INIT_OVERRIDES.get(init_name, []))
     if task_name == "grid_search":
         out += _grid_overrides(cfg["task"])
     if task_name == "sklearn_baselines":
