@@ -85,15 +85,34 @@ def profile_overrides(name: str, profile: str) -> tuple[list[list[str]], dict[st
         return [[]], {}
     from initlab.compose import compose
 
-    cfg = compose([f"+experiment={config_name(name, profile)}", f"profile={profile}"])
-    cuts = rehearsal.overrides(cfg)
+    base = [f"+experiment={config_name(name, profile)}", f"profile={profile}"]
+    params = sweep_params(name, profile)
+    segments = rehearsal.sweep_segments(params)
+    cuts = rehearsal.overrides(compose(base))
+    # an arm may change what is cut (D2's PDI arm: its stages' steps): one multirun per arm then
+    per_arm: dict[str, list[str]] = {}
+    arm_key = next((k for k in params if k.lstrip("+") == "arm"), None)
+    if arm_key and not any(o.startswith(f"{arm_key}=") for seg in segments for o in seg):
+        arms = {
+            arm: rehearsal.overrides(compose([*base, f"{arm_key}={arm}"]))
+            for arm in params[arm_key]
+        }
+        if any(arm_cuts != cuts for arm_cuts in arms.values()):
+            per_arm = arms
+    keys = {c.partition("=")[0] for c in cuts}.union(
+        *({c.partition("=")[0] for c in arm_cuts} for arm_cuts in per_arm.values())
+    )
     # the cuts stay out of the run directories' names (the sweep's own keys name them)
-    hidden = ",".join(["experiment", "profile", *(c.partition("=")[0] for c in cuts)])
-    cuts.append(f"hydra.job.config.override_dirname.exclude_keys=[{hidden}]")
-    segments = rehearsal.sweep_segments(sweep_params(name, profile))
-    return [[*cuts, *segment] for segment in segments], {
-        "INITLAB_DATA_ROOT": str(rehearsal.data_root())
-    }
+    hidden = ",".join(["experiment", "profile", *sorted(keys)])
+    names = f"hydra.job.config.override_dirname.exclude_keys=[{hidden}]"
+    env = {"INITLAB_DATA_ROOT": str(rehearsal.data_root())}
+    if not per_arm:
+        return [[*cuts, names, *segment] for segment in segments], env
+    return [
+        [*arm_cuts, names, f"{arm_key}={arm}", *segment]
+        for arm, arm_cuts in per_arm.items()
+        for segment in segments
+    ], env
 
 
 def data_points(name: str, profile: str) -> list[list[str]]:
