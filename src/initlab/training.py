@@ -666,9 +666,10 @@ def train_model(
             "loss_at_divergence": result.loss_at_divergence[0],
         }
         return TrainOutcome("diverged", {**metrics, **extra}, result.diverged_at_step[0])
-    if not metrics:
+    if not metrics:  # stopped mid-epoch (max_steps): the final evaluation is a row too
         with eval_autocast(model, loop.precision):
             metrics = evaluate_splits(model, data, loop.eval_batch_size, loop.eval_examples)
+        run.log({"step": result.steps, "epoch": result.epochs, "phase": phase, **metrics})
     return TrainOutcome(
         "completed", {**metrics, "steps": result.steps, "epochs": result.epochs}, result.steps
     )

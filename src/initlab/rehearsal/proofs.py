@@ -54,7 +54,11 @@ def _train(out_dir: Path, env: dict[str, str], args: list[str] | None = None) ->
         "profile=rehearsal",
         f"hydra.run.dir={out_dir}",
     ]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True).returncode
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode not in (0, 3):  # 3: the fault the resume proof injects
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        print(f"proof run {out_dir} exit {done.returncode}: {lines[-1] if lines else ''}")
+    return done.returncode
 
 
 def prove_resume(out_dir: Path) -> dict[str, Any]:
@@ -110,7 +114,7 @@ def prove_curvature_memory(out_dir: Path) -> dict[str, Any]:
     chunk = int(compose(CURVATURE_RUN)["task"]["chunk_size"])
     peaks = {}
     for depth in CURVATURE_DEPTHS:
-        run_dir = out_dir / f"depth={depth}"
+        run_dir = out_dir / f"depth{depth}"  # no "=" in hydra.run.dir: Hydra parses it
         shutil.rmtree(run_dir, ignore_errors=True)
         args = [*CURVATURE_RUN, f"model.depth={depth}", f"task.samples={chunk}",
                 "task.max_iter=2", "logger.wandb.mode=disabled"]  # fmt: skip
