@@ -47,6 +47,7 @@ TASK_OVERRIDES: dict[str, list[str]] = {
     # CPU); its batches are one micro-batch piece (see overrides)
     "train_vae": [
         f"task.max_steps={VAE_STEPS}",
+        "task.log_every=1",  # D2's claim reads train_batch_loss: log the step it takes
         "task.eval_examples=1",
         "task.grid_examples=2",
     ],
