@@ -103,3 +103,13 @@ def test_repetition_axes_run_their_first_value() -> None:
     params = {"+arm": ["a", "b"], "seed": ["0", "1", "2"], "optim.lr": ["0.1", "1"]}
     assert profile.sweep_overrides(params) == ["seed=0", "optim.lr=0.1"]
     assert profile.sweep_runs(params) == 2
+
+
+def test_a_step_is_scaled_by_its_batch_only_not_by_measured_inputs_or_draws():
+    from initlab.rehearsal.costs import work_scale
+    from initlab.rehearsal.profile import STEP_SCALED_KEYS
+
+    full = {"task": {"batch_size": 128, "examples": 256, "seeds": 5}}
+    rehearsed = {"task": {"batch_size": 64, "examples": 2, "seeds": 1}}
+    assert work_scale(full, rehearsed, STEP_SCALED_KEYS) == pytest.approx(2.0)
+    assert work_scale(full, rehearsed) == pytest.approx(2.0 * 128 * 5)

@@ -129,10 +129,13 @@ def _get(cfg: Mapping[str, Any], dotted: str) -> Any:
     return node
 
 
-def work_scale(full: Mapping[str, Any], rehearsed: Mapping[str, Any]) -> float:
-    """Product of full / rehearsal value over the ``SCALED_KEYS`` the rehearsal made smaller."""
+def work_scale(
+    full: Mapping[str, Any], rehearsed: Mapping[str, Any], keys: tuple[str, ...] | None = None
+) -> float:
+    """Product of full / rehearsal value over the ``keys`` (default ``SCALED_KEYS``) the
+    rehearsal made smaller."""
     scale = 1.0
-    for key in rehearsal.SCALED_KEYS:
+    for key in rehearsal.SCALED_KEYS if keys is None else keys:
         a, b = _get(full, key), _get(rehearsed, key)
         if isinstance(a, int | float) and isinstance(b, int | float) and 0 < b < a:
             scale *= a / b
@@ -183,9 +186,11 @@ def run_rows(name: str, sweep_dir: Path, cut_keys: set[str]) -> list[dict[str, A
         n = int(summary.get("train_examples") or 0)
         sizes = {"train": n, "heldout": int(summary.get("heldout_examples") or 0)}
         work = full_work(full, n, sizes, int(summary.get("params") or 0))
-        scale = work_scale(full, rehearsed)
         per_step = summary.get("seconds_per_step")
         timed = int(summary.get("timed_steps") or 0)
+        # a run with steps scales its step time by what a step holds (batch, samples); one
+        # without scales its whole work (inputs measured, draws) too
+        scale = work_scale(full, rehearsed, rehearsal.STEP_SCALED_KEYS if timed else None)
         wall = float(summary.get("wall_time_s") or 0.0)
         fixed = max(wall - timed * (per_step or 0.0), 0.0)
         rows.append(

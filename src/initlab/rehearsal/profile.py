@@ -98,6 +98,9 @@ SCALED_KEYS = (
     "task.examples",
     "task.seeds",
 )
+#: of those, the keys that change the time of one optimizer step (the others change how many
+#: inputs are measured or draws made, costed in a run without steps)
+STEP_SCALED_KEYS = ("task.batch_size", "task.samples")
 #: baselines: the first grid point of each method, and these work counts
 BASELINE_WORK = {"n_estimators": 10, "max_iter": 10}
 
