@@ -498,7 +498,7 @@ def fit(
                 raise ValueError("micro_batch: a stack of models trains on whole batches")
             share = len(xc) / len(xb)
             scaler.scale((loss if loss.dim() == 0 else loss.sum()) * share).backward()
-            part = loss.detach() * share if len(pieces[0]) > 1 else loss.detach()
+            part = loss.detach() * share  # one piece: share 1.0, exact
             total = part if total is None else total + part
         return total
 
