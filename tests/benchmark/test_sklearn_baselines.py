@@ -62,6 +62,10 @@ def test_selected_rows_are_the_best_validation_points_in_the_grid_format(tmp_pat
     logreg = points[points["method"] == "logreg"]
     assert logreg["val_score"].iloc[1] > logreg["val_score"].iloc[0]
     assert summary[f"{summary['best_method']}_test_score"] == summary["test_score"]
+    # every fit timed, point by point (the rehearsal's plan scales these to the full grids)
+    times = pd.read_csv(tmp_path / "a" / "fit_times.csv")
+    assert times[["method", "member"]].equals(points[["method", "member"]])
+    assert (times["seconds"] > 0).all() and times["seconds"].sum() <= summary["wall_time_s"]
     # same seed, same numbers
     execute(_config(), tmp_path / "b")
     assert (tmp_path / "a" / "baselines.csv").read_text() == (

@@ -10,6 +10,7 @@ from initlab.compose import compose
 from initlab.experiments import discover, sweep_params, sweep_size
 from initlab.rehearsal import profile
 from initlab.rehearsal.costs import (
+    baseline_seconds,
     format_plan,
     full_work,
     grid_members,
@@ -25,6 +26,26 @@ def test_run_seconds_is_steps_times_cost_plus_evaluation_plus_fixed() -> None:
     # 300 evaluated examples in batches of 10: 30 forwards at a third of a 1 s step
     assert run_seconds(0, 1.0, 0.0, eval_examples=300, batch_size=10) == pytest.approx(10.0)
     assert run_seconds(10, None, 3.0, work_scale=2) == pytest.approx(6.0)  # no steps timed
+
+
+def test_baseline_seconds_scale_each_full_grid_point_by_its_work_counts() -> None:
+    full = {
+        "svm": {"C": [0.1, 1.0, 10.0], "gamma": ["scale", 0.1]},  # 6 points at the SVM's cost
+        "random_forest": {"n_estimators": [100, 500], "max_features": ["sqrt"]},
+        "gradient_boosting": {"max_iter": [100, 300], "learning_rate": [0.1, 0.3]},
+    }
+    rehearsed = {
+        "svm": {"C": [0.1], "gamma": ["scale"]},
+        "random_forest": {"n_estimators": [10], "max_features": ["sqrt"]},
+        "gradient_boosting": {"max_iter": [10], "learning_rate": [0.1]},
+    }
+    seconds = {"svm": 2.0, "random_forest": 0.5, "gradient_boosting": 0.25}
+    # svm 6 x 2 s; forest (10 + 50) x 0.5 s; boosting 2 rates x (10 + 30) x 0.25 s
+    expected = 12.0 + 30.0 + 20.0
+    assert baseline_seconds(full, rehearsed, seconds) == pytest.approx(expected)
+    # a method the rehearsal did not time costs nothing; the rehearsed grid itself costs its time
+    assert baseline_seconds(full, rehearsed, {"svm": 2.0}) == pytest.approx(12.0)
+    assert baseline_seconds(rehearsed, rehearsed, seconds) == pytest.approx(2.75)
 
 
 def _row(name, seconds, steps, runs_scale=1.0, peak=100.0, status="completed"):

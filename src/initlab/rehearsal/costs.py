@@ -13,6 +13,7 @@ instead of the CPU measurement.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import statistics
@@ -49,6 +50,45 @@ def run_seconds(
     step = seconds_per_step * work_scale
     evaluation = eval_examples / max(batch_size, 1.0) * step * FORWARD_SHARE
     return steps * step + evaluation + fixed_seconds
+
+
+def baseline_seconds(
+    full_grids: Mapping[str, Mapping[str, list]],
+    rehearsed_grids: Mapping[str, Mapping[str, list]],
+    fit_seconds: Mapping[str, float],
+) -> float:
+    """Estimated seconds of the classical baselines' full grids (``task.grids``).
+
+    ``fit_seconds``: each method's measured seconds per rehearsed grid point (its fit and
+    scoring). Every point of the method's full grid costs that much times the ratio of its work
+    counts (``BASELINE_WORK``: trees, boosting iterations) to the rehearsed point's; other
+    parameters (an SVM's C and gamma) are taken to cost what the rehearsed point did.
+    """
+    total = 0.0
+    for method, seconds in fit_seconds.items():
+        rehearsed = {k: v[0] for k, v in rehearsed_grids.get(method, {}).items() if v}
+        grid = full_grids.get(method, {})
+        for values in itertools.product(*grid.values()):
+            ratio = 1.0
+            for key, value in zip(grid, values, strict=True):
+                done = rehearsed.get(key)
+                if key in rehearsal.BASELINE_WORK and _number(done) and _number(value):
+                    ratio *= float(value) / float(done)
+            total += seconds * ratio
+    return total
+
+
+def _baseline_scale(run_dir: Path, full: Mapping, rehearsed: Mapping, wall: float) -> float:
+    """Full / rehearsed seconds of a baselines run (1.0 without its ``fit_times.csv``)."""
+    path = run_dir / "fit_times.csv"
+    if not path.is_file() or wall <= 0:
+        return 1.0
+    import pandas as pd
+
+    times = pd.read_csv(path)
+    per_point = times.groupby("method", sort=False)["seconds"].mean().to_dict()
+    fits = baseline_seconds(full["task"]["grids"], rehearsed["task"]["grids"], per_point)
+    return (fits + max(wall - float(times["seconds"].sum()), 0.0)) / wall
 
 
 def _product(values: list[list]) -> int:
@@ -193,6 +233,8 @@ def run_rows(name: str, sweep_dir: Path, cut_keys: set[str]) -> list[dict[str, A
         scale = work_scale(full, rehearsed, rehearsal.STEP_SCALED_KEYS if timed else None)
         wall = float(summary.get("wall_time_s") or 0.0)
         fixed = max(wall - timed * (per_step or 0.0), 0.0)
+        if full["task"]["name"] == "sklearn_baselines":
+            scale = _baseline_scale(run_dir, full, rehearsed, wall)
         rows.append(
             {
                 "experiment": name,

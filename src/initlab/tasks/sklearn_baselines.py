@@ -11,13 +11,16 @@ labels; missing labels are masked, as in the FNNs' loss).
 
 Writes ``baselines.csv`` (every grid point) and ``selected.csv`` in the grid-search task's shape
 (``selection = overall``, one row per method, ``method``, ``member``, ``params`` as JSON, empty
-``epoch``). Model and init groups of the config are not used. Same seed, same numbers.
+``epoch``), and ``fit_times.csv`` (wall seconds of each point's fit and scoring: what the
+rehearsal's plan scales to the full grids; kept apart so the results files stay the same from run
+to run). Model and init groups of the config are not used. Same seed, same numbers.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -172,16 +175,20 @@ def sklearn_baselines_task(
     cfg: SklearnBaselinesConfig, setup: Setup, data: DataBundle, run: Run
 ) -> TaskResult:
     scorer = Scorer(data)
-    rows = []
+    rows, times = [], []
     run.truncate(-1)  # a restarted run fits every member again: its rows start afresh
     points_of = {method: grid_points(cfg.grids[method]) for method in cfg.methods}
     progress = Progress(sum(map(len, points_of.values())), "sklearn_baselines", unit="fit")
     for method in cfg.methods:
         for member, params in enumerate(points_of[method]):
             estimator = ESTIMATORS[method](setup.seed).set_params(**params)
+            start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 val, test = scorer.score(estimator)
+            times.append(
+                {"method": method, "member": member, "seconds": time.perf_counter() - start}
+            )
             rows.append(
                 {
                     "method": method,
@@ -197,6 +204,7 @@ def sklearn_baselines_task(
     progress.close()
     points = pd.DataFrame(rows)
     atomic_write_text(run.out_dir / "baselines.csv", points.to_csv(index=False))
+    atomic_write_text(run.out_dir / "fit_times.csv", pd.DataFrame(times).to_csv(index=False))
     chosen = [select(group) for _, group in points.groupby("method", sort=False)]
     selected = pd.DataFrame(chosen).reset_index(drop=True)
     selected.insert(0, "selection", "overall")

@@ -34,6 +34,7 @@ ARMS = ("he", "he_matched", "pdi")
 #: conf/arm/d2_*.yaml -> its D2 arm; the paper-scale PDI arm runs the paper's stages
 D2_ARMS = {
     "d2_he": "he",
+    "d2_he_full": "he",
     "d2_he_matched": "he_matched",
     "d2_he_matched_full": "he_matched",
     "d2_pdi": "pdi",
