@@ -2,18 +2,24 @@
 
 A rehearsal measures no claim: its verdict for each claim is "rehearsed (N runs completed)"
 from the collected ``summary.csv`` of the claim's experiment, next to the measured cost of its
-runs (``costs.csv``) and the plan. Deterministic for given CSVs.
+runs (``costs.csv``) and the plan. A completed run whose scores are not finite after its few
+steps is named too (a 162-layer VAE evaluated with BatchNorm running averages of one step
+overflows): not a failure of the pipeline, but what a reader should not mistake for one that
+scored. Deterministic for given CSVs.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 from initlab.claims import all_claims
 from initlab.claims.catalog import PAPERS
 
 FINISHED = ("completed", "diverged")
+SCORE_PREFIXES = ("train_", "val_", "test_")  # the splits' scores in a summary.csv
+NOT_SCORES = ("train_examples",)
 
 
 def _read(path: Path) -> list[dict[str, str]]:
@@ -29,6 +35,27 @@ def experiment_status(results_dir: Path, name: str) -> tuple[int, int]:
     return sum(r.get("status") in FINISHED for r in rows), len(rows)
 
 
+def _not_finite(value: str) -> bool:
+    try:
+        return not math.isfinite(float(value))
+    except ValueError:
+        return False
+
+
+def non_finite_scores(rows: list[dict[str, str]]) -> list[str]:
+    """Score columns that are not finite in some completed row: an explicit inf/nan, or empty
+    in every row (a column exists because a run wrote it; pandas writes NaN as empty)."""
+    done = [r for r in rows if r.get("status") == "completed"]
+    columns = [
+        c for c in (done[0] if done else {}) if c.startswith(SCORE_PREFIXES) and c not in NOT_SCORES
+    ]
+    return [
+        c
+        for c in columns
+        if any(_not_finite(r.get(c) or "0") for r in done) or all(not r.get(c) for r in done)
+    ]
+
+
 def verdict_text(results_dir: Path, name: str | None) -> str:
     if not name:
         return "no experiment"
@@ -36,7 +63,9 @@ def verdict_text(results_dir: Path, name: str | None) -> str:
     if total == 0:
         return "not rehearsed yet"
     failed = f", {total - done} failed" if done < total else ""
-    return f"rehearsed ({done} runs completed{failed})"
+    bad = non_finite_scores(_read(Path(results_dir) / name / "summary.csv"))
+    scores = f"; scores not finite after the cut steps: {', '.join(bad)}" if bad else ""
+    return f"rehearsed ({done} runs completed{failed}{scores})"
 
 
 def render(results_dir: Path, experiments: list[str]) -> str:
