@@ -13,7 +13,6 @@ instead of the CPU measurement.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import statistics
@@ -67,14 +66,12 @@ def baseline_seconds(
     total = 0.0
     for method, seconds in fit_seconds.items():
         rehearsed = {k: v[0] for k, v in rehearsed_grids.get(method, {}).items() if v}
-        grid = full_grids.get(method, {})
-        for values in itertools.product(*grid.values()):
-            ratio = 1.0
-            for key, value in zip(grid, values, strict=True):
-                done = rehearsed.get(key)
-                if key in rehearsal.BASELINE_WORK and _number(done) and _number(value):
-                    ratio *= float(value) / float(done)
-            total += seconds * ratio
+        # a sum over the grid's product of per-key ratios is the product of per-key sums
+        points = 1.0
+        for key, values in full_grids.get(method, {}).items():
+            done = _number(rehearsed.get(key)) if key in rehearsal.BASELINE_WORK else None
+            points *= sum(float(v) / done if done and _number(v) else 1.0 for v in values)
+        total += seconds * points
     return total
 
 
@@ -230,11 +227,12 @@ def run_rows(name: str, sweep_dir: Path, cut_keys: set[str]) -> list[dict[str, A
         timed = int(summary.get("timed_steps") or 0)
         # a run with steps scales its step time by what a step holds (batch, samples); one
         # without scales its whole work (inputs measured, draws) too
-        scale = work_scale(full, rehearsed, rehearsal.STEP_SCALED_KEYS if timed else None)
         wall = float(summary.get("wall_time_s") or 0.0)
         fixed = max(wall - timed * (per_step or 0.0), 0.0)
-        if full["task"]["name"] == "sklearn_baselines":
+        if full["task"]["name"] == "sklearn_baselines":  # its grids, fit by fit
             scale = _baseline_scale(run_dir, full, rehearsed, wall)
+        else:
+            scale = work_scale(full, rehearsed, rehearsal.STEP_SCALED_KEYS if timed else None)
         rows.append(
             {
                 "experiment": name,
