@@ -3,6 +3,8 @@
 Each runs its real quick-profile sweep (Hydra multirun, collection into results tables) with
 overrides that shrink it to seconds; the claims it feeds must then be measured in the report
 (any verdict but "not run yet": at this size the verdict itself is not the point).
+Marked slow (~80 s, `make test-slow`): the default suite keeps one experiment per paper end to
+end at paper size in tests/rehearsal/test_ci_slice.py, and each paper's rules in tests/papers/.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def smoke_results(tmp_path_factory):
     return root / "results", codes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("experiment", sorted(SMOKE))
 def test_one_experiment_per_paper_is_measured(smoke_results, experiment):
     results, codes = smoke_results
