@@ -33,6 +33,9 @@ from initlab.experiments import (
 )
 from initlab.tracking import atomic_write_text
 
+#: the kernel-launch benchmark the plan of the grid searches on one GPU reads
+LAUNCHES = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "launches.json"
+
 
 def missing_data(names: list[str], profile: str) -> list[str]:
     """One message per data set of the experiments' sweeps that cannot be loaded (files absent)."""
@@ -185,22 +188,29 @@ def rehearsal_results() -> Path:
 def print_plan() -> int:
     """The plan of the full profile from the rehearsal's measurements (make plan)."""
     from initlab.rehearsal.costs import plan_text
+    from initlab.rehearsal.gpu_plan import gpu_plan_text
 
     text = plan_text(rehearsal_results())
     if text is None:
         print(f"no {rehearsal_results() / 'costs.csv'}: run `make rehearse` first", file=sys.stderr)
         return 1
     print(text, end="")
+    grids = gpu_plan_text(rehearsal_results(), LAUNCHES)
+    if grids is not None:
+        print(f"\n{grids}", end="")
     return 0
 
 
 def finish_rehearsal(names: list[str]) -> None:
     """Costs of the runs, the plan, and the proofs of resume and checkpointing at paper size."""
     from initlab.rehearsal.costs import plan_text, write_costs
+    from initlab.rehearsal.gpu_plan import gpu_plan_text
     from initlab.rehearsal.proofs import run_proofs
 
     print(f"costs: {write_costs(names, rehearsal_results())}", flush=True)
-    atomic_write_text(rehearsal_results() / "PLAN.md", plan_text(rehearsal_results()) or "")
+    plan = plan_text(rehearsal_results()) or ""
+    grids = gpu_plan_text(rehearsal_results(), LAUNCHES)
+    atomic_write_text(rehearsal_results() / "PLAN.md", plan + (f"\n{grids}" if grids else ""))
     for proof in run_proofs(sweep_dir(".proofs", "rehearsal"), rehearsal_results()):
         print(
             f"proof {proof['proof']}: {'passed' if proof['passed'] else 'FAILED'}; "

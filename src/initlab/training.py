@@ -146,6 +146,21 @@ def score_outputs(outputs: torch.Tensor, y: torch.Tensor, metric: str) -> float:
     raise ValueError(f"unknown metric {metric!r}")
 
 
+def member_scores(outputs: torch.Tensor, y: torch.Tensor, metric: str) -> torch.Tensor:
+    """:func:`score_outputs` of every member of a stack's outputs ``(K, n, ...)``: a length-K
+    float64 tensor. Accuracy stays on the outputs' device (no host read, so a caller can fetch
+    it with other numbers in one transfer); the AUCs copy the outputs to the host once."""
+    if metric == "accuracy":
+        hits = (outputs.argmax(-1) == y).to(torch.float64).sum(-1)
+        return hits / max(len(y), 1)
+    on_host, y_host = outputs.detach().cpu(), y.cpu()
+    scores = [  # a diverged member's outputs have no AUC (scikit-learn refuses NaN)
+        score_outputs(member, y_host, metric) if member.isfinite().all() else math.nan
+        for member in on_host
+    ]
+    return torch.tensor(scores, dtype=torch.float64, device=outputs.device)
+
+
 def score(model: Any, x: torch.Tensor, y: torch.Tensor, metric: str, batch_size: int) -> float:
     """The data set's metric of ``model`` on (x, y) (see :func:`score_outputs`)."""
     if metric == "accuracy":  # the objective's own accuracy (the number evaluate reports)

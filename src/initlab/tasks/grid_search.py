@@ -67,7 +67,7 @@ from initlab.run import Run
 from initlab.setup import Setup, parse_config
 from initlab.tasks.base import TASKS, TaskConfig, TaskResult
 from initlab.tracking import Progress, atomic_write_text
-from initlab.training import FitResult, batches_for, fit, score, score_outputs
+from initlab.training import FitResult, batches_for, fit, member_scores, score
 
 NO_METHOD = "none"  # task.method: the shared grid alone, no variant's own axes
 GRID_FILE = "grid.csv"
@@ -263,17 +263,21 @@ def train_group(
     status = ["completed"] * len(indices)
 
     def on_epoch_end(epoch: int, stack: StackedModels, losses: torch.Tensor) -> list[int]:
-        val = stack.predict(x_val, cfg.eval_batch_size)
-        test = stack.predict(x_test, cfg.eval_batch_size) if len(x_test) else None
-        for row, (k, loss) in enumerate(zip(stack.members, losses.tolist(), strict=True)):
+        # one host read per epoch: losses and every member's scores travel together
+        columns = [losses.detach().to(torch.float64)]
+        columns.append(member_scores(stack.predict(x_val, cfg.eval_batch_size), y_val, data.metric))
+        if len(x_test):
+            test = stack.predict(x_test, cfg.eval_batch_size)
+            columns.append(member_scores(test, y_test, data.metric))
+        table = torch.stack(columns, dim=1).tolist()
+        for k, (loss, val_score, *test_score) in zip(stack.members, table, strict=True):
             nan = math.nan
             scores = {"epoch": epoch + 1, "train_loss": loss, "val_score": nan, "test_score": nan}
             if not math.isfinite(loss):  # its rows end here; it trains no further
                 status[k] = "diverged"
             else:
-                scores["val_score"] = score_outputs(val[row], y_val, data.metric)
-                if test is not None:
-                    scores["test_score"] = score_outputs(test[row], y_test, data.metric)
+                scores["val_score"] = val_score
+                scores["test_score"] = test_score[0] if test_score else nan
             rows[k].append(scores)
         return [k for k in stack.members if status[k] != "diverged"]
 
