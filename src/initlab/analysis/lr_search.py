@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,19 @@ class GdOutcome:
     final_loss: float
 
 
+class _Parameters(nn.Module):
+    """Copies of ``params`` as a trainee of the one loop: its objective is ``loss_fn`` of them
+    (the batch is a placeholder; the loss is already the full-batch loss)."""
+
+    def __init__(self, loss_fn: Callable[[list[Tensor]], Tensor], params: Sequence[Tensor]):
+        super().__init__()
+        self.theta = nn.ParameterList([nn.Parameter(p.detach().clone()) for p in params])
+        self.loss_fn = loss_fn
+
+    def objective(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:  # noqa: ARG002
+        return {"loss": self.loss_fn(list(self.theta)).reshape(1)}
+
+
 def gd_diverges(
     loss_fn_of_params: Callable[[list[Tensor]], Tensor],
     params: Sequence[Tensor],
@@ -131,24 +144,30 @@ def gd_diverges(
     blowup_factor: float = 10.0,
 ) -> GdOutcome:
     """Run ``steps`` steps of full-batch gradient descent from ``params`` (copied, never changed)
-    and report divergence: the loss becomes non-finite or exceeds ``blowup_factor`` times the
-    initial loss, checked before every step and after the last one."""
-    theta = [p.detach().clone().requires_grad_(True) for p in params]
-    initial = float("nan")
-    loss_value = float("nan")
-    for step in range(steps + 1):
-        loss = loss_fn_of_params(theta)
-        loss_value = float(loss.detach())
-        if step == 0:
-            initial = loss_value
-        if not math.isfinite(loss_value) or loss_value > blowup_factor * abs(initial):
-            return GdOutcome(True, step, initial, loss_value)
-        if step == steps:
-            break
-        grads = torch.autograd.grad(loss, theta, allow_unused=True)
-        with torch.no_grad():
-            theta = [
-                (t if g is None else t - lr * g).detach().requires_grad_(True)
-                for t, g in zip(theta, grads, strict=True)
-            ]
-    return GdOutcome(False, steps, initial, loss_value)
+    and report divergence, checked before every step and after the last one.
+
+    The steps are those of the one training loop (:func:`initlab.training.fit`, plain SGD at
+    ``lr``), so is the divergence rule: the loss is non-finite or above ``blowup_factor`` times
+    the initial loss (``task=lr_search`` probes use the same rule with ``task.diverge_factor``).
+    """
+    from initlab.training import Batches, fit
+
+    if steps < 1:
+        raise ValueError("need steps >= 1")
+    model = _Parameters(loss_fn_of_params, params)
+    placeholder = torch.zeros(1)
+    result = fit(
+        model,
+        Batches(placeholder, placeholder, 1, seed=0, shuffle=False),
+        torch.optim.SGD(model.parameters(), lr=lr),
+        epochs=steps,
+        log_every=max(min(steps, 50), 1),  # how often the loop looks (the step is exact)
+        diverge_factor=blowup_factor,
+        check_after_last=True,
+        progress=f"gradient descent lr={lr:.4g}",
+    )
+    initial = result.first_loss[0]
+    if result.status == "diverged":
+        step, value = result.diverged_at_step[0], result.loss_at_divergence[0]
+        return GdOutcome(True, step, initial, value)
+    return GdOutcome(False, steps, initial, result.last_loss[0])
