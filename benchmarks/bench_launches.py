@@ -232,12 +232,10 @@ def e4_stacked(fnn: str, width: int, depth: int, members: int) -> dict:
         data = meta_data(steps * E4_BATCH)
         models = [meta_model(setup, data) for _ in range(members)]
         x_val, y_val = data.split("val")
+        splits = (x_val, y_val, x_val[:0], y_val[:0])
 
-        def on_epoch_end(epoch, stack, losses):  # what grid_search scores after each epoch
-            logits = stack.predict(x_val, 1024)
-            losses.tolist()
-            for row in range(stack.k):
-                (logits[row].argmax(-1) == y_val).float().sum().item()
+        def on_epoch_end(epoch, stack, losses):  # grid_search's own scoring after each epoch
+            grid_search.epoch_scores(stack, losses, splits, "accuracy", setup.task.eval_batch_size)
 
         # train_stacked ends with an evaluation on the whole training set, whose size grows
         # with the steps here; grid_search scores per epoch instead, so it is left out

@@ -185,32 +185,37 @@ def rehearsal_results() -> Path:
     return results_dir("_", "rehearsal").parent
 
 
-def print_plan() -> int:
-    """The plan of the full profile from the rehearsal's measurements (make plan)."""
+def plan_markdown() -> str | None:
+    """The plan from the rehearsal's costs.csv, and the grid searches on one GPU from the
+    launch benchmark; None while there is no costs.csv."""
     from initlab.rehearsal.costs import plan_text
     from initlab.rehearsal.gpu_plan import gpu_plan_text
 
     text = plan_text(rehearsal_results())
     if text is None:
+        return None
+    grids = gpu_plan_text(rehearsal_results(), LAUNCHES)
+    return text + (f"\n{grids}" if grids else "")
+
+
+def print_plan() -> int:
+    """Print the plan of the full profile (make plan) and keep it in results/rehearsal/PLAN.md."""
+    text = plan_markdown()
+    if text is None:
         print(f"no {rehearsal_results() / 'costs.csv'}: run `make rehearse` first", file=sys.stderr)
         return 1
+    atomic_write_text(rehearsal_results() / "PLAN.md", text)
     print(text, end="")
-    grids = gpu_plan_text(rehearsal_results(), LAUNCHES)
-    if grids is not None:
-        print(f"\n{grids}", end="")
     return 0
 
 
 def finish_rehearsal(names: list[str]) -> None:
     """Costs of the runs, the plan, and the proofs of resume and checkpointing at paper size."""
-    from initlab.rehearsal.costs import plan_text, write_costs
-    from initlab.rehearsal.gpu_plan import gpu_plan_text
+    from initlab.rehearsal.costs import write_costs
     from initlab.rehearsal.proofs import run_proofs
 
     print(f"costs: {write_costs(names, rehearsal_results())}", flush=True)
-    plan = plan_text(rehearsal_results()) or ""
-    grids = gpu_plan_text(rehearsal_results(), LAUNCHES)
-    atomic_write_text(rehearsal_results() / "PLAN.md", plan + (f"\n{grids}" if grids else ""))
+    atomic_write_text(rehearsal_results() / "PLAN.md", plan_markdown() or "")
     for proof in run_proofs(sweep_dir(".proofs", "rehearsal"), rehearsal_results()):
         print(
             f"proof {proof['proof']}: {'passed' if proof['passed'] else 'FAILED'}; "

@@ -133,3 +133,24 @@ def test_which_selects_sides_and_validates():
     assert top_only.bottom.numel() == 0 and top_only.top[0] == pytest.approx(4.0)
     with pytest.raises(ValueError):
         lanczos(lambda v: a @ v, 4, which="middle")
+
+
+@pytest.mark.parametrize("stop_at", [1, 7])
+def test_a_run_resumed_from_a_snapshot_equals_the_uninterrupted_run(stop_at):
+    """Resume mid-way (the state a checkpoint holds, copied as a file would), including across
+    a breakdown restart: the matrix has 4 distinct eigenvalues, so Lanczos restarts after 4."""
+    import copy
+
+    a = sym_with_spectrum([5.0] * 3 + [1.0] * 3 + [-2.0] * 3 + [0.5] * 3, seed=3)
+    kwargs = {"k": 5, "tol": 1e-10, "max_iter": 10, "seed": 4}  # k > 4: it must restart
+    whole = lanczos(lambda v: a @ v, 12, **kwargs)
+    assert whole.restarts >= 1 and whole.iterations > stop_at
+    saved = []
+    lanczos(lambda v: a @ v, 12, **kwargs,
+            snapshot=lambda s: saved.append(copy.deepcopy(s)))  # fmt: skip
+    state = next(s for s in saved if s["m"] == stop_at)
+    calls = []
+    resumed = lanczos(lambda v: calls.append(1) or a @ v, 12, **kwargs, resume=state)
+    assert len(calls) == whole.iterations - stop_at  # only the steps after the snapshot
+    assert torch.equal(resumed.ritz_values, whole.ritz_values)
+    assert torch.equal(resumed.top, whole.top) and resumed.restarts == whole.restarts

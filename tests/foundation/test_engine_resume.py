@@ -62,6 +62,14 @@ CASES = {
         2 * 2 * 6,
         ["grid.csv", "selected.csv"],
     ),
+    "train_vae": (
+        ["task=train_vae", "model=resnet_vae", "model.resolution=16", "model.depth=14",
+         "model.width=8", "data=digits", "data.max_train=64", "task.epochs=3",
+         "task.batch_size=16", "task.log_every=3", "task.checkpoint_interval_s=0",
+         "task.grid_examples=0"],
+        3 * 4,
+        [],
+    ),
 }  # fmt: skip
 
 
@@ -169,3 +177,36 @@ def test_hessian_killed_after_a_stage_resumes_at_the_next(tmp_path, stage):
     second = run_train(*args, cwd=tmp_path)
     assert second.returncode == 0, second.stderr[-2000:]
     _assert_same_run(reference, out, ["hessian.csv", "spectrum.csv"])
+
+
+def test_lanczos_killed_mid_way_resumes_at_its_saved_step(tmp_path):
+    """A curvature run hard-killed in the middle of Lanczos (its state saved at every step here)
+    resumes at that step, not at step 0, and ends as an uninterrupted run."""
+    from initlab.tasks.hessian import FAULT_LANCZOS_ENV, LANCZOS_FILE
+
+    overrides = [*HESSIAN, "task.checkpoint_interval_s=0", "task.tol=1e-12"]  # all 8 steps
+    reference = _reference(tmp_path, overrides)
+    out = tmp_path / "interrupted"
+    args = [*QUIET, *overrides, f"hydra.run.dir={out}"]
+    first = run_cli(*args, cwd=tmp_path, env={FAULT_LANCZOS_ENV: "5"})
+    assert first.returncode == 3, first.stderr[-2000:]
+    import torch
+
+    assert torch.load(out / LANCZOS_FILE, weights_only=False)["m"] == 5
+    second = run_train(*args, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "lanczos: resuming at step 5 of 8" in second.stdout + second.stderr  # not at 0
+    assert not (out / LANCZOS_FILE).exists()
+    _assert_same_run(reference, out, ["hessian.csv", "spectrum.csv"])
+
+
+def test_a_preemption_signal_mid_lanczos_saves_its_state_and_the_requeue_resumes(tmp_path):
+    from initlab.tasks.hessian import LANCZOS_FILE, SIGNAL_LANCZOS_ENV
+
+    overrides = [*HESSIAN, "task.tol=1e-12"]  # interval 300 s: only the signal saves
+    reference = _reference(tmp_path, overrides)
+    resumed, stderr = interrupt_and_resume(tmp_path, overrides, {SIGNAL_LANCZOS_ENV: "4"},
+                                           EXIT_CODE)  # fmt: skip
+    assert "preempted by SIGUSR1" in stderr and "Traceback" not in stderr
+    assert not (resumed / LANCZOS_FILE).exists()
+    _assert_same_run(reference, resumed, ["hessian.csv", "spectrum.csv"])

@@ -78,6 +78,8 @@ def lanczos(
     dtype: torch.dtype | None = None,
     device: torch.device | str | None = None,
     return_vectors: bool = False,
+    resume: dict | None = None,
+    snapshot: Callable[[dict], None] | None = None,
 ) -> LanczosResult:
     """The ``k`` largest and/or smallest eigenvalues of the symmetric operator ``matvec`` on R^n.
 
@@ -102,6 +104,11 @@ def lanczos(
     operator has them (as :class:`initlab.analysis.hvp.ChunkedOperator` does), else float64/CPU.
     The start vector is drawn on the CPU from ``generator`` (or ``torch.Generator().manual_seed(
     seed)``), so runs are deterministic given the seed.
+
+    Resume: after every step that goes on, ``snapshot`` (if given) receives the state of the run
+    (basis so far, tridiagonal, next vector, generator state; no copies: write it or drop it);
+    ``lanczos(..., resume=that_state)`` continues from it with the numbers of an uninterrupted
+    run.
     """
     if which not in ("both", "largest", "smallest"):
         raise ValueError(f"which must be 'both', 'largest' or 'smallest', not {which!r}")
@@ -120,12 +127,22 @@ def lanczos(
     alphas: list[float] = []
     betas: list[float] = []  # betas[j] couples q_j and q_{j+1}; the last one is the residual
     norm_est, restarts, converged = 0.0, 0, False
-    q = _random_unit(n, generator, dtype, device, basis[:0])
-    assert q is not None
-    m = 0
+    if resume is None:
+        q = _random_unit(n, generator, dtype, device, basis[:0])
+        assert q is not None
+        m = 0
+    else:
+        m = int(resume["m"])
+        basis[:m] = resume["basis"].to(dtype=dtype, device=device)
+        alphas, betas = list(resume["alphas"]), list(resume["betas"])
+        norm_est, restarts = float(resume["norm_est"]), int(resume["restarts"])
+        q = resume["q"].to(dtype=dtype, device=device)
+        generator.set_state(resume["generator"])
     from initlab.tracking import Progress
 
     progress = Progress(max_iter, "lanczos", unit="matvec")
+    if m:
+        progress.update(m, "resumed")
     while m < max_iter:
         basis[m] = q
         w = matvec(q).to(dtype=dtype, device=device)
@@ -153,6 +170,19 @@ def lanczos(
             q = nxt
         else:
             q = w / beta
+        if snapshot is not None:
+            snapshot(
+                {
+                    "m": m,
+                    "basis": basis[:m],
+                    "alphas": alphas,
+                    "betas": betas,
+                    "q": q,
+                    "norm_est": norm_est,
+                    "restarts": restarts,
+                    "generator": generator.get_state(),
+                }  # fmt: skip
+            )
 
     progress.close()
     kk = min(k, m)

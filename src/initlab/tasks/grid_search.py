@@ -239,6 +239,26 @@ def train_member(
     return rows, "completed"
 
 
+def epoch_scores(
+    stack: StackedModels,
+    losses: torch.Tensor,
+    splits: tuple[torch.Tensor, ...],
+    metric: str,
+    batch_size: int,
+) -> list[list[float]]:
+    """Per member of ``stack``: [epoch train loss, val score, test score (NaN without a test
+    split)] on ``splits`` = (x_val, y_val, x_test, y_test), read from the device in one
+    transfer (the AUC metrics copy each split's outputs once more)."""
+    x_val, y_val, x_test, y_test = splits
+    columns = [losses.detach().to(torch.float64)]
+    columns.append(member_scores(stack.predict(x_val, batch_size), y_val, metric))
+    if len(x_test):
+        columns.append(member_scores(stack.predict(x_test, batch_size), y_test, metric))
+    else:
+        columns.append(torch.full_like(columns[0], math.nan))
+    return torch.stack(columns, dim=1).tolist()
+
+
 def stack_refusal(member: Setup, model: nn.Module, data: DataBundle) -> str | None:
     """Why ``member``'s group cannot train stacked (see the module docstring), or None."""
     return stacking_refusal(model, member.optim)
@@ -258,26 +278,19 @@ def train_group(
         models.append(model if i == indices[0] else new_member_model(setups[i], data, i))
         rng_states.append(torch.get_rng_state())
     x_train, y_train = data.split("train")
-    x_val, y_val, x_test, y_test = scored_splits(cfg, data)
+    scored = scored_splits(cfg, data)
     rows: list[list[dict[str, float]]] = [[] for _ in indices]
     status = ["completed"] * len(indices)
 
     def on_epoch_end(epoch: int, stack: StackedModels, losses: torch.Tensor) -> list[int]:
-        # one host read per epoch: losses and every member's scores travel together
-        columns = [losses.detach().to(torch.float64)]
-        columns.append(member_scores(stack.predict(x_val, cfg.eval_batch_size), y_val, data.metric))
-        if len(x_test):
-            test = stack.predict(x_test, cfg.eval_batch_size)
-            columns.append(member_scores(test, y_test, data.metric))
-        table = torch.stack(columns, dim=1).tolist()
-        for k, (loss, val_score, *test_score) in zip(stack.members, table, strict=True):
+        table = epoch_scores(stack, losses, scored, data.metric, cfg.eval_batch_size)
+        for k, (loss, val_score, test_score) in zip(stack.members, table, strict=True):
             nan = math.nan
             scores = {"epoch": epoch + 1, "train_loss": loss, "val_score": nan, "test_score": nan}
             if not math.isfinite(loss):  # its rows end here; it trains no further
                 status[k] = "diverged"
             else:
-                scores["val_score"] = val_score
-                scores["test_score"] = test_score[0] if test_score else nan
+                scores["val_score"], scores["test_score"] = val_score, test_score
             rows[k].append(scores)
         return [k for k in stack.members if status[k] != "diverged"]
 

@@ -29,18 +29,22 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from initlab import preemption
 from initlab.analysis.fisher import empirical_fisher, true_fisher
 from initlab.analysis.hvp import (
     ChunkedOperator,
@@ -79,6 +83,9 @@ class HessianConfig(TaskConfig, CurvatureData):
     which: str = spec(choices=("both", "largest", "smallest"), help="ends of the spectrum")
     tol: float = spec(min=0.0, min_exclusive=True, help="relative residual of every Ritz value")
     max_iter: int = spec(min=1, help="Lanczos steps (operator applications) at most")
+    checkpoint_interval_s: float = spec(
+        min=0.0, help="seconds of Lanczos work between saves of its state (0: every step)"
+    )
     method: str = spec(
         choices=("cached_graph", "double_backward", "forward_over_reverse"),
         help="how H v is computed (cached_graph keeps every chunk's gradient graph)",
@@ -130,6 +137,8 @@ def curvature_operator(
     return empirical_fisher(model, chunks, params)
 
 
+log = logging.getLogger("initlab")
+
 #: tests: hard-kill the process (as kill -9) right after this stage is saved
 FAULT_STAGE_ENV = "INITLAB_FAULT_AFTER_STAGE"
 STAGES_FILE = "hessian_stages.pt"
@@ -159,6 +168,71 @@ class Stages:
             if os.environ.get(FAULT_STAGE_ENV) == name:
                 os._exit(3)
         return self.done[name]
+
+
+#: tests: hard-kill the process right after the Lanczos state of this step is saved
+FAULT_LANCZOS_ENV = "INITLAB_FAULT_AFTER_LANCZOS_STEP"
+#: tests: deliver a preemption signal to this process after this Lanczos step
+SIGNAL_LANCZOS_ENV = "INITLAB_SIGNAL_AFTER_LANCZOS_STEP"
+LANCZOS_FILE = "hessian_lanczos.pt"
+
+
+class PartialLanczos:
+    """The state of an unfinished Lanczos run, written every ``interval_s`` seconds of work and
+    on a preemption signal, so a killed or requeued run resumes at the last saved step instead
+    of at step 0. The basis so far (``m`` vectors of the operator's size, the bulk) goes to a
+    ``.npy`` file written from the basis in place (no copy in memory), the rest to a small
+    ``.pt`` file naming ``m``; a pair that does not agree (a kill between the two) is ignored."""
+
+    def __init__(self, out_dir: Path | None, interval_s: float) -> None:
+        self.path = None if out_dir is None else Path(out_dir) / LANCZOS_FILE
+        self.interval_s = interval_s
+        self.last = time.monotonic()
+
+    @property
+    def basis_path(self) -> Path | None:
+        return None if self.path is None else self.path.with_suffix(".npy")
+
+    def load(self) -> dict | None:
+        if self.path is None or not self.path.exists() or not self.basis_path.exists():
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=False)
+            basis = np.load(self.basis_path, mmap_mode="r+")  # read into place, not twice
+        except Exception:  # noqa: BLE001 - a torn file: start the stage again
+            return None
+        if basis.shape[0] != state["m"]:
+            return None
+        return {**state, "basis": torch.from_numpy(basis)}
+
+    def save(self, state: dict) -> None:
+        if os.environ.get(SIGNAL_LANCZOS_ENV) == str(state["m"]):
+            preemption.simulate()
+        signal_arrived = preemption.requested() is not None
+        due = time.monotonic() - self.last >= self.interval_s
+        if self.path is not None and (due or signal_arrived):
+            basis = state["basis"].detach().cpu().numpy()
+            temporary = self.basis_path.with_name(f".{self.basis_path.name}.tmp")
+            with open(temporary, "wb") as handle:
+                np.save(handle, basis)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.basis_path)
+            rest = {k: v.cpu() if torch.is_tensor(v) else v for k, v in state.items()}
+            del rest["basis"]
+            buffer = io.BytesIO()
+            torch.save(rest, buffer)
+            atomic_write_bytes(self.path, buffer.getvalue())
+            self.last = time.monotonic()
+            if os.environ.get(FAULT_LANCZOS_ENV) == str(state["m"]):
+                os._exit(3)
+        if signal_arrived:
+            raise preemption.Preempted(preemption.requested(), int(state["m"]))
+
+    def clear(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+            self.basis_path.unlink(missing_ok=True)
 
 
 def spectrum_metrics(
@@ -214,16 +288,25 @@ def hessian_task(cfg: HessianConfig, setup: Setup, data: DataBundle, run: Run) -
         stages = Stages(run.out_dir)
 
         def lanczos_stage() -> dict:
-            start = op.calls
-            found = lanczos(
-                op,
-                op.n,
-                cfg.top_k,
-                which=cfg.which,
-                tol=cfg.tol,
-                max_iter=cfg.max_iter,
-                seed=setup.seed,
-            )
+            partial = PartialLanczos(run.out_dir, cfg.checkpoint_interval_s)
+            resume = partial.load()
+            if resume is not None:
+                log.info("lanczos: resuming at step %d of %d (%s)", resume["m"], cfg.max_iter,
+                         partial.path)  # fmt: skip
+            start = op.calls - (resume["m"] if resume else 0)  # the killed attempt's HVPs count
+            with preemption.watch():
+                found = lanczos(
+                    op,
+                    op.n,
+                    cfg.top_k,
+                    which=cfg.which,
+                    tol=cfg.tol,
+                    max_iter=cfg.max_iter,
+                    seed=setup.seed,
+                    resume=resume,
+                    snapshot=partial.save,
+                )
+            partial.clear()
             return {"result": found, "hvps": op.calls - start}
 
         done = stages.run("lanczos", lanczos_stage)
