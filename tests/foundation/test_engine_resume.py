@@ -184,7 +184,7 @@ def test_lanczos_killed_mid_way_resumes_at_its_saved_step(tmp_path):
     resumes at that step, not at step 0, and ends as an uninterrupted run."""
     from initlab.tasks.hessian import FAULT_LANCZOS_ENV, LANCZOS_FILE
 
-    overrides = [*HESSIAN, "task.checkpoint_interval_s=0", "task.tol=1e-12"]  # all 8 steps
+    overrides = [*HESSIAN, "runtime.checkpoint_every_steps=1", "task.tol=1e-12"]  # 8 steps
     reference = _reference(tmp_path, overrides)
     out = tmp_path / "interrupted"
     args = [*QUIET, *overrides, f"hydra.run.dir={out}"]
@@ -203,7 +203,7 @@ def test_lanczos_killed_mid_way_resumes_at_its_saved_step(tmp_path):
 def test_a_preemption_signal_mid_lanczos_saves_its_state_and_the_requeue_resumes(tmp_path):
     from initlab.tasks.hessian import LANCZOS_FILE, SIGNAL_LANCZOS_ENV
 
-    overrides = [*HESSIAN, "task.tol=1e-12"]  # interval 300 s: only the signal saves
+    overrides = [*HESSIAN, "task.tol=1e-12"]  # every 600 s: only the signal saves
     reference = _reference(tmp_path, overrides)
     resumed, stderr = interrupt_and_resume(tmp_path, overrides, {SIGNAL_LANCZOS_ENV: "4"},
                                            EXIT_CODE)  # fmt: skip

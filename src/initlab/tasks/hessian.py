@@ -58,7 +58,7 @@ from initlab.analysis.spectrum import hutchinson_trace, select_parameters, slq
 from initlab.checkpoints import load_weights
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
-from initlab.run import Run
+from initlab.run import Run, runtime
 from initlab.setup import Setup
 from initlab.tasks.base import TASKS, TaskConfig, TaskResult
 from initlab.tracking import atomic_write_bytes, atomic_write_text
@@ -83,9 +83,6 @@ class HessianConfig(TaskConfig, CurvatureData):
     which: str = spec(choices=("both", "largest", "smallest"), help="ends of the spectrum")
     tol: float = spec(min=0.0, min_exclusive=True, help="relative residual of every Ritz value")
     max_iter: int = spec(min=1, help="Lanczos steps (operator applications) at most")
-    checkpoint_interval_s: float = spec(
-        min=0.0, help="seconds of Lanczos work between saves of its state (0: every step)"
-    )
     method: str = spec(
         choices=("cached_graph", "double_backward", "forward_over_reverse"),
         help="how H v is computed (cached_graph keeps every chunk's gradient graph)",
@@ -178,15 +175,16 @@ LANCZOS_FILE = "hessian_lanczos.pt"
 
 
 class PartialLanczos:
-    """The state of an unfinished Lanczos run, written every ``interval_s`` seconds of work and
-    on a preemption signal, so a killed or requeued run resumes at the last saved step instead
+    """The state of an unfinished Lanczos run, written every ``runtime.checkpoint_every_s``
+    seconds and every ``runtime.checkpoint_every_steps`` steps (0: never) and on a preemption
+    signal, so a killed or requeued run resumes at the last saved step instead
     of at step 0. The basis so far (``m`` vectors of the operator's size, the bulk) goes to a
     ``.npy`` file written from the basis in place (no copy in memory), the rest to a small
     ``.pt`` file naming ``m``; a pair that does not agree (a kill between the two) is ignored."""
 
-    def __init__(self, out_dir: Path | None, interval_s: float) -> None:
+    def __init__(self, out_dir: Path | None, every_s: float, every_steps: int) -> None:
         self.path = None if out_dir is None else Path(out_dir) / LANCZOS_FILE
-        self.interval_s = interval_s
+        self.every_s, self.every_steps = every_s, every_steps
         self.last = time.monotonic()
 
     @property
@@ -209,7 +207,9 @@ class PartialLanczos:
         if os.environ.get(SIGNAL_LANCZOS_ENV) == str(state["m"]):
             preemption.simulate()
         signal_arrived = preemption.requested() is not None
-        due = time.monotonic() - self.last >= self.interval_s
+        due = (self.every_s > 0 and time.monotonic() - self.last >= self.every_s) or (
+            self.every_steps > 0 and state["m"] % self.every_steps == 0
+        )
         if self.path is not None and (due or signal_arrived):
             basis = state["basis"].detach().cpu().numpy()
             temporary = self.basis_path.with_name(f".{self.basis_path.name}.tmp")
@@ -288,7 +288,10 @@ def hessian_task(cfg: HessianConfig, setup: Setup, data: DataBundle, run: Run) -
         stages = Stages(run.out_dir)
 
         def lanczos_stage() -> dict:
-            partial = PartialLanczos(run.out_dir, cfg.checkpoint_interval_s)
+            settings = runtime()
+            partial = PartialLanczos(
+                run.out_dir, settings.checkpoint_every_s, settings.checkpoint_every_steps
+            )
             resume = partial.load()
             if resume is not None:
                 log.info("lanczos: resuming at step %d of %d (%s)", resume["m"], cfg.max_iter,
