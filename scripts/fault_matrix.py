@@ -23,6 +23,9 @@ KINDS = {
     "test_kill_at_a_random_step": "kill -9 + resume",
     "test_preemption_signal": "signal + requeue",
     "test_signal_mid_epoch": "signal + requeue",
+    "test_hessian_killed_after_a_stage": "kill -9 + resume",
+    "test_lanczos_killed_mid_way": "kill -9 + resume",
+    "test_a_preemption_signal_mid_lanczos": "signal + requeue",
     "test_fault_ends_with_one_line": "fault",
     "test_directory_lock": "fault",
 }
