@@ -25,6 +25,7 @@ KINDS = {
     "test_signal_mid_epoch": "signal + requeue",
     "test_hessian_killed_after_a_stage": "kill -9 + resume",
     "test_lanczos_killed_mid_way": "kill -9 + resume",
+    "test_kill_mid_measurement": "kill -9 + resume",
     "test_a_preemption_signal_mid_lanczos": "signal + requeue",
     "test_fault_ends_with_one_line": "fault",
     "test_directory_lock": "fault",

@@ -85,6 +85,12 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
+#: tests: hard-kill the process (as kill -9) after this many units of progress of this process
+#: (steps, probes, members, fits, rows, layers: all ``Progress`` bars together)
+FAULT_PROGRESS_ENV = "INITLAB_FAULT_AFTER_PROGRESS"
+_PROGRESS_UNITS = [0]
+
+
 class Progress:
     """Progress of one piece of work: a tqdm bar on a terminal, else a log line (the ``initlab``
     logger: Hydra's ``<job>.log`` and console) every ``logger.progress_every_s`` seconds with
@@ -107,6 +113,9 @@ class Progress:
 
     def update(self, n: int = 1, note: str | None = None) -> None:
         self.done += n
+        _PROGRESS_UNITS[0] += n
+        if _PROGRESS_UNITS[0] == int(os.environ.get(FAULT_PROGRESS_ENV, "0") or -1):
+            os._exit(3)  # tests: a kill -9 in the middle of any task that reports progress
         if note is not None:
             self.note = note
         if self.bar is not None:

@@ -56,8 +56,12 @@ _PROCESS_STEPS = [0]
 
 
 def reset_step_count() -> None:
-    """A new run starts counting steps for FAULT_ENV / SIGNAL_ENV (``execute`` calls it)."""
+    """A new run starts counting steps for FAULT_ENV / SIGNAL_ENV and progress units for
+    ``tracking.FAULT_PROGRESS_ENV`` (``execute`` calls it)."""
+    from initlab import tracking
+
     _PROCESS_STEPS[0] = 0
+    tracking._PROGRESS_UNITS[0] = 0
 
 
 @dataclass(kw_only=True)

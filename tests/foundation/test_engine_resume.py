@@ -17,6 +17,7 @@ import pytest
 
 from initlab.meter import MEASURED_KEYS
 from initlab.preemption import EXIT_CODE
+from initlab.tracking import FAULT_PROGRESS_ENV
 from initlab.training import FAULT_ENV, SIGNAL_ENV
 from tests.conftest import QUIET, run_cli, run_train
 
@@ -70,6 +71,13 @@ CASES = {
         3 * 4,
         [],
     ),
+    "angles_trained": (
+        ["task=angles", "data=digits", "model.width=16", "model.depth=2", "task.seeds=2",
+         "task.train=true", "task.epochs=1", "task.examples=64", "task.data_pairs=32",
+         "task.pairs_per_cosine=4"],
+        2 * 20,  # two draws, one epoch each
+        ["angles.csv", "draws.csv"],
+    ),
 }  # fmt: skip
 
 
@@ -97,7 +105,7 @@ def interrupt_and_resume(
     """Interrupt (a kill needs its own process; a signal is delivered to this one), resume."""
     out = tmp_path / "interrupted"
     args = [*QUIET, *overrides, f"hydra.run.dir={out}"]
-    interrupt = run_cli if FAULT_ENV in env else run_train
+    interrupt = run_cli if {FAULT_ENV, FAULT_PROGRESS_ENV} & set(env) else run_train
     first = interrupt(*args, cwd=tmp_path, env=env)
     assert first.returncode == expect_rc, first.stderr[-2000:]
     second = run_train(*args, cwd=tmp_path)
@@ -210,3 +218,34 @@ def test_a_preemption_signal_mid_lanczos_saves_its_state_and_the_requeue_resumes
     assert "preempted by SIGUSR1" in stderr and "Traceback" not in stderr
     assert not (resumed / LANCZOS_FILE).exists()
     _assert_same_run(reference, resumed, ["hessian.csv", "spectrum.csv"])
+
+
+# tasks without optimizer steps, killed after a unit of their progress (a fit, a Hessian row, a
+# layer); they keep nothing partial, so the rerun redoes the work and must end as an
+# uninterrupted run, with no rows of the killed attempt left
+MEASUREMENTS = {
+    "sklearn_baselines": (
+        ["task=sklearn_baselines", "data=iris", "data.val_fraction=0.2"],
+        5,
+        ["baselines.csv", "selected.csv"],
+    ),
+    "hessian_structure": (
+        ["task=hessian_structure", "data=iris", "model.depth=1", "model.width=4",
+         "task.samples=64", "task.chunk_size=32"],
+        7,
+        ["hessian_blocks.csv", "hessian_matrix.csv"],
+    ),
+    "activation_stats": (
+        ["task=activation_stats", "data=digits", "model.depth=6", "model.width=16"],
+        3,
+        ["activations.csv"],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(MEASUREMENTS))
+def test_kill_mid_measurement_then_rerun_equals_uninterrupted(tmp_path, name):
+    overrides, units, files = MEASUREMENTS[name]
+    reference = _reference(tmp_path, overrides)
+    resumed, _ = interrupt_and_resume(tmp_path, overrides, {FAULT_PROGRESS_ENV: str(units)}, 3)
+    _assert_same_run(reference, resumed, files)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -63,17 +64,22 @@ def activation_stats(model: InitlabModel, x: torch.Tensor) -> list[LayerStats]:
     and both kinds of statistics see the same draw. Pre-activations are summarised as they pass
     (not kept: at 128 layers of width 1024 on 4096 inputs they would hold 2 GB).
     """
+    from initlab.tracking import Progress
+
     pre: list[LayerStats] = []
-    handles = [
-        layer.register_forward_hook(
-            lambda _m, _i, out: pre.append(_stats(len(pre) + 1, "pre", out))
-        )
-        for layer in hidden_linears(model)
-    ]
+    layers = hidden_linears(model)
+    progress = Progress(len(layers), "activation statistics", unit="layer")
+
+    def summarise(_module: nn.Module, _inputs: Any, out: torch.Tensor) -> None:
+        pre.append(_stats(len(pre) + 1, "pre", out))
+        progress.update(1)
+
+    handles = [layer.register_forward_hook(summarise) for layer in layers]
     try:
         with torch.no_grad():
             outputs = model.layer_outputs(x)
     finally:
         for handle in handles:
             handle.remove()
+        progress.close()
     return pre + [_stats(i + 1, "post", h) for i, h in enumerate(outputs)]
