@@ -63,6 +63,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if tp is Any:
+        _refuse_nonfinite(value, key)
         return value
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
@@ -90,6 +91,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if tp in (dict, Mapping) or origin in (dict, Mapping):
         if not isinstance(value, Mapping):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        _refuse_nonfinite(value, key)
         return dict(value)
     if tp is bool:
         if isinstance(value, bool):
@@ -114,6 +116,19 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     raise TypeError(
         f"unsupported schema type {tp!r} for {key}"
     )  # a bug in a schema, not user input
+
+
+def _refuse_nonfinite(value: Any, key: str) -> None:
+    """NaN or inf anywhere inside an untyped value (a grid's axes, an optimizer mapping) is
+    refused like a typed float's, naming the key path down to it."""
+    if isinstance(value, float) and not math.isfinite(value) and not _allows_infinity(key):
+        raise ConfigError(f"{key}: {value!r} is not a finite number; give a finite value")
+    if isinstance(value, Mapping):
+        for name, item in value.items():
+            _refuse_nonfinite(item, f"{key}.{name}")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _refuse_nonfinite(item, f"{key}[{i}]")
 
 
 # Keys whose value may be +inf by design (none yet; NaN is refused everywhere).

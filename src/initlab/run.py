@@ -28,7 +28,7 @@ import torch
 import yaml
 
 from initlab.config import ConfigError, spec
-from initlab.tracking import LoggerConfig, Tracker, atomic_write_bytes, atomic_write_text
+from initlab.tracking import LoggerConfig, Tracker, atomic_write_bytes, atomic_write_text, row_step
 
 # Keys that change how a run is watched, not what it computes: left out of the config hash.
 NON_SEMANTIC_KEYS = ("logger", "device", "claims", "runtime")
@@ -317,6 +317,7 @@ class Run:
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         state = {
             **state,
+            "logged_rows": len(self._rows_of(state.get("phase"), state.get("step"))),
             "config_hash": self.hash,
             "wall_time": self.wall_time(),
             "saved_at": time.time(),
@@ -333,7 +334,24 @@ class Run:
             # written by an earlier process: its time adds to this one's (a checkpoint this
             # process wrote, in an earlier phase, is already counted)
             self.previous_wall_time = float(state.get("wall_time", 0.0))
+        logged = len(self._rows_of(state.get("phase"), state.get("step")))
+        if logged < state.get("logged_rows", 0):
+            raise ResumeError(
+                f"hydra.run.dir: {self.tracker.csv.path} holds {logged} of the "
+                f"{state['logged_rows']} rows logged up to the checkpoint's step {state['step']} "
+                "(emptied or cut short?); put the whole file back, or move the run directory "
+                "aside to start afresh"
+            )
         return state
+
+    def _rows_of(self, phase: str | None, step: int | None) -> list[dict[str, Any]]:
+        """``metrics.csv`` rows of ``phase`` (every row if None) up to ``step``."""
+        return [
+            row
+            for row in self.tracker.csv.rows
+            if (phase is None or row.get("phase") == str(phase))
+            and (step is None or (row_step(row) or 0) <= step)
+        ]
 
     def wall_time(self) -> float:
         return self.previous_wall_time + time.time() - self.started

@@ -173,7 +173,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _step_of(row: dict[str, Any]) -> int | None:
+def row_step(row: dict[str, Any]) -> int | None:
     try:
         return int(float(row.get("step", 0)))
     except (TypeError, ValueError):
@@ -201,13 +201,13 @@ class MetricsCSV:
                     "to resume with a fresh log, or choose another output directory"
                 ) from None
             # a row cut short by a kill while it was appended has no readable step: drop it
-            self.rows = [r for r in rows if _step_of(r) is not None]
+            self.rows = [r for r in rows if row_step(r) is not None]
 
     def keep_until(self, step: int, phase: str | None = None) -> None:
         """Drop rows logged after ``step`` (of ``phase`` only, if given): a resume redoes them."""
 
         def keep(row: dict[str, Any]) -> bool:
-            later = (_step_of(row) or 0) > step
+            later = (row_step(row) or 0) > step
             return not later or (phase is not None and row.get("phase") != phase)
 
         self.rows = [r for r in self.rows if keep(r)]

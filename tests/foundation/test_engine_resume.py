@@ -221,8 +221,8 @@ def test_a_preemption_signal_mid_lanczos_saves_its_state_and_the_requeue_resumes
 
 
 # tasks without optimizer steps, killed after a unit of their progress (a fit, a Hessian row, a
-# layer); they keep nothing partial, so the rerun redoes the work and must end as an
-# uninterrupted run, with no rows of the killed attempt left
+# layer, a draw, a theorem); they keep nothing partial, so the rerun redoes the work and must end
+# as an uninterrupted run, with no rows of the killed attempt left
 MEASUREMENTS = {
     "sklearn_baselines": (
         ["task=sklearn_baselines", "data=iris", "data.val_fraction=0.2"],
@@ -239,6 +239,19 @@ MEASUREMENTS = {
         ["task=activation_stats", "data=digits", "model.depth=6", "model.width=16"],
         3,
         ["activations.csv"],
+    ),
+    "angles": (
+        ["task=angles", "data=digits", "model.width=16", "model.depth=3", "task.seeds=3",
+         "task.examples=64", "task.data_pairs=32", "task.pairs_per_cosine=4"],
+        2,
+        ["angles.csv", "draws.csv"],
+    ),
+    "selu_theory": (
+        ["task=selu_theory", "task.grid_points=5", "task.variance_grid_points=5",
+         "task.fixed_point_grid_points=3", "task.field_points=5"],
+        2,  # constants and Theorem 1 done
+        ["selu_constants.csv", "alpha_dropout.csv", "selu_theorems.csv",
+         "selu_vector_field.csv"],
     ),
 }  # fmt: skip
 

@@ -193,6 +193,70 @@ def _unchanged(x: np.ndarray, y: np.ndarray) -> None:
     pass
 
 
+def _uci_file(change: Callable[[bytes], bytes]) -> Callable[[Path], list[str]]:
+    """The toy UCI set with its data file's bytes changed (emptied, cut short, ...)."""
+
+    def prepare(tmp: Path) -> list[str]:
+        extra = _uci(_unchanged)(tmp)
+        path = tmp / "raw" / "uci121" / "toy" / "toy_R.dat"
+        path.write_bytes(change(path.read_bytes()))
+        return extra
+
+    return prepare
+
+
+def _ragged_row(content: bytes) -> bytes:
+    lines = content.splitlines(keepends=True)
+    lines[3] = b"\t".join(lines[3].split(b"\t")[:2]) + b"\n"  # a row with 1 of 3 features
+    return b"".join(lines)
+
+
+def _idx(kind: int, shape: tuple[int, ...], values: np.ndarray) -> bytes:
+    """An IDX file as MNIST publishes it: magic (0, 0, 8 = uint8, rank), big-endian sizes."""
+    header = bytes([0, 0, 8, len(shape)]) + b"".join(n.to_bytes(4, "big") for n in shape)
+    assert kind == len(shape)
+    return header + values.astype(np.uint8).tobytes()
+
+
+def _mnist(side: int = 28, labels: int = 10, cut: bool = False) -> Callable[[Path], list[str]]:
+    """MNIST in its four IDX files (8 train, 4 test images), with a fault: images of another
+    size, labels outside 0..9, or the image files cut short."""
+
+    def prepare(tmp: Path) -> list[str]:
+        folder = tmp / "raw" / "MNIST" / "raw"
+        folder.mkdir(parents=True)
+        rng = np.random.default_rng(0)
+        for split, n in (("train", 8), ("t10k", 4)):
+            pixels = rng.integers(0, 256, size=(n, side, side))
+            images = _idx(3, (n, side, side), pixels)
+            if cut:
+                images = images[: len(images) // 2]
+            (folder / f"{split}-images-idx3-ubyte").write_bytes(images)
+            targets = (np.arange(n) + 3) % labels
+            (folder / f"{split}-labels-idx1-ubyte").write_bytes(_idx(1, (n,), targets))
+        return [f"data.root={tmp / 'raw'}", "data.val_fraction=0.25"]
+
+    return prepare
+
+
+def _htru2_text(content: bytes) -> Callable[[Path], list[str]]:
+    def prepare(tmp: Path) -> list[str]:
+        folder = tmp / "raw" / "htru2"
+        folder.mkdir(parents=True)
+        (folder / "HTRU_2.csv").write_bytes(content)
+        return [f"data.root={tmp / 'raw'}"]
+
+    return prepare
+
+
+def _cut_cifar(tmp: Path) -> list[str]:
+    extra = _cifar(_cifar_batch())(tmp)
+    path = tmp / "raw" / "cifar-10-batches-py" / "data_batch_3"
+    content = path.read_bytes()
+    path.write_bytes(content[: len(content) // 2])
+    return extra
+
+
 CASES: dict[str, Case] = {
     "lr_nan": Case(["optim.lr=nan"], "optim.lr: nan is not a finite number", leaves_nothing=True),
     "lr_inf": Case(["optim.lr=inf"], "optim.lr: inf is not a finite number", leaves_nothing=True),
@@ -265,7 +329,35 @@ CASES: dict[str, Case] = {
     "full_disk": Case(
         ["model.width=128"], "cannot write", limit_file_size=48 * 1024,
     ),
+    # more of the files a resumed directory holds, and of the data files, each spoiled
+    "empty_summary_json": Case([], "", prepare=_spoil("summary.json", b""), rc=0),
+    "truncated_config_yaml": Case(
+        [], "config.yaml", prepare=_truncate("config.yaml"), keeps=["checkpoint.pt", "metrics.csv"],
+    ),
+    "empty_metrics_csv": Case(
+        [], "metrics.csv", prepare=_spoil("metrics.csv", b""), keeps=["checkpoint.pt"],
+    ),
+    "mnist_truncated": Case(["data=mnist"], "mnist files", prepare=_mnist(cut=True)),
+    "mnist_wrong_shape": Case(["data=mnist"], "28x28", prepare=_mnist(side=14)),
+    "mnist_label_out_of_range": Case(["data=mnist"], "outside 0..9", prepare=_mnist(labels=13)),
+    "cifar_truncated": Case(["data=cifar10"], "cifar10 files", prepare=_cut_cifar),
+    "uci_empty": Case(["data=uci121"], "toy_R.dat", prepare=_uci_file(lambda b: b"")),
+    "uci_truncated": Case(
+        ["data=uci121"], "toy_R.dat", prepare=_uci_file(lambda b: b[: len(b) // 2 - 3]),
+    ),
+    "uci_wrong_shape": Case(["data=uci121"], "toy_R.dat", prepare=_uci_file(_ragged_row)),
+    "htru2_empty": Case(["data=htru2"], "HTRU_2.csv is corrupt", prepare=_htru2_text(b"")),
+    "htru2_garbage": Case(
+        ["data=htru2"], "HTRU_2.csv is corrupt", prepare=_htru2_text(b"\x00\xffgarbage"),
+    ),
+    "htru2_wrong_shape": Case(
+        ["data=htru2"], "(3 columns; expected 9", prepare=_htru2_text(b"1,2,3\n4,5,6\n7,8,9\n"),
+    ),
 }  # fmt: skip
+
+# the default suite tries one case of each kind of file; the variants run with -m slow
+SLOW_CASES = {"empty_summary_json", "truncated_config_yaml", "mnist_truncated", "cifar_truncated",
+              "uci_empty", "uci_truncated", "htru2_empty", "htru2_garbage"}  # fmt: skip
 
 
 def run_case(tmp_path: Path, case: Case) -> tuple[subprocess.CompletedProcess, Path]:
@@ -318,7 +410,9 @@ def check_outcome(case: Case, done: subprocess.CompletedProcess, out: Path) -> N
         assert json.loads((out / "summary.json").read_text())["status"] == "failed"
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_CASES else n for n in CASES]
+)
 def test_fault_ends_with_one_line(tmp_path, name):
     case = CASES[name]
     done, out = run_case(tmp_path, case)

@@ -80,6 +80,13 @@ def build_mnist(cfg: VisionConfig) -> DataBundle:
             lambda: MNIST(root, train=True, download=True), "MNIST", raw, MNIST_FILES, MNIST_URL
         )
     train, test = MNIST(root, train=True), MNIST(root, train=False)
+    for split in (train, test):
+        if tuple(split.data.shape[1:]) != (28, 28) or len(split.data) != len(split.targets):
+            raise DataUnavailableError(
+                f"data.name: mnist: {raw} holds images of shape {tuple(split.data.shape)} and "
+                f"{len(split.targets)} labels; MNIST's are 28x28, one label each. Replace the "
+                f"files with the originals from {MNIST_URL}"
+            )
     x = train.data.numpy()[:, None].astype(np.float32) / 255.0
     x_test = test.data.numpy()[:, None].astype(np.float32) / 255.0
     parts = _with_val_split(

@@ -24,7 +24,7 @@ from initlab.run import Run
 from initlab.setup import Setup
 from initlab.tasks.base import TASKS, TaskConfig, TaskResult
 from initlab.theory import selu as th
-from initlab.tracking import atomic_write_text
+from initlab.tracking import Progress, atomic_write_text
 
 
 @dataclass(kw_only=True)
@@ -64,10 +64,13 @@ def _constants() -> list[dict[str, Any]]:
     return [{"quantity": k, "value": repr(float(v))} for k, v in values.items()]
 
 
-def _theorem_rows(cfg: SeluTheoryConfig) -> list[dict[str, Any]]:
+def _theorem_rows(cfg: SeluTheoryConfig, progress: Progress) -> list[dict[str, Any]]:
     t1 = th.check_theorem1(cfg.grid_points, fixed_point_grid_points=cfg.fixed_point_grid_points)
+    progress.update(note="theorem 1")
     t2 = th.check_theorem2(cfg.variance_grid_points)
+    progress.update(note="theorem 2")
     t3 = th.check_theorem3(cfg.variance_grid_points)
+    progress.update(note="theorem 3")
     one = {
         "max_spectral_norm": t1.max_spectral_norm,
         "mu_tilde_min": t1.mu_tilde_range[0],
@@ -105,6 +108,8 @@ def _theorem_rows(cfg: SeluTheoryConfig) -> list[dict[str, Any]]:
 
 @TASKS.register("selu_theory", SeluTheoryConfig)
 def selu_theory_task(cfg: SeluTheoryConfig, setup: Setup, data: DataBundle, run: Run) -> TaskResult:
+    # five parts: constants and alpha-dropout, Theorems 1, 2 and 3, the vector field
+    progress = Progress(5, "selu theory", unit="part")
     constants = _constants()
     _write(run, "selu_constants.csv", constants)
     dropout = []
@@ -114,7 +119,8 @@ def selu_theory_task(cfg: SeluTheoryConfig, setup: Setup, data: DataBundle, run:
             {"rate": rate, "keep_rate": 1.0 - rate, "a": a, "b": b, "alpha_prime": alpha_prime}
         )
     _write(run, "alpha_dropout.csv", dropout)
-    theorems = _theorem_rows(cfg)
+    progress.update(note="constants")
+    theorems = _theorem_rows(cfg, progress)
     _write(run, "selu_theorems.csv", theorems)
     mu, nu, dmu, dnu = th.vector_field(
         np.linspace(*cfg.field_mu, cfg.field_points), np.linspace(*cfg.field_nu, cfg.field_points)
@@ -123,6 +129,8 @@ def selu_theory_task(cfg: SeluTheoryConfig, setup: Setup, data: DataBundle, run:
         {"mu": mu.ravel(), "nu": nu.ravel(), "dmu": dmu.ravel(), "dnu": dnu.ravel()}
     )
     _write(run, "selu_vector_field.csv", field)
+    progress.update(note="vector field")
+    progress.close()
     metrics = {row["quantity"]: float(row["value"]) for row in constants[:2]}
     metrics |= {
         f"theorem{row['theorem']}_{row['quantity']}": row["value"]
