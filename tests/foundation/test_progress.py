@@ -44,6 +44,69 @@ LINES = "logger.progress=auto"  # off a terminal: log lines (QUIET says off)
             ["task=hessian", "data=iris", "model.depth=1", "model.width=4", "task.max_iter=5"],
             "lanczos: ",
         ),  # fmt: skip
+        (
+            [
+                "task=selu_theory",
+                "task.grid_points=3",
+                "task.variance_grid_points=3",
+                "task.fixed_point_grid_points=2",
+                "task.field_points=3",
+            ],
+            "selu theory: 5/5 parts",
+        ),
+        # the other tasks' lines run with -m slow (each is the same Progress, called per unit)
+        pytest.param(
+            ["task=activation_stats", "data=digits", "model.depth=3", "model.width=8"],
+            "activation statistics: ",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            [
+                "task=angles",
+                "data=digits",
+                "model.depth=2",
+                "model.width=8",
+                "task.seeds=2",
+                "task.examples=32",
+                "task.data_pairs=16",
+                "task.pairs_per_cosine=4",
+            ],
+            "angles: ",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            [
+                "task=hessian_structure",
+                "data=iris",
+                "model.depth=1",
+                "model.width=4",
+                "task.samples=32",
+                "task.chunk_size=16",
+            ],
+            "dense hessian: ",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            ["task=sklearn_baselines", "data=iris", "data.val_fraction=0.2"],
+            "sklearn_baselines: ",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            [
+                "task=train_vae",
+                "model=resnet_vae",
+                "model.resolution=16",
+                "model.depth=14",
+                "model.width=8",
+                "data=digits",
+                "data.max_train=32",
+                "task.epochs=1",
+                "task.batch_size=16",
+                "task.grid_examples=0",
+            ],
+            "elapsed",
+            marks=pytest.mark.slow,
+        ),
     ],
 )
 def test_progress_lines_reach_train_log_and_stderr(tmp_path, overrides, expected):
