@@ -29,6 +29,7 @@ KINDS = {
     "test_a_preemption_signal_mid_lanczos": "signal + requeue",
     "test_fault_ends_with_one_line": "fault",
     "test_directory_lock": "fault",
+    "test_output_dir_on_a_read_only": "fault",
 }
 
 
