@@ -240,7 +240,8 @@ def unrecorded_sweep_keys(
     """Keys the sweep varies (more than one choice in the experiment's params or on the command
     line) that the experiment's ``record`` list does not name (``seed`` needs no naming): their
     runs would share one identity, hence one directory."""
-    varied = {k.lstrip("+~"): len(v) > 1 for k, v in sweep_params(name, profile).items()}
+    params = _params(config_name(name, profile))
+    varied = {k.lstrip("+~"): _is_sweep(v) for k, v in params.items()}
     for override in overrides:
         key, _, value = override.partition("=")
         if not key.startswith("hydra."):

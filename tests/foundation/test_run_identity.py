@@ -85,6 +85,10 @@ def test_a_sweep_over_a_key_that_is_not_recorded_is_refused_before_anything_runs
     assert (
         experiments.unrecorded_sweep_keys("smoke_train", "quick", ["init=choice(he,lecun)"]) == []
     )
+    # an experiment whose own params sweep with range()/choice()
+    params = {"init": "he", "model.width": "range(8,24,8)"}
+    monkeypatch.setattr(experiments, "_params", lambda config: params)
+    assert experiments.unrecorded_sweep_keys("smoke_train", "quick", []) == ["model.width"]
 
 
 def test_a_rerun_with_logger_and_device_keys_runs_nothing_and_collects_the_same_rows(
