@@ -270,7 +270,8 @@ def changed_unrecorded_keys(
         if key.split(".")[0] in (*WATCH_ONLY_KEYS, "record", "profile"):
             continue
         candidates.append((override, key))
-    runs = sorted(sweep_dir(name, profile).rglob("config.yaml")) if candidates else []
+    # each run folder's own resolved config (not Hydra's .hydra/config.yaml, nor W&B's files)
+    runs = sorted(sweep_dir(name, profile).glob("*/config.yaml")) if candidates else []
     cfg = _point(name, profile, overrides) if runs else None
     if cfg is None:
         return []

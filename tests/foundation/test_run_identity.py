@@ -223,6 +223,8 @@ def test_a_changed_key_outside_the_identity_is_refused_before_anything_runs(
     _write_run(run)
     config = {"model": {"name": "mlp", "width": 16}, "data": {"name": "iris"}, "seed": 0}
     (run / "config.yaml").write_text(json.dumps(config))
+    (run / ".hydra").mkdir()  # Hydra's copy holds the last command's config: not the run's
+    (run / ".hydra" / "config.yaml").write_text(json.dumps({**config, "model": {"width": 8}}))
     check = experiments.changed_unrecorded_keys
     assert check("smoke_train", "quick", ["model.width=32"]) == [
         ("model.width=32", "model.width", "init=he,seed=0", 16)
