@@ -123,24 +123,23 @@ def _text(value: Any) -> str:
 
 def _run_name_of_config(*, _root_: Any) -> str:
     """``${initlab.run_name:}``: the run folder's name from the job's composed config (Hydra
-    resolves ``hydra.sweep.subdir`` per sweep member). A ``record`` key missing from the config
-    names the folder ``record-error``; the run then refuses it in one line."""
+    resolves ``hydra.sweep.subdir`` per sweep member), with the values :func:`recorded` gives.
+    Only the recorded keys are resolved (a group by its ``name``). A ``record`` key missing from
+    the config names the folder ``record-error``; the run then refuses it in one line."""
     from omegaconf import OmegaConf
 
-    tops = {str(k).split(".")[0] for k in [*(_root_.get("record") or []), PROFILE, SEED]}
-    config = {}
-    for top in sorted(tops):
-        if top in _root_:
-            node = _root_[top]
-            config[top] = (
-                OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
-            )
-    config["record"] = [str(k) for k in (_root_.get("record") or [])]
-    try:
-        values = recorded(config)
-    except ConfigError:
-        return "record-error"
-    return run_name(run_identity(values, config.get(SEED)))
+    missing = object()
+    values = {}
+    for key in [*(str(k) for k in _root_.get("record") or []), PROFILE]:
+        node = OmegaConf.select(_root_, key, default=missing)
+        if node is missing:
+            return "record-error"
+        if OmegaConf.is_dict(node):
+            node = node.get("name", key)
+        values[key] = (
+            OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+        )
+    return run_name(run_identity(values, OmegaConf.select(_root_, SEED)))
 
 
 def _register_resolver() -> None:

@@ -46,7 +46,7 @@ def test_the_hydra_resolver_names_a_folder_from_the_jobs_config():
     cfg = OmegaConf.create(
         {
             "record": ["init", "model.depth"],
-            "init": {"name": "he", "gain": 1.0},
+            "init": {"name": "he", "gain": "${oc.env:INITLAB_NOT_SET_ANYWHERE}"},  # not read
             "model": {"depth": "${depth}"},
             "depth": 3,
             "seed": 7,
