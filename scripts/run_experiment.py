@@ -3,7 +3,9 @@
     python scripts/run_experiment.py b1_b3_angles [--profile quick|full] [hydra overrides...]
 
 The quick profile runs ``conf/experiment/<name>.yaml``, the full one ``<name>_full.yaml``.
-Runs live in ``outputs/<profile>/<name>/``; re-running skips finished runs and resumes the rest.
+Runs live in ``outputs/<profile>/<name>/``, one folder per run named by its recorded keys and seed
+(``init=he,seed=0``); re-running skips finished runs and resumes the rest, whatever logger, device
+or runtime keys it adds (``logger.wandb.mode=offline`` re-runs nothing).
 """
 
 from __future__ import annotations

@@ -6,6 +6,14 @@ directories). Each row of the collected table gets the run's recorded keys as le
 the ``record`` list its experiment declares (``arm``, ``model.depth``, ``seed``, ...) and its
 ``profile``, as the run wrote them into ``summary.json["recorded"]``, plus the run's ``status``.
 :func:`check_claims` then checks the columns each claim of the experiment declares it reads.
+
+A run is counted once: its recorded keys and its seed are its identity
+(:func:`initlab.columns.summary_identity`), and :func:`collect` refuses a sweep in which two runs
+share one, whatever their status (completed, diverged, failed or preempted: a failed copy would
+count too), with one line naming the keys and both directories, and writes nothing. It does not
+pick one of them: which one is meant (an older copy, another config of the same keys) is the
+user's to say, by moving the other out of the sweep's directory and running the experiment again
+(its finished runs are skipped, and it collects again).
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from initlab.columns import RECORDED, RUN, STATUS
+from initlab.columns import RECORDED, RUN, STATUS, describe_identity, summary_identity
 from initlab.tracking import atomic_write_text
 
 SKIP_SUMMARY_KEYS = ("versions", RECORDED)
@@ -29,16 +37,37 @@ class ContractError(Exception):
     """A collected table lacks a column a claim of its experiment declares it reads."""
 
 
+class DuplicateRunError(Exception):
+    """Two runs of one sweep share their identity (recorded keys and seed)."""
+
+
 def run_dirs(sweep_dir: Path) -> list[Path]:
     """Directories under ``sweep_dir`` that hold a run (a summary.json), in a stable order."""
     return sorted(p.parent for p in Path(sweep_dir).rglob("summary.json"))
 
 
 def collect(sweep_dir: Path, out_dir: Path) -> dict[str, Path]:
-    """Write ``out_dir/<table>.csv`` for every table found; returns table name -> path."""
+    """Write ``out_dir/<table>.csv`` for every table found; returns table name -> path.
+
+    Raises DuplicateRunError (before writing anything) if two runs share their identity.
+    """
     tables: dict[str, list[pd.DataFrame]] = {}
+    seen: dict[str, tuple[Path, Any]] = {}
     for run_dir in run_dirs(sweep_dir):
         summary: dict[str, Any] = json.loads((run_dir / "summary.json").read_text())
+        identity = summary_identity(summary)
+        if identity is not None:
+            key = json.dumps(list(identity.items()), default=str)
+            if key in seen:
+                first, status = seen[key]
+                raise DuplicateRunError(
+                    f"{sweep_dir}: runs {first.relative_to(sweep_dir)} ({status}) and "
+                    f"{run_dir.relative_to(sweep_dir)} ({summary.get(STATUS)}) have the same "
+                    f"recorded keys ({describe_identity(identity)}), and a run is counted once; "
+                    f"move the one you do not want out of {sweep_dir} and run the experiment "
+                    "again (its finished runs are skipped)"
+                )
+            seen[key] = (run_dir, summary.get(STATUS))
         lead = {
             RUN: str(run_dir.relative_to(sweep_dir)),
             **(summary.get(RECORDED) or {}),

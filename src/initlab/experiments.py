@@ -6,8 +6,10 @@ the scale changes; the rehearsal profile runs the ``_full`` configs with the wor
 cut (:mod:`initlab.rehearsal.profile`) on synthetic files in the real formats.
 Its sweep runs through Hydra's multirun (locally one run at a time, or
 through any Hydra launcher such as ``hydra/launcher=slurm``) into ``outputs/<profile>/<name>/``,
-one directory per sweep point named by its overrides, so a re-run finds finished runs (skipped)
-and unfinished ones (resumed from their checkpoints).
+one directory per run named by its identity, the keys its experiment records with their values
+and its seed (:func:`initlab.columns.run_name`: ``arm=resnet_he,model.depth=4,seed=0``), not by
+the command's overrides: a re-run finds finished runs (skipped) and unfinished ones (resumed from
+their checkpoints) whatever else it sets (``logger.wandb.mode=offline``, ``device=...``).
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from initlab import sweep_progress
-from initlab.collect import ContractError, check_claims, collect
+from initlab.collect import ContractError, DuplicateRunError, check_claims, collect, run_dirs
+from initlab.columns import RUN_NAME_RESOLVER, SEED, run_name, summary_identity
 from initlab.compose import CONF_DIR
 from initlab.rehearsal import profile as rehearsal
 
@@ -99,17 +104,12 @@ def profile_overrides(name: str, profile: str) -> tuple[list[list[str]], dict[st
         }
         if any(arm_cuts != cuts for arm_cuts in arms.values()):
             per_arm = arms
-    keys = {c.partition("=")[0] for c in cuts}.union(
-        *({c.partition("=")[0] for c in arm_cuts} for arm_cuts in per_arm.values())
-    )
-    # the cuts stay out of the run directories' names (the sweep's own keys name them)
-    hidden = ",".join(["experiment", "profile", *sorted(keys)])
-    names = f"hydra.job.config.override_dirname.exclude_keys=[{hidden}]"
+    # the cuts are not recorded, so they stay out of the run directories' names
     env = {"INITLAB_DATA_ROOT": str(rehearsal.data_root())}
     if not per_arm:
-        return [[*cuts, names, *segment] for segment in segments], env
+        return [[*cuts, *segment] for segment in segments], env
     return [
-        [*arm_cuts, names, f"{arm_key}={arm}", *segment]
+        [*arm_cuts, f"{arm_key}={arm}", *segment]
         for arm, arm_cuts in per_arm.items()
         for segment in segments
     ], env
@@ -167,6 +167,11 @@ def run_experiment(
         # The quick profile's networks are small: one torch thread per run avoids oversubscribing
         # a shared CPU, which made runs several times slower. Set OMP_NUM_THREADS to override.
         env.setdefault("OMP_NUM_THREADS", "1")
+    problem = identity_problem(name, profile, overrides)
+    if problem:
+        print(f"initlab: error: {name}: {problem}", file=sys.stderr)
+        return 2
+    adopt_run_dirs(sweep_dir(name, profile))
     given = {o.partition("=")[0] for o in overrides}  # keys the caller sets win over segments'
     unique: list[list[str]] = []
     for segment in segments:
@@ -181,13 +186,183 @@ def run_experiment(
         if code != 0:
             return code
     out_dir = results_dir(name, profile, results_root)
-    collect(sweep_dir(name, profile), out_dir)
+    try:
+        collect(sweep_dir(name, profile), out_dir)
+    except DuplicateRunError as err:
+        print(f"initlab: error: {err}", file=sys.stderr)
+        return 1
     try:
         check_claims(out_dir, declared_claims(name, profile))
     except ContractError as err:
         print(f"initlab: {name}: {err}", file=sys.stderr)
         return 1
     return 0
+
+
+#: Hydra's sweep functions: an override whose value starts with one expands into several runs
+_SWEEP_FUNCTION = re.compile(r"^(range|choice|glob|interval|shuffle|sort|tag)\(")
+#: top-level keys that change how a run is watched, not what it computes (outside the config
+#: hash, initlab.run.NON_SEMANTIC_KEYS, and outside a run's identity)
+WATCH_ONLY_KEYS = ("logger", "device", "claims", "runtime")
+
+
+def identity_problem(name: str, profile: str, overrides: list[str] | tuple[str, ...]) -> str | None:
+    """Why the sweep's runs could not each have a directory of their own, or None.
+
+    The sweep varies a key its ``record`` list does not name (:func:`unrecorded_sweep_keys`), or
+    the command changes a key that is neither recorded nor watch-only (``model.width=32``) from
+    the value the experiment's finished runs have (:func:`changed_unrecorded_keys`): their
+    directories would be refused as holding runs of another config.
+    """
+    unrecorded = unrecorded_sweep_keys(name, profile, overrides)
+    if unrecorded:
+        return (
+            f"the sweep varies {', '.join(unrecorded)}, which its `record` list does not name, so "
+            f"its runs would share one directory; add {unrecorded[0]} to the experiment's record "
+            "list (or record=[...] on the line)"
+        )
+    changed = changed_unrecorded_keys(name, profile, overrides)
+    if changed:
+        override, key, run, value = changed[0]
+        return (
+            f"{override} is not a recorded key and differs from the runs in "
+            f"{sweep_dir(name, profile)} ({key}={value} in {run}), so each run's directory would "
+            f"hold a run of another config; record it (record=[...,{key}] on the line), or keep "
+            "those runs apart (INITLAB_OUTPUTS=<another folder>, or scripts/reproduce.py --force "
+            "moves them aside)"
+        )
+    return None
+
+
+def unrecorded_sweep_keys(
+    name: str, profile: str, overrides: list[str] | tuple[str, ...]
+) -> list[str]:
+    """Keys the sweep varies (more than one choice in the experiment's params or on the command
+    line) that the experiment's ``record`` list does not name (``seed`` needs no naming): their
+    runs would share one identity, hence one directory."""
+    params = _params(config_name(name, profile))
+    varied = {k.lstrip("+~"): _is_sweep(v) for k, v in params.items()}
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if not key.startswith("hydra."):
+            varied[key.lstrip("+~")] = _is_sweep(value)
+    swept = [k for k, many in varied.items() if many and k != SEED]
+    cfg = _point(name, profile, overrides) if swept else None
+    if cfg is None:
+        return []
+    record = {str(k) for k in cfg.get("record") or []}
+    return [k for k in swept if k not in record]
+
+
+def changed_unrecorded_keys(
+    name: str, profile: str, overrides: list[str] | tuple[str, ...]
+) -> list[tuple[str, str, str, Any]]:
+    """Single-valued overrides of keys that are neither recorded, swept nor watch-only whose
+    value differs from that of a run already in the sweep's directory: (override, key, run
+    directory, its value) for each, the first such run only."""
+    swept = {k.lstrip("+~") for k in sweep_params(name, profile)}
+    candidates = []
+    for override in overrides:
+        key, _, value = override.partition("=")
+        key = key.lstrip("+")
+        if key.startswith(("hydra.", "~")) or _is_sweep(value) or key in swept:
+            continue
+        if key.split(".")[0] in (*WATCH_ONLY_KEYS, "record", "profile"):
+            continue
+        candidates.append((override, key))
+    # each run folder's own resolved config (not Hydra's .hydra/config.yaml, nor W&B's files)
+    runs = sorted(sweep_dir(name, profile).glob("*/config.yaml")) if candidates else []
+    cfg = _point(name, profile, overrides) if runs else None
+    if cfg is None:
+        return []
+    record = {str(k) for k in cfg.get("record") or []}
+    changed = []
+    for override, key in candidates:
+        if key in record:
+            continue
+        wanted = _value(cfg, key)
+        for path in runs:
+            try:
+                old = _value(yaml.safe_load(path.read_text()), key)
+            except (OSError, yaml.YAMLError, UnicodeDecodeError):
+                continue
+            if old != wanted:
+                run = str(path.parent.relative_to(sweep_dir(name, profile)))
+                changed.append((override, key, run, old))
+                break
+    return changed
+
+
+def _is_sweep(value: str) -> bool:
+    """An override's value that Hydra expands into several runs (``a,b``, ``range(...)``)."""
+    return len(_split_choices(value)) > 1 or bool(_SWEEP_FUNCTION.match(value))
+
+
+def _point(name: str, profile: str, overrides: list[str] | tuple[str, ...]) -> dict | None:
+    """The experiment composed with the command's single-valued overrides; None if they do not
+    compose (the sweep then reports the bad override in its own words)."""
+    from initlab.compose import compose
+
+    single = [o for o in overrides if not _is_sweep(o.partition("=")[2])]
+    try:
+        return compose([f"+experiment={config_name(name, profile)}", f"profile={profile}", *single])
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _value(config: Any, key: str) -> Any:
+    """The value at a dotted key; a group (a mapping with a ``name``) compares by its name."""
+    node = config
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node.get("name", node) if isinstance(node, dict) else node
+
+
+def adopt_run_dirs(sweep: Path) -> list[tuple[Path, Path]]:
+    """Rename run directories named otherwise (by every override, before runs were named by
+    their identity) to :func:`initlab.columns.run_name` of the keys their summary.json records,
+    so that a re-run finds them (skips or resumes) instead of running them again.
+
+    A directory whose name is taken already, a run without recorded keys and one that a process
+    holds (its ``.lock``) stay where they are; :func:`initlab.collect.collect` refuses two runs of
+    one identity. Returns the (old, new) pairs, each also printed on one line.
+    """
+    import json
+
+    moved = []
+    for run_dir in run_dirs(sweep):
+        try:
+            summary = json.loads((run_dir / "summary.json").read_text())
+        except (OSError, ValueError):
+            continue
+        identity = summary_identity(summary) if isinstance(summary, dict) else None
+        if identity is None:
+            continue
+        target = Path(sweep) / run_name(identity)
+        if run_dir == target or target.exists() or _held(run_dir):
+            continue
+        run_dir.rename(target)
+        moved.append((run_dir, target))
+        print(f"initlab: renamed {run_dir} to {target.name} (runs are named by their identity)")
+    return moved
+
+
+def _held(run_dir: Path) -> bool:
+    """Is a process running in ``run_dir`` (an ``fcntl`` lock on its ``.lock``)?"""
+    import fcntl
+
+    lock = run_dir / ".lock"
+    if not lock.exists():
+        return False
+    with open(lock, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return False
 
 
 def _multirun(name: str, profile: str, overrides: list[str], env: dict[str, str]) -> int:
@@ -198,8 +373,9 @@ def _multirun(name: str, profile: str, overrides: list[str], env: dict[str, str]
         f"+experiment={config_name(name, profile)}",
         f"profile={profile}",
         f"hydra.sweep.dir={sweep_dir(name, profile)}",
-        # one directory per sweep point, named by its overrides: a re-run finds its runs again
-        "hydra.sweep.subdir=${hydra.job.override_dirname}",
+        # one directory per run, named by its recorded keys and seed (not by every override):
+        # a re-run finds its runs again, whatever logger/device/runtime keys it adds
+        f"hydra.sweep.subdir=${{{RUN_NAME_RESOLVER}:}}",
         *overrides,
     ]
     return subprocess.run(command, cwd=ROOT, env=env).returncode

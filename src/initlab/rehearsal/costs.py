@@ -219,7 +219,8 @@ def run_rows(name: str, sweep_dir: Path, cut_keys: set[str]) -> list[dict[str, A
             if (run_dir / "config.yaml").is_file()
             else {}
         )
-        full = configs.get(_sweep_overrides(run_dir, cut_keys))
+        point = _sweep_overrides(run_dir, cut_keys)
+        full = configs.get(point)
         n = int(summary.get("train_examples") or 0)
         sizes = {"train": n, "heldout": int(summary.get("heldout_examples") or 0)}
         work = full_work(full, n, sizes, int(summary.get("params") or 0))
@@ -237,6 +238,8 @@ def run_rows(name: str, sweep_dir: Path, cut_keys: set[str]) -> list[dict[str, A
             {
                 "experiment": name,
                 "run": str(run_dir.relative_to(sweep_dir)),
+                # the sweep point's overrides (the run's folder is named by its recorded keys)
+                "overrides": json.dumps(point),
                 "task": full["task"]["name"],
                 "status": summary.get("status"),
                 "timed_steps": timed,

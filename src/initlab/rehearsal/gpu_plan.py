@@ -152,7 +152,7 @@ def gpu_plan_rows(
         stacks_of: dict[tuple, list[list[tuple[int, int]]]] = {}
         alone, stacked, members, per_stack = [], [], [], []
         for row in (r for r in costs if r["experiment"] == name):
-            overrides = str(row["run"]).split(",")
+            overrides = _point(row)
             # the grid does not depend on the data set; its stacks do only through the data's
             # shape (the input layer's share of a stack's memory), so they are built once per
             # sweep point without its data set (tests/rehearsal/test_gpu_plan.py checks this)
@@ -185,6 +185,15 @@ def gpu_plan_rows(
             }
         )
     return lines
+
+
+def _point(row: Mapping[str, Any]) -> list[str]:
+    """A costs row's sweep overrides: its ``overrides`` (a JSON list); a row written before
+    runs were named by their recorded keys has none, and its folder name is its overrides."""
+    given = row.get("overrides")
+    if isinstance(given, str) and given:
+        return list(json.loads(given))
+    return str(row["run"]).split(",")
 
 
 def format_gpu_plan(lines: list[dict[str, Any]], cpu_total: float | None = None) -> str:
