@@ -28,7 +28,7 @@ from initlab.data.bundle import (
 
 @dataclass(kw_only=True)
 class VisionConfig(SplitConfig):
-    root: str = spec(help="folder holding the downloaded files")
+    root: str = spec(path=True, help="folder holding the downloaded files")
     download: bool = spec(help="try to download missing files")
     test_fraction: float = spec(min=0.0, max=0.0, help="the official test split is used")
 

@@ -73,7 +73,7 @@ class CurvatureData:
     samples: int | None = spec(min=1, help="first n training examples; null: all of them")
     chunk_size: int = spec(min=1, help="examples per forward/backward pass (memory bound)")
     float64: bool = spec(help="compute in double precision (model and data)")
-    checkpoint: str | None = spec(help="load weights from this file instead of the init")
+    checkpoint: str | None = spec(path=True, help="load weights from this file instead of the init")
 
 
 @dataclass(kw_only=True)
