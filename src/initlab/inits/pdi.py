@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from initlab.checkpoints import load_file, misfit
-from initlab.config import ConfigError, spec
+from initlab.config import SEED_MAX, ConfigError, spec
 from initlab.data.bundle import DataBundle
 from initlab.inits.base import INITS, WEIGHT_LAYERS, InitConfig, InitContext, fans
 from initlab.run import NULL_RUN
@@ -61,7 +61,9 @@ class PDIConfig(InitConfig):
     duration_unit: str = spec(choices=("steps", "epochs"))
     batch_size: int = spec(min=1)
     optim: dict = spec(help="optimizer of the stages: a full conf/optim mapping")
-    subset_seed: int = spec(min=0, help="seed of the subset permutation and the batch order")
+    subset_seed: int = spec(
+        min=0, max=SEED_MAX, help="seed of the subset permutation and the batch order"
+    )
     log_every: int = spec(min=1)
     checkpoint_interval_s: float = spec(min=0.0, help="checkpoint a stage at most this often")
     diverge_factor: float = spec(min=1.0)
