@@ -42,14 +42,19 @@ SEED_MAX = 2**32 - 1
 
 
 def start_dir() -> Path:
-    """The directory the user started in: Hydra's ``runtime.cwd`` inside a Hydra job (its
-    working directory may be the run directory, ``hydra.job.chdir=true``), else the current
-    one (``execute`` called with a plain dict from a notebook, a test, ``torchrun``)."""
+    """The directory the user started in: Hydra's ``runtime.cwd`` inside a Hydra job that
+    changed into its run directory (``hydra.job.chdir=true``), else the current one (a job
+    that did not change directory, ``execute`` called with a plain dict from a notebook or a
+    test, ``torchrun``; a config left behind by an earlier ``compose`` is not a job's)."""
     if "hydra" in sys.modules:  # not imported: no Hydra job is running
         from hydra.core.hydra_config import HydraConfig
+        from omegaconf import OmegaConf
 
         if HydraConfig.initialized():
-            return Path(HydraConfig.get().runtime.cwd)
+            runtime = HydraConfig.get().runtime
+            output_dir = OmegaConf.select(runtime, "output_dir", default=None)
+            if output_dir and os.path.realpath(output_dir) == os.path.realpath(os.getcwd()):
+                return Path(runtime.cwd)
     return Path.cwd()
 
 

@@ -63,8 +63,11 @@ def test_a_relative_task_checkpoint_is_found_from_the_start_directory(tmp_path):
 
 def test_a_plain_dict_resolves_against_the_working_directory(tmp_path, monkeypatch):
     """``execute`` with a plain dict (a notebook, a test): the current directory is the start."""
+    (tmp_path / "composed_here").mkdir()
+    monkeypatch.chdir(tmp_path / "composed_here")
+    resolved = quiet_config("data=mnist", "data.root=some/where")  # leaves Hydra's config set
     monkeypatch.chdir(tmp_path)
-    setup = parse_config(quiet_config("data=mnist", "data.root=some/where"))
+    setup = parse_config(resolved)
     assert setup.data.root == str(tmp_path / "some" / "where")
     home = os.path.expanduser("~")
     assert parse_config(quiet_config("data=mnist", "data.root='~/x'")).data.root == f"{home}/x"
