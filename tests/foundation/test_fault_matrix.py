@@ -327,6 +327,16 @@ def _htru2_text(content: bytes) -> Callable[[Path], list[str]]:
     return prepare
 
 
+def _malicious_cifar(tmp: Path) -> list[str]:
+    """A CIFAR-10 batch pickle whose unpickling would run code."""
+    import pickle
+
+    extra = _cifar(_cifar_batch())(tmp)
+    planted = {"data": _Payload(tmp / "marker"), "labels": [0] * 8}
+    (tmp / "raw" / "cifar-10-batches-py" / "data_batch_1").write_bytes(pickle.dumps(planted))
+    return extra
+
+
 def _cut_cifar(tmp: Path) -> list[str]:
     extra = _cifar(_cifar_batch())(tmp)
     path = tmp / "raw" / "cifar-10-batches-py" / "data_batch_3"
@@ -454,6 +464,10 @@ CASES: dict[str, Case] = {
     "malicious_run_checkpoint": Case(
         [], "checkpoint.pt needs code to load", prepare=_malicious_run_checkpoint,
         keeps=["checkpoint.pt", "metrics.csv"], absent=["marker"],
+    ),
+    "malicious_cifar_batch": Case(
+        ["data=cifar10"], "data_batch_1 needs code to load (it names posix.system): refused",
+        prepare=_malicious_cifar, absent=["marker"],
     ),
     "run_dir_name_too_long": Case([], "is 300 bytes long", prepare=_long_run_dir),
     "run_dir_under_a_dangling_symlink": Case(
