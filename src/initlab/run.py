@@ -123,6 +123,12 @@ def read_checkpoint(path: Path, config_hash: str, key: str = "hydra.run.dir") ->
         raise ResumeError(
             f"{key}: {path} is not a checkpoint of an initlab run; move it aside to start over"
         )
+    step = state.get("step")
+    if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
+        raise ResumeError(
+            f"{key}: {path}: its step is {step!r}, not a step number; move it aside to start "
+            "this run over, or point hydra.run.dir elsewhere"
+        )
     if state.get("config_hash") != config_hash:
         raise ResumeError(
             f"{key}: {path} belongs to a different config (hash {state.get('config_hash')} != "
@@ -383,9 +389,9 @@ class Run:
         if logged < state.get("logged_rows", 0):
             raise ResumeError(
                 f"hydra.run.dir: {self.tracker.csv.path} holds {logged} of the "
-                f"{state['logged_rows']} rows logged up to the checkpoint's step {state['step']} "
-                "(emptied or cut short?); put the whole file back, or move the run directory "
-                "aside to start afresh"
+                f"{state['logged_rows']} rows logged up to the checkpoint's step "
+                f"{state.get('step')} (emptied or cut short?); put the whole file back, or move "
+                "the run directory aside to start afresh"
             )
         return state
 
