@@ -11,6 +11,10 @@ lives in the group's YAML file). Constraints sit next to the field with :func:`s
 
     depth: int = spec(min=1)
     activation: str = spec(choices=ACTIVATIONS)
+    root: str = spec(path=True)  # a relative path is taken from the directory the user started in
+
+A ``path=True`` key is resolved against :func:`start_dir` (where ``python train.py`` was started),
+whatever ``hydra.job.chdir`` says, so its value and every message about it name an absolute path.
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
+import sys
 import types
 import typing
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -30,6 +37,33 @@ class ConfigError(ValueError):
     """A config value that initlab refuses; the message is meant for the user, as is."""
 
 
+#: seeds go to torch, numpy and scikit-learn (``random_state`` < 2**32), some times 10**6
+SEED_MAX = 2**32 - 1
+
+
+def start_dir() -> Path:
+    """The directory the user started in: Hydra's ``runtime.cwd`` inside a Hydra job that
+    changed into its run directory (``hydra.job.chdir=true``), else the current one (a job
+    that did not change directory, ``execute`` called with a plain dict from a notebook or a
+    test, ``torchrun``; a config left behind by an earlier ``compose`` is not a job's)."""
+    if "hydra" in sys.modules:  # not imported: no Hydra job is running
+        from hydra.core.hydra_config import HydraConfig
+        from omegaconf import OmegaConf
+
+        if HydraConfig.initialized():
+            runtime = HydraConfig.get().runtime
+            output_dir = OmegaConf.select(runtime, "output_dir", default=None)
+            if output_dir and os.path.realpath(output_dir) == os.path.realpath(os.getcwd()):
+                return Path(runtime.cwd)
+    return Path.cwd()
+
+
+def resolve_path(value: str) -> str:
+    """``value`` (``~`` expanded) as an absolute path, a relative one taken from
+    :func:`start_dir`."""
+    return os.path.abspath(start_dir() / os.path.expanduser(value))
+
+
 def spec(
     *,
     min: float | None = None,  # noqa: A002 - reads naturally at the call site
@@ -37,9 +71,11 @@ def spec(
     min_exclusive: bool = False,
     choices: Sequence[Any] | None = None,
     help: str = "",  # noqa: A002
+    path: bool = False,
 ) -> Any:
     """A required dataclass field with range/choice constraints checked by :func:`check`.
 
+    ``path``: a file or folder; a relative value is resolved against :func:`start_dir`.
     Schemas hold no defaults: a default lives in one place, the YAML file of its config.
     """
     meta = {
@@ -48,6 +84,7 @@ def spec(
         "min_exclusive": min_exclusive,
         "choices": tuple(choices) if choices is not None else None,
         "help": help,
+        "path": path,
     }
     return dataclasses.field(metadata=meta)
 
@@ -190,6 +227,8 @@ def check(node: Mapping[str, Any], schema: type[T], prefix: str) -> T:
             raise ConfigError(f"{key}: required key is missing")
         value = _coerce(node[name], hints[name], key)
         _check_constraints(value, field, key)
+        if field.metadata.get("path") and isinstance(value, str) and value:
+            value = resolve_path(value)
         kwargs[name] = value
     instance = schema(**kwargs)
     validate = getattr(instance, "validate", None)

@@ -49,28 +49,61 @@ def storage_error(err: OSError, out_dir: Path) -> StorageError:
 
 def check_output_dir(argv: list[str]) -> None:
     """Exit with one line if the output directory named on the command line (or the working
-    directory, where ``outputs/`` goes by default) cannot be created and written."""
+    directory, where ``outputs/`` goes by default) cannot be created and written: a file or a
+    dangling symbolic link in the way, a read-only folder, a name longer than the file system
+    allows (Hydra makes the directory before initlab runs, and would answer with a traceback)."""
     sweeping = any(a in ("-m", "--multirun") for a in argv)
     key = "hydra.sweep.dir" if sweeping else "hydra.run.dir"
     given = [a.split("=", 1)[1] for a in argv if a.startswith(f"{key}=")]
     target = Path(given[-1]) if given and "${" not in given[-1] else None
     if target is None:
         key, target = "the working directory", Path.cwd() / "outputs"
+    target = Path(os.path.abspath(target))
+    fix = "choose a writable output directory (hydra.run.dir=...)"
+    problem = _too_long(target)
+    if problem:
+        fix = "choose a shorter output directory (hydra.run.dir=...)"
     existing = target
-    while not existing.exists() and existing != existing.parent:
+    while problem is None and not existing.exists() and existing != existing.parent:
+        if existing.is_symlink():  # exists() follows links: this one points nowhere
+            problem = (
+                f"{existing} is a symbolic link to {os.readlink(existing)}, which does not exist"
+            )
+            fix = "create the link's target, remove the link or choose another output directory"
         existing = existing.parent
-    problem = None
-    if not existing.is_dir():
+    if problem is None and not existing.is_dir():
         problem = f"{existing} is a file, not a directory"
-    elif not os.access(existing, os.W_OK | os.X_OK):
+    elif problem is None and not os.access(existing, os.W_OK | os.X_OK):
         problem = f"{existing} is not writable (read-only?)"
     if problem:
-        print(
-            f"initlab: error: {key}: cannot create {target}: {problem}; choose a writable "
-            "output directory (hydra.run.dir=...)",
-            file=sys.stderr,
-        )
+        print(f"initlab: error: {key}: cannot create {target}: {problem}; {fix}", file=sys.stderr)
         sys.exit(1)
+
+
+def _too_long(path: Path) -> str | None:
+    """Why the file system would refuse ``path`` as a name (ENAMETOOLONG), if it would."""
+    base = path
+    while base != base.parent:
+        with contextlib.suppress(OSError):  # exists() raises on a name that is too long
+            if base.exists():
+                break
+        base = base.parent
+    try:
+        name_max = os.pathconf(base, "PC_NAME_MAX")
+        path_max = os.pathconf(base, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        name_max, path_max = 255, 4096
+    for part in path.parts:
+        size = len(os.fsencode(part))
+        if size > name_max:
+            return (
+                f"the name {part[:24]}... is {size} bytes long, more than the {name_max} "
+                "its file system allows"
+            )
+    size = len(os.fsencode(str(path)))
+    if size >= path_max:
+        return f"the path is {size} bytes long, more than the {path_max - 1} allowed"
+    return None
 
 
 def check_model_memory(setup: Any, data: Any, fraction: float = 0.8) -> None:

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import yaml
 
+from initlab.checkpoints import load_file, misfit
 from initlab.config import ConfigError, spec
 from initlab.tracking import LoggerConfig, Tracker, atomic_write_bytes, atomic_write_text, row_step
 
@@ -106,20 +107,27 @@ NULL_RUN = NullRun()
 def read_checkpoint(path: Path, config_hash: str, key: str = "hydra.run.dir") -> dict | None:
     """The checkpoint at ``path`` if it belongs to ``config_hash``; None if there is none.
 
-    A file that cannot be read, holds no checkpoint or belongs to another config raises
-    :class:`ResumeError` (one line: what is wrong and what to do)."""
+    A file that cannot be read, would need code to load (refused before anything in it runs:
+    :func:`initlab.checkpoints.load_file`), holds no checkpoint or belongs to another config
+    raises :class:`ResumeError` (one line: what is wrong and what to do)."""
     if not path.exists():
         return None
+    path = Path(os.path.abspath(path))
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # noqa: BLE001 - any unreadable file is the same user error
-        raise ResumeError(
-            f"{key}: {path} is not a readable checkpoint ({type(err).__name__}); move it aside "
-            "to start this run over, or point hydra.run.dir elsewhere"
-        ) from None
+        state = load_file(
+            path, key, "move it aside to start this run over, or point hydra.run.dir elsewhere"
+        )
+    except ConfigError as err:
+        raise ResumeError(str(err)) from None
     if not isinstance(state, dict) or "config_hash" not in state:
         raise ResumeError(
             f"{key}: {path} is not a checkpoint of an initlab run; move it aside to start over"
+        )
+    step = state.get("step")
+    if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
+        raise ResumeError(
+            f"{key}: {path}: its step is {step!r}, not a step number; move it aside to start "
+            "this run over, or point hydra.run.dir elsewhere"
         )
     if state.get("config_hash") != config_hash:
         raise ResumeError(
@@ -127,6 +135,49 @@ def read_checkpoint(path: Path, config_hash: str, key: str = "hydra.run.dir") ->
             f"{config_hash}); use another hydra.run.dir"
         )
     return state
+
+
+#: what the training loop resumes from (``scheduler`` too when the loop has one)
+TRAIN_STATE_KEYS = ("model", "optimizer", "step", "epoch", "batch_index", "rng")
+
+
+def check_train_state(
+    saved: dict[str, Any], model: Any, optimizer: Any, scheduler: Any, path: Path | None
+) -> None:
+    """Refuse, in one line naming the file, a training checkpoint the loop cannot resume from:
+    a key it needs is missing or of the wrong kind, or its weights or optimizer groups do not
+    fit the model built from this config (e.g. another width under the same config hash)."""
+    where = Path(os.path.abspath(path)) if path is not None else "checkpoint.pt"
+    todo = "move it aside to start this run over, or point hydra.run.dir elsewhere"
+    needed = [*TRAIN_STATE_KEYS, *(["scheduler"] if scheduler is not None else [])]
+    missing = [k for k in needed if k not in saved]
+    if missing:
+        raise ResumeError(
+            f"hydra.run.dir: {where} lacks {', '.join(missing)} (not written by this version "
+            f"of initlab's training loop?); {todo}"
+        )
+    wrong = [
+        k
+        for k, kind in (("step", int), ("epoch", int), ("batch_index", int), ("rng", dict))
+        if not isinstance(saved[k], kind) or isinstance(saved[k], bool)
+    ]
+    if not wrong and not torch.is_tensor(saved["rng"].get("torch")):
+        wrong = ["rng.torch"]
+    if wrong:
+        raise ResumeError(f"hydra.run.dir: {where}: {wrong[0]} is not what the loop saves; {todo}")
+    problem = misfit(model.state_dict(), saved["model"])
+    if problem is None and isinstance(optimizer, torch.optim.Optimizer):
+        groups = (
+            saved["optimizer"].get("param_groups") if isinstance(saved["optimizer"], dict) else None
+        )
+        ours = [len(g["params"]) for g in optimizer.param_groups]
+        theirs = [len(g.get("params", ())) for g in groups or []]
+        if theirs != ours:
+            problem = f"its optimizer has parameter groups of {theirs} tensors, this one {ours}"
+    if problem is not None:
+        raise ResumeError(
+            f"hydra.run.dir: {where} does not fit this run's model: {problem}; {todo}"
+        )
 
 
 class DirectoryLock:
@@ -338,9 +389,9 @@ class Run:
         if logged < state.get("logged_rows", 0):
             raise ResumeError(
                 f"hydra.run.dir: {self.tracker.csv.path} holds {logged} of the "
-                f"{state['logged_rows']} rows logged up to the checkpoint's step {state['step']} "
-                "(emptied or cut short?); put the whole file back, or move the run directory "
-                "aside to start afresh"
+                f"{state['logged_rows']} rows logged up to the checkpoint's step "
+                f"{state.get('step')} (emptied or cut short?); put the whole file back, or move "
+                "the run directory aside to start afresh"
             )
         return state
 

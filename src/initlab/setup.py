@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from initlab.config import ConfigError, check, spec
+from initlab.config import SEED_MAX, ConfigError, check, spec
 from initlab.data import DATASETS, DataBundle
 from initlab.inits import INITS, InitContext, initialize
 from initlab.models import MODELS, InitlabModel, build_model
@@ -36,7 +36,7 @@ class RootConfig:
     optim: dict
     logger: dict
     runtime: dict
-    seed: int = spec(min=0)
+    seed: int = spec(min=0, max=SEED_MAX, help="seed of every generator of the run")
     profile: str = spec(choices=PROFILES, help="scale of an experiment; results/<profile>/")
     device: str = spec(help="auto, cpu, cuda, cuda:N or mps")
     deterministic: bool = spec(help="deterministic algorithms (CPU runs are reproducible)")

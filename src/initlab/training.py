@@ -44,7 +44,7 @@ from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.data.mixup import mixup_loss
 from initlab.optim import OptimConfig, build_optimizer
-from initlab.run import NULL_RUN, RunLike
+from initlab.run import NULL_RUN, RunLike, check_train_state
 from initlab.tracking import Progress
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -391,6 +391,7 @@ def fit(
 
     saved = run.load_checkpoint()
     if saved is not None and saved.get("phase") == phase:
+        check_train_state(saved, model, optimizer, scheduler, getattr(run, "checkpoint_path", None))
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         if scheduler is not None:

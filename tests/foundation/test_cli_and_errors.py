@@ -8,7 +8,7 @@ import pytest
 
 from initlab.config import ConfigError
 from initlab.setup import parse_config
-from tests.conftest import QUIET, quiet_config, run_cli
+from tests.conftest import QUIET, quiet_config, run_cli, run_train
 
 
 def test_cli_runs_and_says_where_results_are(tmp_path):
@@ -35,6 +35,9 @@ def test_cli_runs_and_says_where_results_are(tmp_path):
             "model.norm=group",
             "model.norm: 'group' is not allowed; allowed values: none, batch, layer",
         ),
+        (f"seed={2**64}", f"seed: {2**64} is out of range; allowed: <= {2**32 - 1} and >= 0"),
+        ("seed=-1", "seed: -1 is out of range; allowed: >= 0"),
+        (f"data.seed={2**32}", "data.seed: 4294967296 is out of range"),
     ],
 )
 def test_bad_config_is_refused_with_a_message(override, message):
@@ -58,6 +61,41 @@ def test_cli_refuses_without_a_traceback(tmp_path, args, message):
     assert out.returncode != 0
     assert message in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def _one_error(done) -> str:
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr + done.stdout, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("initlab: error:")]
+    assert len(errors) == 1, done.stderr[-3000:]
+    return errors[0]
+
+
+def test_seed_out_of_range_is_refused_before_any_work(tmp_path):
+    out = tmp_path / "r"
+    done = run_train(*QUIET, f"seed={2**64}", f"hydra.run.dir={out}", cwd=tmp_path)
+    line = _one_error(done)
+    assert line.startswith(f"initlab: error: seed: {2**64} is out of range; allowed:"), line
+    assert not out.exists()
+
+
+def test_a_run_dir_name_too_long_for_the_file_system_is_one_line(tmp_path):
+    out = tmp_path / ("x" * 300) / "run"
+    line = _one_error(run_train(*QUIET, f"hydra.run.dir={out}", cwd=tmp_path))
+    assert "hydra.run.dir: cannot create" in line and "is 300 bytes long" in line, line
+    assert "choose a shorter output directory" in line
+
+
+@pytest.mark.parametrize("below", ["", "run"])
+def test_a_run_dir_under_a_dangling_symlink_is_one_line(tmp_path, below):
+    (tmp_path / "link").symlink_to(tmp_path / "gone")
+    out = tmp_path / "link" / below if below else tmp_path / "link"
+    line = _one_error(run_train(*QUIET, f"hydra.run.dir={out}", cwd=tmp_path))
+    assert (
+        f"{tmp_path / 'link'} is a symbolic link to {tmp_path / 'gone'}, which does not exist"
+        in line
+    )
+    assert not (tmp_path / "gone").exists()
 
 
 def test_a_failing_sweep_member_is_recorded_and_the_sweep_goes_on(tmp_path):

@@ -39,6 +39,7 @@ class Case:
     leaves_nothing: bool = False  # the run directory must not exist afterwards
     keeps: list[str] = field(default_factory=list)  # files that must be left byte-identical
     limit_file_size: int | None = None  # RLIMIT_FSIZE of the process (a full disk)
+    absent: list[str] = field(default_factory=list)  # files (under tmp) that must not appear
 
 
 def _earlier_run(tmp: Path, *extra: str) -> Path:
@@ -66,6 +67,83 @@ def _other_config_checkpoint(tmp: Path) -> list[str]:
     other = _earlier_run(tmp / "other", "seed=5")
     (out / "checkpoint.pt").write_bytes((other / "checkpoint.pt").read_bytes())
     return []
+
+
+class _Payload:
+    """Unpickling this creates ``marker``: what a planted checkpoint's code would do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _malicious_task_checkpoint(tmp: Path) -> list[str]:
+    import torch
+
+    torch.save({"model": _Payload(tmp / "marker")}, tmp / "weights.pt")
+    return [f"task.checkpoint={tmp / 'weights.pt'}"]
+
+
+def _malicious_run_checkpoint(tmp: Path) -> list[str]:
+    import torch
+
+    out = _earlier_run(tmp)
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    state["rng"] = _Payload(tmp / "marker")
+    torch.save(state, out / "checkpoint.pt")
+    return []
+
+
+def _edit_checkpoint(edit: Callable[[dict, Path], None]) -> Callable[[Path], list[str]]:
+    def prepare(tmp: Path) -> list[str]:
+        import torch
+
+        out = _earlier_run(tmp)
+        state = torch.load(out / "checkpoint.pt", weights_only=True)
+        edit(state, tmp)
+        torch.save(state, out / "checkpoint.pt")
+        return []
+
+    return prepare
+
+
+def _other_width(state: dict, tmp: Path) -> None:
+    """The weights of a width-8 run under this run's config hash."""
+    import torch
+
+    (tmp / "other").mkdir()
+    other = _earlier_run(tmp / "other", "model.width=8")
+    state["model"] = torch.load(other / "checkpoint.pt", weights_only=True)["model"]
+
+
+def _no_batch_index(state: dict, tmp: Path) -> None:
+    del state["batch_index"]
+
+
+def _checkpoint_of_another_width(tmp: Path) -> list[str]:
+    (tmp / "other").mkdir()
+    other = _earlier_run(tmp / "other")  # width 16
+    return [f"task.checkpoint={other}"]
+
+
+def _long_run_dir(tmp: Path) -> list[str]:
+    return [f"hydra.run.dir={tmp / ('x' * 300) / 'run'}"]
+
+
+def _dangling_symlink(tmp: Path) -> list[str]:
+    (tmp / "link").symlink_to(tmp / "gone")
+    return [f"hydra.run.dir={tmp / 'link' / 'run'}"]
+
+
+def _relative_mnist(tmp: Path) -> list[str]:
+    from initlab.rehearsal.writers import write_mnist
+
+    write_mnist(tmp / "mnist_files", shape=(40, 12))
+    return ["data.root=mnist_files"]
 
 
 def _file_in_the_way(tmp: Path) -> list[str]:
@@ -249,6 +327,16 @@ def _htru2_text(content: bytes) -> Callable[[Path], list[str]]:
     return prepare
 
 
+def _malicious_cifar(tmp: Path) -> list[str]:
+    """A CIFAR-10 batch pickle whose unpickling would run code."""
+    import pickle
+
+    extra = _cifar(_cifar_batch())(tmp)
+    planted = {"data": _Payload(tmp / "marker"), "labels": [0] * 8}
+    (tmp / "raw" / "cifar-10-batches-py" / "data_batch_1").write_bytes(pickle.dumps(planted))
+    return extra
+
+
 def _cut_cifar(tmp: Path) -> list[str]:
     extra = _cifar(_cifar_batch())(tmp)
     path = tmp / "raw" / "cifar-10-batches-py" / "data_batch_3"
@@ -353,6 +441,51 @@ CASES: dict[str, Case] = {
     "htru2_wrong_shape": Case(
         ["data=htru2"], "(3 columns; expected 9", prepare=_htru2_text(b"1,2,3\n4,5,6\n7,8,9\n"),
     ),
+    # issue 32: checkpoints that do not fit or would run code, paths, names, seeds
+    "checkpoint_of_another_width": Case(
+        [], "does not fit this run's model: hidden.0.0.weight has shape (8, 64), the model's "
+        "(16, 64) (", prepare=_edit_checkpoint(_other_width),
+        keeps=["checkpoint.pt", "metrics.csv"],
+    ),
+    "checkpoint_without_batch_index": Case(
+        [], "checkpoint.pt lacks batch_index", prepare=_edit_checkpoint(_no_batch_index),
+        keeps=["checkpoint.pt", "metrics.csv"],
+    ),
+    "task_checkpoint_does_not_fit": Case(
+        ["task=hessian", "model.depth=2", "model.width=32"],
+        "does not fit this model: hidden.0.0.weight has shape (16, 64), the model's (32, 64) (",
+        prepare=_checkpoint_of_another_width, base=["data=digits"],
+    ),
+    "malicious_task_checkpoint": Case(
+        ["task=hessian", "model.depth=1", "model.width=8"],
+        "weights.pt needs code to load (it names posix.system): refused, nothing in it ran",
+        prepare=_malicious_task_checkpoint, base=["data=digits"], absent=["marker"],
+    ),
+    "malicious_run_checkpoint": Case(
+        [], "checkpoint.pt needs code to load", prepare=_malicious_run_checkpoint,
+        keeps=["checkpoint.pt", "metrics.csv"], absent=["marker"],
+    ),
+    "malicious_cifar_batch": Case(
+        ["data=cifar10"], "data_batch_1 needs code to load (it names posix.system): refused",
+        prepare=_malicious_cifar, absent=["marker"],
+    ),
+    "run_dir_name_too_long": Case([], "is 300 bytes long", prepare=_long_run_dir),
+    "run_dir_under_a_dangling_symlink": Case(
+        [], "link is a symbolic link to", prepare=_dangling_symlink,
+    ),
+    "seed_2_to_the_64": Case(
+        [f"seed={2**64}"], f"seed: {2**64} is out of range; allowed:", leaves_nothing=True,
+    ),
+    # hydra.job.chdir=true: a relative data.root is the start directory's (found, or named
+    # absolute when it is missing)
+    "chdir_relative_data_root": Case(
+        ["data=mnist", "data.download=false", "data.val_fraction=0.25", "hydra.job.chdir=true"],
+        "", prepare=_relative_mnist, rc=0,
+    ),
+    "chdir_relative_data_root_missing": Case(
+        ["data=mnist", "data.download=false", "hydra.job.chdir=true", "data.root=data/raw"],
+        "MNIST is not in /", leaves_nothing=True,
+    ),
 }  # fmt: skip
 
 # the default suite tries one case of each kind of file; the variants run with -m slow
@@ -389,6 +522,8 @@ def run_case(tmp_path: Path, case: Case) -> tuple[subprocess.CompletedProcess, P
     _HOLDERS.clear()
     for name, content in before.items():
         assert (out / name).read_bytes() == content, f"{name} changed"
+    for name in case.absent:
+        assert not (tmp_path / name).exists(), f"{name} was created"
     return done, out
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from initlab.config import spec
+from initlab.config import SEED_MAX, spec
 from initlab.registry import Registry
 
 DATASETS: Registry = Registry("data", "initlab.data")
@@ -23,7 +23,11 @@ class SplitConfig:
     """Keys every data set shares (each data schema inherits them)."""
 
     name: str
-    seed: int = spec(help="seed of the train/val/test split (fixed independently of the run seed)")
+    seed: int = spec(
+        min=0,
+        max=SEED_MAX,
+        help="seed of the train/val/test split (fixed independently of the run seed)",
+    )
     val_fraction: float = spec(min=0.0, max=0.5)
     test_fraction: float = spec(min=0.0, max=0.5)
     max_train: int | None = spec(min=1, help="keep at most this many training examples")

@@ -24,7 +24,7 @@ FEATURES = 8
 
 @dataclass(kw_only=True)
 class HTRU2Config(SplitConfig):
-    root: str = spec(help="folder that holds htru2/")
+    root: str = spec(path=True, help="folder that holds htru2/")
     folds: int = spec(min=3, help="cross-validation folds (the paper: 10)")
     fold: int = spec(min=0, help="test fold; the fold before it validates")
     val_fraction: float = spec(min=0.0, max=0.0, help="the folds define the splits")

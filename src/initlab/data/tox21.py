@@ -44,7 +44,7 @@ FILES = {
 
 @dataclass(kw_only=True)
 class Tox21Config(SplitConfig):
-    root: str = spec(help="folder that holds tox21/")
+    root: str = spec(path=True, help="folder that holds tox21/")
     test_fraction: float = spec(min=0.0, max=0.0, help="the challenge's test set is used")
 
 

@@ -35,7 +35,7 @@ LAYOUTS = ("auto", "original", "snn")
 
 @dataclass(kw_only=True)
 class UCI121Config(SplitConfig):
-    root: str = spec(help="folder that holds uci121/<set>/")
+    root: str = spec(path=True, help="folder that holds uci121/<set>/")
     dataset: str = spec(help="the set's folder name, e.g. abalone")
     layout: str = spec(choices=LAYOUTS)
     fold: int = spec(min=0, help="which of the files' folds is the test split")

@@ -38,7 +38,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from initlab.config import ConfigError, spec
+from initlab.checkpoints import load_file, misfit
+from initlab.config import SEED_MAX, ConfigError, spec
 from initlab.data.bundle import DataBundle
 from initlab.inits.base import INITS, WEIGHT_LAYERS, InitConfig, InitContext, fans
 from initlab.run import NULL_RUN
@@ -60,7 +61,9 @@ class PDIConfig(InitConfig):
     duration_unit: str = spec(choices=("steps", "epochs"))
     batch_size: int = spec(min=1)
     optim: dict = spec(help="optimizer of the stages: a full conf/optim mapping")
-    subset_seed: int = spec(min=0, help="seed of the subset permutation and the batch order")
+    subset_seed: int = spec(
+        min=0, max=SEED_MAX, help="seed of the subset permutation and the batch order"
+    )
     log_every: int = spec(min=1)
     checkpoint_interval_s: float = spec(min=0.0, help="checkpoint a stage at most this often")
     diverge_factor: float = spec(min=1.0)
@@ -154,6 +157,9 @@ def _fingerprint(model: nn.Module, cfg: PDIConfig, data: DataBundle) -> str:
     return digest.hexdigest()[:16]
 
 
+START_OVER = "move the run directory aside to start it over"
+
+
 def _atomic_save(obj: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
@@ -230,7 +236,15 @@ def pdi_init(cfg: PDIConfig, model: nn.Module, context: InitContext) -> None:
         phase = f"pdi_stage{i}"
         done_file = out_dir / STATE_DIR / f"stage{i}-{fingerprint}.pt" if out_dir else None
         if done_file is not None and done_file.exists():
-            state = torch.load(done_file, map_location="cpu", weights_only=False)
+            state = load_file(done_file, "hydra.run.dir", START_OVER)
+            needed = ("model", "rng", "variance_rows")
+            if not isinstance(state, dict) or any(k not in state for k in needed):
+                raise ConfigError(f"hydra.run.dir: {done_file} is not a PDI stage; {START_OVER}")
+            problem = misfit(model.state_dict(), state["model"])
+            if problem is not None:
+                raise ConfigError(
+                    f"hydra.run.dir: {done_file} does not fit: {problem}; {START_OVER}"
+                )
             model.load_state_dict(state["model"])
             torch.set_rng_state(state["rng"])
             variance_rows = state["variance_rows"]

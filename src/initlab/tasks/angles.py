@@ -53,7 +53,8 @@ class AnglesConfig(TaskConfig, TrainLoopConfig):
     split: str = spec(choices=("train", "val", "test"))
     train: bool = spec(help="train each draw with the loop keys, then measure again")
     checkpoint: str | None = spec(
-        help="measure these saved weights (checkpoint.pt or its run directory) instead of draws"
+        path=True,
+        help="measure these saved weights (checkpoint.pt or its run directory) instead of draws",
     )
     draws_per_pass: int = spec(
         min=1, help="draws through the network at once (vmap; more memory); 1: a loop"

@@ -55,7 +55,7 @@ from initlab.analysis.hvp import (
 )
 from initlab.analysis.lanczos import lanczos
 from initlab.analysis.spectrum import hutchinson_trace, select_parameters, slq
-from initlab.checkpoints import load_weights
+from initlab.checkpoints import UnreadableFile, UnsafeFile, load_file, load_weights
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.run import Run, runtime
@@ -73,7 +73,7 @@ class CurvatureData:
     samples: int | None = spec(min=1, help="first n training examples; null: all of them")
     chunk_size: int = spec(min=1, help="examples per forward/backward pass (memory bound)")
     float64: bool = spec(help="compute in double precision (model and data)")
-    checkpoint: str | None = spec(help="load weights from this file instead of the init")
+    checkpoint: str | None = spec(path=True, help="load weights from this file instead of the init")
 
 
 @dataclass(kw_only=True)
@@ -136,6 +136,7 @@ def curvature_operator(
 
 log = logging.getLogger("initlab")
 
+START_OVER = "move the run directory aside to start it over"
 #: tests: hard-kill the process (as kill -9) right after this stage is saved
 FAULT_STAGE_ENV = "INITLAB_FAULT_AFTER_STAGE"
 STAGES_FILE = "hessian_stages.pt"
@@ -151,8 +152,10 @@ class Stages:
         self.done: dict[str, Any] = {}
         if self.path is not None and self.path.exists():
             try:
-                self.done = torch.load(self.path, map_location="cpu", weights_only=False)
-            except Exception:  # noqa: BLE001 - a torn file: redo every stage
+                self.done = load_file(self.path, "hydra.run.dir", START_OVER)
+            except UnreadableFile:  # a torn file: redo every stage (a file that needs code
+                self.done = {}  # to load is refused: UnsafeFile goes up as one line)
+            if not isinstance(self.done, dict):
                 self.done = {}
 
     def run(self, name: str, work: Callable[[], Any]) -> Any:
@@ -195,11 +198,13 @@ class PartialLanczos:
         if self.path is None or not self.path.exists() or not self.basis_path.exists():
             return None
         try:
-            state = torch.load(self.path, map_location="cpu", weights_only=False)
+            state = load_file(self.path, "hydra.run.dir", START_OVER)
             basis = np.load(self.basis_path, mmap_mode="r+")  # read into place, not twice
+        except UnsafeFile:
+            raise  # one line: refused, nothing in it ran
         except Exception:  # noqa: BLE001 - a torn file: start the stage again
             return None
-        if basis.shape[0] != state["m"]:
+        if not isinstance(state, dict) or basis.shape[0] != state.get("m"):
             return None
         return {**state, "basis": torch.from_numpy(basis)}
 
@@ -256,7 +261,7 @@ def spectrum_metrics(
             start = op.calls
             density = slq(op, op.n, cfg.slq_probes, cfg.slq_steps, **kwargs)
             rows = [
-                {"matrix": cfg.matrix, "probe": i, "node": node, "weight": weight}
+                {"matrix": cfg.matrix, "probe": i, "node": float(node), "weight": float(weight)}
                 for i in range(density.nodes.shape[0])
                 for node, weight in zip(density.nodes[i], density.weights[i], strict=True)
                 if weight > 0
