@@ -52,7 +52,7 @@ def test_checkpoint_is_measured_as_saved(trained, tmp_path):
     setup = parse_config(cfg)
     data = build_data(setup.data)
     model = setup.new_model(data)
-    model.load_state_dict(torch.load(train_dir / "checkpoint.pt", weights_only=False)["model"])
+    model.load_state_dict(torch.load(train_dir / "checkpoint.pt", weights_only=True)["model"])
     for name, (x, labels, pairs, groups, size) in _inputs(setup.task, setup, data).items():
         ours = table[table.inputs == name].reset_index(drop=True)
         by_hand = layer_table(model, x, labels, pairs, groups, batch_size=min(size, 16))

@@ -43,7 +43,7 @@ def test_two_gloo_ranks_equal_one_process(tmp_path):
     for key in ("train_loss", "val_loss", "test_loss", "test_accuracy"):
         assert ddp[key] == pytest.approx(single[key], rel=1e-5, abs=1e-6)
     states = [
-        torch.load(tmp_path / d / "checkpoint.pt", weights_only=False)["model"]
+        torch.load(tmp_path / d / "checkpoint.pt", weights_only=True)["model"]
         for d in ("single", "ddp")
     ]
     for key, value in states[0].items():
