@@ -67,6 +67,14 @@ def _num(value: Any) -> Any:
     return str(value)
 
 
+def _in_data_coordinates(artist: Artist) -> bool:
+    """Whether some coordinate of ``artist`` is data (its axes' transData), not pixels."""
+    ax = artist.axes
+    if ax is None:
+        return False
+    return any(artist.get_transform().contains_branch_seperately(ax.transData))
+
+
 def _artist(artist: Artist) -> dict[str, Any] | None:
     """One artist's data and style (None for artists that draw nothing of their own)."""
     if not artist.get_visible():
@@ -117,9 +125,10 @@ def _artist(artist: Artist) -> dict[str, Any] | None:
         if hasattr(artist, "get_sizes"):
             info["sizes"] = _num(artist.get_sizes())
     elif isinstance(artist, Patch):
-        vertices = artist.get_patch_transform().transform(artist.get_path().vertices)
+        if _in_data_coordinates(artist):  # bars, spans, fills (not frames laid out in pixels)
+            vertices = artist.get_patch_transform().transform(artist.get_path().vertices)
+            info["vertices"] = _num(vertices)
         info.update(
-            vertices=_num(vertices),
             facecolor=_num(artist.get_facecolor()),
             edgecolor=_num(artist.get_edgecolor()),
             lw=_num(artist.get_linewidth()),
@@ -194,18 +203,31 @@ def data_path(path: Path) -> Path:
     return path.with_name(path.with_suffix("").name + DATA_SUFFIX)
 
 
+def _laid_out(fig: plt.Figure, tight_bbox: bool) -> str | None:
+    """Lay ``fig`` out as :func:`save_figure` saves it; the ``bbox_inches`` to save with."""
+    if not tight_bbox:
+        fig.tight_layout()
+    return "tight" if tight_bbox else None
+
+
+def _record(fig: plt.Figure, dpi: int, bbox: str | None) -> dict[str, Any]:
+    return {"dpi": dpi, "bbox": bbox, **figure_data(fig)}
+
+
+def _write_data(path: Path, data: dict[str, Any]) -> None:
+    atomic_write_text(data_path(path), dumps(data))
+
+
 def save_figure(fig: plt.Figure, path: Path, dpi: int = 120, tight_bbox: bool = False) -> None:
     """Write ``path`` as .png and .pdf side by side with its data (:func:`data_path`), then close
     the figure. When the files exist and the data on disk equal the figure's within the stated
     tolerance, nothing is rewritten (pixels may differ between CPUs for the same data)."""
     path = Path(path)
     png, pdf, data_file = path.with_suffix(".png"), path.with_suffix(".pdf"), data_path(path)
-    bbox = "tight" if tight_bbox else None
-    if not tight_bbox:
-        fig.tight_layout()
+    bbox = _laid_out(fig, tight_bbox)
     buffer = io.BytesIO()
     savefig_clean(fig, buffer, ".png", dpi=dpi, bbox_inches=bbox)  # draws: ticks, layout final
-    data = {"dpi": dpi, "bbox": bbox, **figure_data(fig)}
+    data = _record(fig, dpi, bbox)
     if png.exists() and pdf.exists() and data_file.exists():
         try:
             unchanged = same_data(json.loads(data_file.read_text()), data)
@@ -220,6 +242,16 @@ def save_figure(fig: plt.Figure, path: Path, dpi: int = 120, tight_bbox: bool = 
     buffer = io.BytesIO()
     savefig_clean(fig, buffer, ".pdf", dpi=dpi, bbox_inches=bbox)
     atomic_write_bytes(pdf, buffer.getvalue())
-    atomic_write_text(data_file, dumps(data))
+    _write_data(path, data)
     plt.close(fig)
     print(f"wrote {png}")
+
+
+def save_figure_data(fig: plt.Figure, path: Path, dpi: int = 120, tight_bbox: bool = False) -> None:
+    """Write only what :func:`save_figure` stores next to the PNG (laid out and drawn the same
+    way, without rasterizing), then close the figure: the determinism test renders with it."""
+    bbox = _laid_out(fig, tight_bbox)
+    fig.set_dpi(dpi)  # as savefig draws: legend boxes are laid out in pixels
+    fig.draw_without_rendering()
+    _write_data(Path(path), _record(fig, dpi, bbox))
+    plt.close(fig)
