@@ -12,7 +12,6 @@ by CPU for the same data). The figures' metadata hold no version and no date.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import shutil
@@ -78,6 +77,17 @@ def _files(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
 
 
+def _first_difference(old: str, new: str, width: int = 120) -> str:
+    """The first differing line of two texts, cut around where it starts to differ."""
+    for line, (a, b) in enumerate(zip(old.splitlines(), new.splitlines(), strict=False), 1):
+        if a != b:
+            at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), 0)
+            start = max(0, at - width // 2)
+            cut = slice(start, at + width)
+            return f"line {line}: committed ...{a[cut]}...\n    rendered  ...{b[cut]}..."
+    return "lengths differ"
+
+
 def _differences(committed: Path, rendered: Path) -> list[str]:
     """What differs between the committed results and a rendering of them, one line each."""
     problems = []
@@ -92,11 +102,9 @@ def _differences(committed: Path, rendered: Path) -> list[str]:
             if not same_data(json.loads(a.read_text()), json.loads(b.read_text())):
                 problems.append(f"{name}: the figure draws other data")
         elif a.read_bytes() != b.read_bytes():
-            diff = difflib.unified_diff(
-                a.read_text().splitlines(), b.read_text().splitlines(), lineterm="", n=0
+            problems.append(
+                f"{name}: differs\n    " + _first_difference(a.read_text(), b.read_text())
             )
-            lines = [line[:300] for line in diff if line[:1] in "+-"][2:6]
-            problems.append(f"{name}: differs\n    " + "\n    ".join(lines))
     return problems
 
 
