@@ -129,9 +129,11 @@ _FAMILIES: dict[Tolerance, str] = {
         draw_seed train_status layers diverged probes stage fan_in he_variance rate keep_rate
         theorem grid_points mu nu theorem2_holds theorem3_holds member members diverged_members
         selected_member selected_epoch tied_members model.dropout model.bottleneck
-        diverged_at_step train_examples heldout_examples cos0
+        diverged_at_step train_examples heldout_examples cos0 rows model.width data.fold
+        model.block_shape optim.weight_decay passed work_scale full_steps full_eval_examples
+        full_batch
     """,
-    VOLATILE: "timed_steps seconds_per_step peak_rss_mb wall_time_s",
+    VOLATILE: "timed_steps seconds_per_step peak_rss_mb wall_time_s seconds est_full_seconds",
 }
 #: numeric column of a collected CSV -> its tolerance
 COLUMNS: dict[str, Tolerance] = {
