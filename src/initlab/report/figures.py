@@ -23,6 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.collections import Collection
+from matplotlib.colors import to_rgba
 from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -86,7 +87,7 @@ def _artist(artist: Artist) -> dict[str, Any] | None:
     if isinstance(artist, Line2D):
         info.update(
             xy=_num(artist.get_xydata()),
-            color=_num(np.asarray(plt.matplotlib.colors.to_rgba(artist.get_color()))),
+            color=_num(np.asarray(to_rgba(artist.get_color()))),
             ls=str(artist.get_linestyle()),
             lw=_num(artist.get_linewidth()),
             marker=str(artist.get_marker()),
@@ -100,7 +101,7 @@ def _artist(artist: Artist) -> dict[str, Any] | None:
             text=artist.get_text(),
             xy=_num(artist.get_position()),
             size=_num(artist.get_fontsize()),
-            color=_num(np.asarray(plt.matplotlib.colors.to_rgba(artist.get_color()))),
+            color=_num(np.asarray(to_rgba(artist.get_color()))),
             rotation=_num(artist.get_rotation()),
         )
     elif isinstance(artist, AxesImage):
