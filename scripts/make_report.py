@@ -11,7 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-# SOURCE_DATE_EPOCH pins the date matplotlib writes into PDFs: same CSVs, same bytes
+# figures are written without a date (initlab.report.figures.CLEAN_METADATA); SOURCE_DATE_EPOCH
+# pins one for any writer that would still put one in
 os.environ["SOURCE_DATE_EPOCH"] = "0"
 os.environ.setdefault("MPLBACKEND", "Agg")
 

@@ -68,7 +68,7 @@ def pair_curves(
 def _mean_curve(rows: pd.DataFrame, by_draw: bool = False) -> pd.DataFrame:
     columns = ["angle_mean", "one_minus_cos_mean", "theory_angle", "theory_cos", "cos_mean"]
     keys = ["draw", "layer"] if by_draw else "layer"
-    return rows.groupby(keys)[columns].mean().sort_index()
+    return rows.groupby(keys)[columns].mean().sort_index(kind="stable")
 
 
 def law_of(difference: Estimate) -> str:
@@ -332,7 +332,7 @@ def b4_ratio(results_dir: Path, profile: str) -> Verdict:
     for data, part in curves.groupby("data_name"):
         change = {}
         for arch, c in part.groupby("arch"):
-            c = c.sort_values("layer")
+            c = c.sort_values("layer", kind="stable")
             change[arch] = float(c.ratio.iloc[-1] / c.ratio.iloc[0])
         if "mlp" not in change:
             raise NotRun(f"no MLP ratio rows for {data}")
@@ -382,7 +382,7 @@ def b5_trained_ratio(results_dir: Path, profile: str) -> Verdict:
     rows = ", ".join(
         f"{a}: angle@L {r.angle_init:.3g}, ratio {r.ratio_init:.3g}->{r.ratio_trained:.3g}, "
         f"acc {r.accuracy:.3f}"
-        for a, r in table.sort_values("angle_init").iterrows()
+        for a, r in table.sort_values("angle_init", kind="stable").iterrows()
     )
     text = (
         f"{rows}; Spearman(init angle, trained ratio) {rho_ratio:.2f}, (init angle, test acc) "

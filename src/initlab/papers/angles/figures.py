@@ -97,7 +97,7 @@ def ratio_figure(angles: pd.DataFrame) -> plt.Figure:
     for ax, name in zip(axes[0], sets, strict=True):
         part = curves[curves.data_name == name]
         for arch in archs_of(part):
-            c = part[part.arch == arch].sort_values("layer")
+            c = part[part.arch == arch].sort_values("layer", kind="stable")
             ax.plot(c.layer, c.ratio, label=arch)
         ax.set_title(f"{name}: between / within class distance", fontsize=9)
         ax.set_xlabel("layer (0 = input)")

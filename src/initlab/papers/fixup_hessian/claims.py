@@ -57,7 +57,7 @@ def depth_curve(frame: pd.DataFrame, arm: str, column: str) -> pd.Series:
     rows = frame[(frame[ARM] == arm) & frame[column].notna()]
     if rows.empty:
         raise NotRun(f"no {column} for arm {arm}")
-    return rows.groupby(DEPTH)[column].median().sort_index()
+    return rows.groupby(DEPTH)[column].median().sort_index(kind="stable")
 
 
 def depth_points(frame: pd.DataFrame, arm: str, column: str) -> tuple[np.ndarray, np.ndarray]:

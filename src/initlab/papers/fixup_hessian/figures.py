@@ -52,7 +52,7 @@ def depth_panel(
         rows = rows.assign(v=rows[column].abs())
         rows = rows[rows["v"] > 0]
         ax.scatter(rows[DEPTH], rows["v"], s=10, alpha=0.4, color=color)
-        med = rows.groupby(DEPTH)["v"].median().sort_index()
+        med = rows.groupby(DEPTH)["v"].median().sort_index(kind="stable")
         ax.plot(med.index, med.values, "o-", color=color, lw=1.2, ms=3, label=arm)
         if med.size >= 3:
             fit, text = winning_fit(rows[DEPTH].to_numpy(float), rows["v"].to_numpy(float))

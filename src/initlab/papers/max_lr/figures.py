@@ -23,7 +23,7 @@ def max_lr_figure(summary: pd.DataFrame, hessian: pd.DataFrame | None = None) ->
         depth_panel(ax, frame, "max_lr", "largest non-diverging learning rate (GD)", loglog)
         for arm, rows in frame.groupby("arm"):
             color = ARM_COLORS.get(arm)
-            band = rows.groupby(DEPTH)["max_lr"].agg(["min", "max"]).sort_index()
+            band = rows.groupby(DEPTH)["max_lr"].agg(["min", "max"]).sort_index(kind="stable")
             ax.fill_between(band.index, band["min"], band["max"], color=color, alpha=0.15)
             if {"lr_bracket_low", "lr_bracket_high"} <= set(rows.columns):
                 ax.vlines(
@@ -32,7 +32,9 @@ def max_lr_figure(summary: pd.DataFrame, hessian: pd.DataFrame | None = None) ->
         if hessian is not None:
             for arm, rows in hessian.groupby("arm"):
                 if arm in set(frame["arm"]):
-                    edge = (2 / rows.groupby(DEPTH)["lambda_max"].median()).sort_index()
+                    edge = (2 / rows.groupby(DEPTH)["lambda_max"].median()).sort_index(
+                        kind="stable"
+                    )
                     edge = edge[edge.index <= frame[DEPTH].max()]  # the depths C2 measured
                     ax.plot(
                         edge.index,

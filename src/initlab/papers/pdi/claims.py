@@ -59,8 +59,10 @@ def variance_ratios(table: pd.DataFrame) -> pd.DataFrame:
     table["ratio"] = table["variance"] / table["he_variance"]
     table["order"] = table["stage"] * 10**9 + table["step"]
     keys = ["base", SEED, "layer"] if SEED in table.columns else ["base", "layer"]
-    ordered = table.sort_values("order")
-    grouped = ordered.groupby(keys, sort=False)
+    # stable: rows of one (base, seed, layer) at the same stage and step keep the CSV's order,
+    # on every CPU (numpy's default quicksort picks a different kernel per instruction set)
+    ordered = table.sort_values("order", kind="stable")
+    grouped = ordered.groupby(keys, sort=True)
     out = grouped.agg(
         fan_in=("fan_in", "first"), start=("ratio", "first"), end=("ratio", "last")
     ).reset_index()
@@ -95,10 +97,11 @@ def d1_weight_variance(results_dir: Path, profile: str) -> Verdict:
     name, fan_in = layer["layer"].iloc[0], int(layer["fan_in"].iloc[0])
     moves = ", ".join(f"{b} {r.start:.2f}->{r.end:.2f}" for b, r in per_base.iterrows())
     hidden = ratios[ratios["position"] < ratios["position"].max()]
-    all_layers = hidden.groupby(["base", "layer"], sort=False)["end"].median()
+    # bases in alphabetical order, as in the moves above and the scale line
+    all_layers = hidden.groupby(["base", "layer"], sort=True)["end"].median()
     spread = ", ".join(
         f"{b}: {min(all_layers[b]):.2f}..{max(all_layers[b]):.2f}"
-        for b in dict.fromkeys(all_layers.index.get_level_values(0))
+        for b in all_layers.index.unique(level="base")
     )
     measured = (
         f"layer 2 ({name}, fan_in {fan_in}) Var(W) / (2/fan_in), start->end of PDI (median over "
@@ -135,7 +138,9 @@ def roughness(metrics: pd.DataFrame) -> pd.Series:
     train = train[train["train_batch_loss"] > 0]
 
     def one(run: pd.DataFrame) -> float:
-        log_loss = np.log(run.sort_values("step")["train_batch_loss"].reset_index(drop=True))
+        log_loss = np.log(
+            run.sort_values("step", kind="stable")["train_batch_loss"].reset_index(drop=True)
+        )
         trend = log_loss.rolling(ROUGHNESS_WINDOW, center=True, min_periods=1).median()
         return float((log_loss - trend).abs().mean()) if len(log_loss) > 1 else float("nan")
 

@@ -126,7 +126,7 @@ def accuracy_table(runs: pd.DataFrame) -> pd.DataFrame:
     data_rank = frame["data"].map({d: i for i, d in enumerate(CLAIM_KIND)}).fillna(len(CLAIM_KIND))
     act_rank = frame["activation"].map({a: i for i, a in enumerate(ACTIVATIONS)})
     order = pd.DataFrame({"d": data_rank, "a": act_rank.fillna(len(ACTIVATIONS))})
-    return frame.loc[order.sort_values(["d", "a"]).index].reset_index(drop=True)
+    return frame.loc[order.sort_values(["d", "a"], kind="stable").index].reset_index(drop=True)
 
 
 def compare(table: pd.DataFrame, data: str) -> dict[str, float | bool | str]:

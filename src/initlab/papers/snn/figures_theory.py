@@ -27,7 +27,7 @@ def vector_field_figure(field: pd.DataFrame) -> plt.Figure:
     if "run" in frame.columns:
         frame = frame[frame["run"] == frame["run"].iloc[0]]
     mu_values, nu_values = np.unique(frame["mu"]), np.unique(frame["nu"])
-    grid = frame.sort_values(["nu", "mu"])
+    grid = frame.sort_values(["nu", "mu"], kind="stable")
     shape = (len(nu_values), len(mu_values))
     mu, nu = grid["mu"].to_numpy().reshape(shape), grid["nu"].to_numpy().reshape(shape)
     dmu, dnu = grid["dmu"].to_numpy().reshape(shape), grid["dnu"].to_numpy().reshape(shape)
