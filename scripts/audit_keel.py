@@ -60,6 +60,7 @@ def audit(name: str) -> dict:
         "attributes": attributes,
         "numeric": sum(kinds),
         "nominal": attributes - sum(kinds),
+        "nominal_columns": [j for j, numeric in enumerate(kinds) if not numeric],
         "classes": classes,
         "duplicates": duplicates,
         "lost": lost,
@@ -254,9 +255,12 @@ def render(rows: list[dict], truth: list[str]) -> str:
             f"{j} (n {r['tests'][j].n}, k {r['tests'][j].k}, P {r['tests'][j].p:.1e})"
             for j in r["lost"]
         )
+        mixed = ""
+        if r["numeric"] and r["nominal"]:
+            mixed = "; nominal: " + ", ".join(str(j) for j in r["nominal_columns"])
         lines.append(
             f"| {r['name']} | {shape_cell(r['rows'], n)} "
-            f"| {shape_cell(r['attributes'], d)} ({r['numeric']} + {r['nominal']}) "
+            f"| {shape_cell(r['attributes'], d)} ({r['numeric']} + {r['nominal']}{mixed}) "
             f"| {shape_cell(len(r['classes']), k)} | {class_counts(r['classes'])} "
             f"| {r['duplicates']} | {r['skipped']} | {r['missing']} | {r['malformed']} "
             f"| {lost or '-'} |"
