@@ -24,9 +24,10 @@ help:
 	@echo "make plan         what the paper-scale profile costs, per experiment (from the rehearsal)"
 	@echo "make notebooks    run notebooks/*.py headless on results/$(PROFILE) (NB_RESULTS=...)"
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt
+	$(VENV)/bin/pip install --disable-pip-version-check -q --no-deps -r requirements-nodeps.txt
 	$(VENV)/bin/pip install --disable-pip-version-check -q --no-deps -e .
 	@touch $@
 
