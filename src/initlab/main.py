@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +23,26 @@ from initlab.data import DataUnavailableError, build_data
 from initlab.data.bundle import SWEEP_CACHE
 from initlab.meter import StepMeter
 from initlab.preemption import Preempted
-from initlab.run import ResumeError, Run, config_hash, read_summary, seed_everything, set_runtime
+from initlab.run import (
+    LOCK_FILE,
+    DirectoryLock,
+    ResumeError,
+    Run,
+    config_hash,
+    read_summary,
+    seed_everything,
+    set_runtime,
+)
 from initlab.setup import parse_config
 from initlab.tasks import TASKS
-from initlab.tracking import atomic_write_text, configure_progress
+from initlab.tracking import TrackerUnavailable, atomic_write_text, configure_progress
 
 log = logging.getLogger("initlab")
 USER_ERRORS = (ConfigError, DataUnavailableError)
 FINAL_STATUSES = ("completed", "diverged")
 SWEEP_LABEL_ENV = "INITLAB_SWEEP_LABEL"
-HYDRA_FILES = {".hydra", "train.log"}  # what Hydra writes into a run directory by itself
+HYDRA_SUBDIR = ".hydra"  # Hydra's record of the command (written by initlab: save_hydra_files)
+HYDRA_FILES = {HYDRA_SUBDIR, "train.log"}  # Hydra's files in a run directory
 
 
 class StorageError(ConfigError):
@@ -138,16 +149,57 @@ def guard_output_dir(out_dir: Path, new_hash: str) -> dict[str, Any] | None:
     return None
 
 
-def execute(resolved: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
+class DirectoryInUse(ConfigError):
+    """Another process holds the output directory (its ``.lock``): nothing of it is touched."""
+
+
+def _claim(out_dir: Path) -> tuple[DirectoryLock, bool]:
+    """Lock ``out_dir`` (made if need be) for this run before anything is written there;
+    returns the lock and whether this call made the ``.lock`` file."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        made = not (out_dir / LOCK_FILE).exists()
+        lock = DirectoryLock(out_dir)
+        lock.acquire()
+    except ConfigError as err:
+        raise DirectoryInUse(str(err)) from None
+    except OSError as err:
+        raise storage_error(err, out_dir) from None
+    return lock, made
+
+
+def _record(out_dir: Path, status: str, config_hash_: str, **extra: Any) -> bool:
+    """Record ``status`` for a run stopped before its :class:`Run` existed (the caller holds the
+    lock); a finished run's summary is never replaced. False if it could not be written."""
+    import json
+
+    previous = read_summary(out_dir)
+    if previous is not None and previous.get("status") in FINAL_STATUSES:
+        return False
+    summary = {"status": status, **extra, "config_hash": config_hash_}
+    try:
+        atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2, default=str))
+    except OSError as err:
+        print(f"initlab: could not record status {status!r}: {err}", file=sys.stderr)
+        return False
+    return True
+
+
+def execute(
+    resolved: dict[str, Any], out_dir: str | Path, on_start: Callable[[], None] | None = None
+) -> dict[str, Any]:
     """Check ``resolved``, run its task in ``out_dir`` and return the summary.
 
     A finished run of the same config in ``out_dir`` is returned as is (``skipped: true``);
-    an unfinished one resumes from its checkpoint.
+    an unfinished one resumes from its checkpoint. The directory is locked before anything is
+    written to it; ``on_start`` is called once the run holds it and starts (``train.py`` writes
+    Hydra's record of the command, ``.hydra/``, there: a refused command writes nothing).
     """
     out_dir = Path(out_dir)
     setup = parse_config(resolved)
     keys = recorded(resolved)  # the results' leading columns; a bad key is refused here
-    earlier = guard_output_dir(out_dir, config_hash(resolved))
+    new_hash = config_hash(resolved)
+    earlier = guard_output_dir(out_dir, new_hash)
     if earlier is not None:
         return {**earlier, "skipped": True}
     from initlab.training import reset_step_count
@@ -156,20 +208,52 @@ def execute(resolved: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
     set_runtime(setup.runtime)
     configure_progress(setup.logger)
     preemption.install(setup.runtime.signals)
+    lock, made_lock = None, False
+    run: Run | None = None
     try:
-        seed_everything(setup.seed, setup.deterministic, setup.device)
-        meter = StepMeter.start(setup.device)  # seconds per step and peak memory, in the summary
-        data = build_data(setup.data)  # refused data: nothing is written
-        check_model_memory(setup, data)
-        data = data.to(setup.device)
-        meter.examples(len(data.x_train), len(data.x_val) + len(data.x_test))  # for the plan
-        try:
-            run = Run(out_dir, resolved, setup.seed, setup.device, setup.logger)
-        except OSError as err:
-            raise storage_error(err, out_dir) from None
-        return _run_task(setup, data, run, keys, meter)
+        lock, made_lock = _claim(out_dir)
+        earlier = guard_output_dir(out_dir, new_hash)  # it may have finished meanwhile
+        if earlier is not None:
+            return {**earlier, "skipped": True}
+        with preemption.active(out_dir):
+            preemption.raise_if_requested()  # a signal during start-up or between sweep runs
+            seed_everything(setup.seed, setup.deterministic, setup.device)
+            meter = StepMeter.start(setup.device)  # seconds per step and peak memory
+            data = build_data(setup.data)  # refused data: nothing is written
+            check_model_memory(setup, data)
+            data = data.to(setup.device)
+            meter.examples(len(data.x_train), len(data.x_val) + len(data.x_test))  # for the plan
+            try:
+                run = Run(out_dir, resolved, setup.seed, setup.device, setup.logger, lock=lock)
+            except TrackerUnavailable as err:  # config.yaml is written: record why it stopped
+                _record(out_dir, "failed", new_hash, error=str(err), recorded=keys)
+                raise
+            except OSError as err:
+                raise storage_error(err, out_dir) from None
+            if on_start is not None:
+                try:
+                    on_start()
+                except OSError as err:
+                    _finish_quietly(run, "failed", error=f"{type(err).__name__}: {err}")
+                    raise storage_error(err, out_dir) from None
+            return _run_task(setup, data, run, keys, meter)
+    except Preempted as stop:
+        if run is None and lock is not None:  # stopped before the run began: say so there
+            stop.recorded = _record(out_dir, "preempted", new_hash, signal=stop.name, recorded=keys)
+        elif lock is None:
+            stop.recorded = False
+        raise
+    except USER_ERRORS:
+        if run is None and lock is not None and made_lock:  # refused: leave no .lock behind
+            lock.release()
+            with contextlib.suppress(OSError):
+                (out_dir / LOCK_FILE).unlink()
+        raise
     finally:
-        preemption.uninstall()
+        if lock is not None:
+            lock.release()  # (the run released it when it finished; releasing twice is a no-op)
+        if not preemption.owned():
+            preemption.uninstall()
         if "meter" in locals():
             meter.stop()  # a run refused before its task: the meter stops counting
 
@@ -180,11 +264,13 @@ def _run_task(
     out_dir = run.out_dir
     try:
         result = TASKS.build(setup.task, setup, data, run)
-        return run.finish(
-            result.status, result.metrics, **result.extra, recorded=keys, **meter.stop()
-        )
+        with preemption.deferred():  # a signal now is seen after the summary is written
+            return run.finish(
+                result.status, result.metrics, **result.extra, recorded=keys, **meter.stop()
+            )
     except Preempted as stop:
-        _finish_quietly(run, "preempted", signal=str(stop), recorded=keys, **meter.stop())
+        step = {} if stop.step is None else {"stopped_at_step": stop.step}
+        _finish_quietly(run, "preempted", signal=stop.name, **step, recorded=keys, **meter.stop())
         raise
     except USER_ERRORS as err:
         if not run.started_work():  # refused before any work: leave nothing behind
@@ -209,7 +295,8 @@ def _run_task(
 def _finish_quietly(run: Run, status: str, **extra: Any) -> None:
     """Record ``status``; if even that cannot be written (full disk), say so and go on."""
     try:
-        run.finish(status, {}, **extra)
+        with preemption.deferred():
+            run.finish(status, {}, **extra)
     except OSError as err:
         print(f"initlab: could not record status {status!r}: {err}", file=sys.stderr)
         run.lock.release()
@@ -233,6 +320,9 @@ def hydra_main(cfg: Any) -> dict[str, Any] | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from initlab.hydra_errors import one_line
 
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
@@ -243,27 +333,26 @@ def hydra_main(cfg: Any) -> dict[str, Any] | None:
         print(sweep_progress.announce(label, hydra_cfg.job.num, out_dir.name), flush=True)
     existed = _listing(out_dir)
     try:
-        resolved = OmegaConf.to_container(cfg, resolve=True)
-        summary = execute(resolved, out_dir)
+        try:
+            resolved = OmegaConf.to_container(cfg, resolve=True)
+        except OmegaConfBaseException as err:  # an interpolation that does not resolve
+            raise ConfigError(one_line(err)) from None
+        summary = execute(resolved, out_dir, on_start=lambda: save_hydra_files(cfg, out_dir))
     except Preempted as stop:
-        step = f" at step {stop.step}" if stop.step is not None else ""
-        print(
-            f"initlab: preempted by {stop}{step}; status recorded in {out_dir}; run the same "
-            "command (same hydra.run.dir) to resume",
-            file=sys.stderr,
-            flush=True,
-        )
+        print(stopped_line(stop, out_dir), file=sys.stderr, flush=True)
         preemption.chain(stop.signum)  # submitit requeues here (and exits)
-        sys.exit(preemption.EXIT_CODE)
+        sys.exit(stop.exit_code)
     except USER_ERRORS as err:
         print(f"initlab: error: {err}", file=sys.stderr)
         if sweeping:
-            with contextlib.suppress(OSError):
-                _record_failure(out_dir, str(err))
+            if not isinstance(err, DirectoryInUse | OutputDirInUse):  # not this command's
+                with contextlib.suppress(OSError):
+                    _record_failure(out_dir, str(err))
             return None
         if not isinstance(err, StorageError):
             _remove_if_hydra_only(out_dir, existed)
-        sys.exit(2 if isinstance(err, ConfigError) and not isinstance(err, StorageError) else 1)
+        config_error = not isinstance(err, StorageError | TrackerUnavailable)
+        sys.exit(2 if isinstance(err, ConfigError) and config_error else 1)
     except OSError as err:
         print(f"initlab: error: {storage_error(err, out_dir)}", file=sys.stderr)
         if sweeping:
@@ -278,6 +367,34 @@ def hydra_main(cfg: Any) -> dict[str, Any] | None:
     return summary
 
 
+def stopped_line(stop: Preempted, out_dir: Path) -> str:
+    """The one line a run stopped by a signal ends with."""
+    what = "interrupted (SIGINT)" if stop.interrupted else f"preempted by {stop.name}"
+    where = f" at step {stop.step}" if stop.step is not None else ""
+    if not stop.recorded:
+        return f"initlab: {what}{where}; nothing recorded in {out_dir}; run the same command again"
+    return (
+        f"initlab: {what}{where}; status recorded in {out_dir}; run the same command (same "
+        "hydra.run.dir) to resume"
+    )
+
+
+def save_hydra_files(cfg: Any, out_dir: Path) -> None:
+    """Hydra's record of the command (``.hydra/config.yaml``, ``hydra.yaml``,
+    ``overrides.yaml``, as Hydra writes them), written once this command's run holds the
+    directory: conf/config.yaml turns Hydra's own writing off (``hydra.output_subdir: null``),
+    which happens before initlab can refuse a command (a running or finished run elsewhere)."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    hydra_cfg = HydraConfig.instance().cfg
+    folder = out_dir / HYDRA_SUBDIR
+    folder.mkdir(exist_ok=True)
+    atomic_write_text(folder / "config.yaml", OmegaConf.to_yaml(cfg))
+    atomic_write_text(folder / "hydra.yaml", OmegaConf.to_yaml(hydra_cfg))
+    atomic_write_text(folder / "overrides.yaml", OmegaConf.to_yaml(hydra_cfg.hydra.overrides.task))
+
+
 def _listing(out_dir: Path) -> set[str] | None:
     with contextlib.suppress(OSError):
         return {p.name for p in out_dir.iterdir()} if out_dir.is_dir() else None
@@ -285,10 +402,11 @@ def _listing(out_dir: Path) -> set[str] | None:
 
 
 def _remove_if_hydra_only(out_dir: Path, before: set[str] | None) -> None:
-    """A refused config leaves nothing: remove the directory Hydra made for it, if Hydra's own
-    files are all it holds."""
+    """A refused config leaves nothing: remove the directory Hydra made for it, if it held
+    nothing but Hydra's log when this command started and holds only Hydra's files now (a
+    directory another command is running in holds its ``.lock``: it is never touched)."""
     now = _listing(out_dir)
-    if now is None or not now <= HYDRA_FILES or (before and not before <= HYDRA_FILES):
+    if now is None or not now <= HYDRA_FILES or (before and not before <= {"train.log"}):
         return
     logging.shutdown()  # Hydra's file handler holds train.log
     shutil.rmtree(out_dir, ignore_errors=True)
