@@ -341,6 +341,7 @@ def hydra_main(cfg: Any) -> dict[str, Any] | None:
     except Preempted as stop:
         print(stopped_line(stop, out_dir), file=sys.stderr, flush=True)
         preemption.chain(stop.signum)  # submitit requeues here (and exits)
+        preemption.exiting()
         sys.exit(stop.exit_code)
     except USER_ERRORS as err:
         print(f"initlab: error: {err}", file=sys.stderr)
@@ -363,7 +364,8 @@ def hydra_main(cfg: Any) -> dict[str, Any] | None:
             raise
         print(f"initlab: failed in {out_dir}: {type(err).__name__}: {err}", file=sys.stderr)
         return None
-    print(describe(summary, out_dir))
+    print(describe(summary, out_dir), flush=True)
+    preemption.pause_point("between_runs")  # tests: a signal after a run, before the next
     return summary
 
 

@@ -158,6 +158,15 @@ def chain(signum: int) -> bool:
     return False
 
 
+def exiting() -> None:
+    """The process ends now (a handled stop): the signals it handled are ignored from here to
+    its last instruction (Python gives its handlers back to the system while it shuts down, and
+    a repeated SIGTERM then would kill it: exit -15 instead of 75). :func:`release` undoes it."""
+    for signum in _state["installed"]:
+        with contextlib.suppress(ValueError, TypeError):
+            signal.signal(signum, signal.SIG_IGN)
+
+
 def requested() -> int | None:
     return _state["requested"]
 
@@ -207,6 +216,26 @@ def watch() -> Iterator[_Watch]:
         _state["depth"] -= 1
     if _state["depth"] == 0 and _state["requested"] is not None:
         raise Preempted(_state["requested"])
+
+
+# tests: stop at a point ("step:K": after the run's K-th optimizer step; "between_runs": after a
+# run of train.py returned) until the file PAUSE_FILE_ENV names exists (it touches
+# "<file>.reached" first), so that a test can send real signals at that point
+PAUSE_ENV = "INITLAB_PAUSE_AT"
+PAUSE_FILE_ENV = "INITLAB_PAUSE_FILE"
+
+
+def pause_point(name: str) -> None:
+    if os.environ.get(PAUSE_ENV) != name:
+        return
+    import time
+    from pathlib import Path
+
+    path = Path(os.environ[PAUSE_FILE_ENV])
+    Path(f"{path}.reached").touch()
+    deadline = time.monotonic() + 120.0
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def simulate() -> None:

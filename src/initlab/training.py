@@ -539,6 +539,8 @@ def fit(
     single_ok = not has_batch_norm(model)  # BatchNorm: a last piece of one joins the one before
     fault_step = int(os.environ.get(FAULT_ENV, "0")) or None
     signal_step = int(os.environ.get(SIGNAL_ENV, "0")) or None
+    pause_at = os.environ.get(preemption.PAUSE_ENV, "")
+    pause_step = int(pause_at[5:]) if pause_at.startswith("step:") else None
     bar = Progress(total, f"{phase}" if progress is None else progress, initial=state.step)
     model.train()
     # a checkpoint written mid-iteration (a signal at the last step) still owes that step its
@@ -569,6 +571,8 @@ def fit(
                         os._exit(3)  # simulate a hard kill (tests of resume)
                     if signal_step is not None and _PROCESS_STEPS[0] == signal_step:
                         preemption.simulate()
+                    if pause_step is not None and _PROCESS_STEPS[0] == pause_step:
+                        preemption.pause_point(f"step:{pause_step}")  # tests: real signals here
                     logged = state.step % log_every == 0
                     mid = (ckpt.every_steps and state.step % ckpt.every_steps == 0) or (
                         ckpt.every_s and time.monotonic() - last_mid >= ckpt.every_s
