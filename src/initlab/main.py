@@ -252,8 +252,7 @@ def execute(
     finally:
         if lock is not None:
             lock.release()  # (the run released it when it finished; releasing twice is a no-op)
-        if not preemption.owned():
-            preemption.uninstall()
+        preemption.uninstall()  # (train.py's own signals stay handled until it exits)
         if "meter" in locals():
             meter.stop()  # a run refused before its task: the meter stops counting
 

@@ -128,15 +128,17 @@ def install(names: list[str] | tuple[str, ...]) -> None:
     requested: the run sees it when it starts (:func:`raise_if_requested`)."""
     if not _state["owned"]:
         _state["requested"] = None
+        if not _state["installed"]:  # the handlers now are the ones to give back (and chain)
+            _state["original"] = {}
     _route(names)
 
 
 def uninstall() -> None:
-    """Give every signal back the handler it had before :func:`install` (not under :func:`own`:
-    its signals stay handled until the process exits)."""
-    _route(())
+    """Give every signal back the handler it had before :func:`install` (kept for
+    :func:`chain`: the run ends, and only then does a requeue handler run). Under :func:`own`
+    the signals stay handled until the process exits."""
     if not _state["owned"]:
-        _state["original"] = {}
+        _route(())
 
 
 def release() -> None:

@@ -228,6 +228,23 @@ def test_a_sigterm_between_sweep_runs_is_recorded_by_the_next(tmp_path, launch):
     _assert_same_run(reference, sweep / "s1", [])
 
 
+def test_the_handler_a_run_replaced_is_chained_after_the_run(tmp_path):
+    """Under submitit (no train.py owning the process) execute installs the handlers for the
+    run and gives them back after it; the replaced one (submitit's requeue) is still chained."""
+    from initlab import preemption
+
+    called: list[int] = []
+    saved = signal.signal(signal.SIGUSR2, lambda signum, frame: called.append(signum))
+    try:
+        preemption.install(["SIGUSR2"])
+        assert signal.getsignal(signal.SIGUSR2) is preemption._handler
+        preemption.uninstall()
+        assert signal.getsignal(signal.SIGUSR2) is not preemption._handler
+        assert preemption.chain(signal.SIGUSR2) and called == [signal.SIGUSR2]
+    finally:
+        signal.signal(signal.SIGUSR2, saved)
+
+
 # ---------------------------------------------------------------- resumed after the last step
 
 
