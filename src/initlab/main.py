@@ -185,6 +185,13 @@ def _record(out_dir: Path, status: str, config_hash_: str, **extra: Any) -> bool
     return True
 
 
+def _quietly(write: Callable[[], None] | None) -> None:
+    """``write`` (Hydra's record of the command, beside a status recorded without a run)."""
+    if write is not None:
+        with contextlib.suppress(OSError):
+            write()
+
+
 def execute(
     resolved: dict[str, Any], out_dir: str | Path, on_start: Callable[[], None] | None = None
 ) -> dict[str, Any]:
@@ -226,7 +233,8 @@ def execute(
             try:
                 run = Run(out_dir, resolved, setup.seed, setup.device, setup.logger, lock=lock)
             except TrackerUnavailable as err:  # config.yaml is written: record why it stopped
-                _record(out_dir, "failed", new_hash, error=str(err), recorded=keys)
+                if _record(out_dir, "failed", new_hash, error=str(err), recorded=keys):
+                    _quietly(on_start)
                 raise
             except OSError as err:
                 raise storage_error(err, out_dir) from None
@@ -240,6 +248,8 @@ def execute(
     except Preempted as stop:
         if run is None and lock is not None:  # stopped before the run began: say so there
             stop.recorded = _record(out_dir, "preempted", new_hash, signal=stop.name, recorded=keys)
+            if stop.recorded:
+                _quietly(on_start)
         elif lock is None:
             stop.recorded = False
         raise
@@ -347,7 +357,8 @@ def hydra_main(cfg: Any) -> dict[str, Any] | None:
         if sweeping:
             if not isinstance(err, DirectoryInUse | OutputDirInUse):  # not this command's
                 with contextlib.suppress(OSError):
-                    _record_failure(out_dir, str(err))
+                    if _record_failure(out_dir, str(err)) and not isinstance(err, ResumeError):
+                        save_hydra_files(cfg, out_dir)  # (a directory it could not read: no)
             return None
         if not isinstance(err, StorageError):
             _remove_if_hydra_only(out_dir, existed)
@@ -413,12 +424,15 @@ def _remove_if_hydra_only(out_dir: Path, before: set[str] | None) -> None:
     shutil.rmtree(out_dir, ignore_errors=True)
 
 
-def _record_failure(out_dir: Path, message: str) -> None:
-    """A sweep member refused before its run started still leaves a failed summary."""
+def _record_failure(out_dir: Path, message: str) -> bool:
+    """A sweep member refused before its run started still leaves a failed summary (True: it
+    was written now)."""
     import json
 
-    if read_summary(out_dir) is None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(
-            out_dir / "summary.json", json.dumps({"status": "failed", "error": message}, indent=2)
-        )
+    if read_summary(out_dir) is not None:
+        return False
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(
+        out_dir / "summary.json", json.dumps({"status": "failed", "error": message}, indent=2)
+    )
+    return True
