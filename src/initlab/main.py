@@ -153,12 +153,12 @@ class DirectoryInUse(ConfigError):
     """Another process holds the output directory (its ``.lock``): nothing of it is touched."""
 
 
-def _claim(out_dir: Path) -> tuple[DirectoryLock, bool]:
+def _claim(out_dir: Path) -> tuple[DirectoryLock, list[Path]]:
     """Lock ``out_dir`` (made if need be) for this run before anything is written there;
-    returns the lock and whether this call made the ``.lock`` file."""
+    returns the lock and what this call made (``.lock``, the directory): a refusal removes it."""
     try:
+        made = [p for p in (out_dir / LOCK_FILE, out_dir, *out_dir.parents) if not p.exists()]
         out_dir.mkdir(parents=True, exist_ok=True)
-        made = not (out_dir / LOCK_FILE).exists()
         lock = DirectoryLock(out_dir)
         lock.acquire()
     except ConfigError as err:
@@ -215,10 +215,10 @@ def execute(
     set_runtime(setup.runtime)
     configure_progress(setup.logger)
     preemption.install(setup.runtime.signals)
-    lock, made_lock = None, False
+    lock, made = None, []
     run: Run | None = None
     try:
-        lock, made_lock = _claim(out_dir)
+        lock, made = _claim(out_dir)
         earlier = guard_output_dir(out_dir, new_hash)  # it may have finished meanwhile
         if earlier is not None:
             return {**earlier, "skipped": True}
@@ -231,7 +231,8 @@ def execute(
             data = data.to(setup.device)
             meter.examples(len(data.x_train), len(data.x_val) + len(data.x_test))  # for the plan
             try:
-                run = Run(out_dir, resolved, setup.seed, setup.device, setup.logger, lock=lock)
+                with preemption.deferred():  # (a signal now: seen as the task starts)
+                    run = Run(out_dir, resolved, setup.seed, setup.device, setup.logger, lock=lock)
             except TrackerUnavailable as err:  # config.yaml is written: record why it stopped
                 if _record(out_dir, "failed", new_hash, error=str(err), recorded=keys):
                     _quietly(on_start)
@@ -240,7 +241,8 @@ def execute(
                 raise storage_error(err, out_dir) from None
             if on_start is not None:
                 try:
-                    on_start()
+                    with preemption.deferred():
+                        on_start()
                 except OSError as err:
                     _finish_quietly(run, "failed", error=f"{type(err).__name__}: {err}")
                     raise storage_error(err, out_dir) from None
@@ -254,10 +256,11 @@ def execute(
             stop.recorded = False
         raise
     except USER_ERRORS:
-        if run is None and lock is not None and made_lock:  # refused: leave no .lock behind
+        if run is None and lock is not None:  # refused: leave nothing of this call behind
             lock.release()
-            with contextlib.suppress(OSError):
-                (out_dir / LOCK_FILE).unlink()
+            for path in made:  # (the directory only if it is empty again)
+                with contextlib.suppress(OSError):
+                    path.rmdir() if path.is_dir() else path.unlink()
         raise
     finally:
         if lock is not None:
@@ -272,6 +275,7 @@ def _run_task(
 ) -> dict[str, Any]:
     out_dir = run.out_dir
     try:
+        preemption.raise_if_requested()  # a signal while the run was being set up
         result = TASKS.build(setup.task, setup, data, run)
         with preemption.deferred():  # a signal now is seen after the summary is written
             return run.finish(

@@ -49,8 +49,11 @@ _state: dict[str, Any] = {
 }
 
 
-class Preempted(Exception):  # noqa: N818 - it is an event, not an error
-    """A preemption signal arrived; ``step`` is where the loop checkpointed (None: no loop)."""
+class Preempted(BaseException):  # noqa: N818 - it is an event, not an error
+    """A preemption signal arrived; ``step`` is where the loop checkpointed (None: no loop).
+
+    Like ``KeyboardInterrupt`` it is no ``Exception``: code that turns any failure into a user
+    error (a download, an unreadable file) lets it through."""
 
     def __init__(self, signum: int, step: int | None = None) -> None:
         self.signum, self.step = signum, step
