@@ -283,7 +283,9 @@ def _run_task(
             )
     except Preempted as stop:
         step = {} if stop.step is None else {"stopped_at_step": stop.step}
-        _finish_quietly(run, "preempted", signal=stop.name, **step, recorded=keys, **meter.stop())
+        stop.recorded = _finish_quietly(
+            run, "preempted", signal=stop.name, **step, recorded=keys, **meter.stop()
+        )
         raise
     except USER_ERRORS as err:
         if not run.started_work():  # refused before any work: leave nothing behind
@@ -305,14 +307,17 @@ def _run_task(
         raise
 
 
-def _finish_quietly(run: Run, status: str, **extra: Any) -> None:
-    """Record ``status``; if even that cannot be written (full disk), say so and go on."""
+def _finish_quietly(run: Run, status: str, **extra: Any) -> bool:
+    """Record ``status``; if even that cannot be written (full disk), say so and go on
+    (False)."""
     try:
         with preemption.deferred():
             run.finish(status, {}, **extra)
     except OSError as err:
         print(f"initlab: could not record status {status!r}: {err}", file=sys.stderr)
         run.lock.release()
+        return False
+    return True
 
 
 def describe(summary: dict[str, Any], out_dir: Path) -> str:
