@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,10 +118,13 @@ class OutputDirInUse(ConfigError):
     """The output directory holds a run of another config: refuse rather than overwrite it."""
 
 
-def guard_output_dir(out_dir: Path, new_hash: str) -> dict[str, Any] | None:
+def guard_output_dir(
+    out_dir: Path, new_hash: str, keys: Sequence[str] = ()
+) -> dict[str, Any] | None:
     """Return the earlier summary if this exact config already finished there, else None.
 
-    Raises OutputDirInUse if the directory belongs to a run of a different config.
+    Raises OutputDirInUse if the directory belongs to a run of a different config, ResumeError
+    if its ``config.yaml`` is unreadable or lacks any of the top-level ``keys`` (cut short).
     """
     previous = read_summary(out_dir)
     config_file = out_dir / "config.yaml"
@@ -136,6 +139,13 @@ def guard_output_dir(out_dir: Path, new_hash: str) -> dict[str, Any] | None:
             raise ResumeError(
                 f"hydra.run.dir: {config_file} is unreadable, so this directory cannot be "
                 "resumed safely; move it aside or choose another output directory"
+            )
+        missing = [k for k in keys if k not in old]
+        if missing:
+            raise ResumeError(
+                f"hydra.run.dir: {config_file} is incomplete (no {', '.join(missing)}: cut "
+                "short?), so this directory cannot be resumed safely; move it aside or choose "
+                "another output directory"
             )
         old_hash = config_hash(old)
         if old_hash != new_hash:
@@ -206,7 +216,7 @@ def execute(
     setup = parse_config(resolved)
     keys = recorded(resolved)  # the results' leading columns; a bad key is refused here
     new_hash = config_hash(resolved)
-    earlier = guard_output_dir(out_dir, new_hash)
+    earlier = guard_output_dir(out_dir, new_hash, list(resolved))
     if earlier is not None:
         return {**earlier, "skipped": True}
     from initlab.training import reset_step_count
@@ -219,7 +229,7 @@ def execute(
     run: Run | None = None
     try:
         lock, made = _claim(out_dir)
-        earlier = guard_output_dir(out_dir, new_hash)  # it may have finished meanwhile
+        earlier = guard_output_dir(out_dir, new_hash, list(resolved))  # finished meanwhile?
         if earlier is not None:
             return {**earlier, "skipped": True}
         with preemption.active(out_dir):
