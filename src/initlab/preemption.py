@@ -104,13 +104,15 @@ def _route(names: list[str] | tuple[str, ...]) -> None:
         with contextlib.suppress(ValueError, TypeError):
             signal.signal(signum, _state["original"][signum])
         _state["installed"].discard(signum)
-    for signum in sorted(wanted - _state["installed"]):
+    for signum in sorted(wanted):
+        if signum in _state["installed"] and signal.getsignal(signum) is _handler:
+            continue
         try:
             previous = signal.signal(signum, _handler)
         except ValueError:  # not the main thread (e.g. a notebook worker): no handler
             return
-        if previous is not _handler:
-            _state["original"].setdefault(signum, previous)
+        if previous is not _handler:  # (one set since, e.g. submitit's: chained after the run)
+            _state["original"][signum] = previous
         _state["installed"].add(signum)
 
 

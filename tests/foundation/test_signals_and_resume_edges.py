@@ -241,8 +241,17 @@ def test_the_handler_a_run_replaced_is_chained_after_the_run(tmp_path):
         preemption.uninstall()
         assert signal.getsignal(signal.SIGUSR2) is not preemption._handler
         assert preemption.chain(signal.SIGUSR2) and called == [signal.SIGUSR2]
+        # a handler set over initlab's (submitit's, after train.py took the signals) is the one
+        # the next run replaces and chains
+        preemption.install(["SIGUSR2"])
+        signal.signal(signal.SIGUSR2, lambda signum, frame: called.append(-signum))
+        preemption.install(["SIGUSR2"])
+        assert signal.getsignal(signal.SIGUSR2) is preemption._handler
+        preemption.uninstall()
+        assert preemption.chain(signal.SIGUSR2) and called[-1] == -signal.SIGUSR2
     finally:
         signal.signal(signal.SIGUSR2, saved)
+        preemption.release()
 
 
 # ---------------------------------------------------------------- resumed after the last step
