@@ -60,6 +60,9 @@ def run_train(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Comp
                 err.write(traceback.format_exc())
                 rc = 1
     finally:
+        from initlab import preemption
+
+        preemption.release()  # train.py owns its process's signals: give them back to pytest
         sys.argv = saved_argv
         os.environ.clear()
         os.environ.update(saved_env)

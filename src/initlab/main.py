@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +23,26 @@ from initlab.data import DataUnavailableError, build_data
 from initlab.data.bundle import SWEEP_CACHE
 from initlab.meter import StepMeter
 from initlab.preemption import Preempted
-from initlab.run import ResumeError, Run, config_hash, read_summary, seed_everything, set_runtime
+from initlab.run import (
+    LOCK_FILE,
+    DirectoryLock,
+    ResumeError,
+    Run,
+    config_hash,
+    read_summary,
+    seed_everything,
+    set_runtime,
+)
 from initlab.setup import parse_config
 from initlab.tasks import TASKS
-from initlab.tracking import atomic_write_text, configure_progress
+from initlab.tracking import TrackerUnavailable, atomic_write_text, configure_progress
 
 log = logging.getLogger("initlab")
 USER_ERRORS = (ConfigError, DataUnavailableError)
 FINAL_STATUSES = ("completed", "diverged")
 SWEEP_LABEL_ENV = "INITLAB_SWEEP_LABEL"
-HYDRA_FILES = {".hydra", "train.log"}  # what Hydra writes into a run directory by itself
+HYDRA_SUBDIR = ".hydra"  # Hydra's record of the command (written by initlab: save_hydra_files)
+HYDRA_FILES = {HYDRA_SUBDIR, "train.log"}  # Hydra's files in a run directory
 
 
 class StorageError(ConfigError):
@@ -140,10 +151,13 @@ class OutputDirInUse(ConfigError):
     """The output directory holds a run of another config: refuse rather than overwrite it."""
 
 
-def guard_output_dir(out_dir: Path, new_hash: str) -> dict[str, Any] | None:
+def guard_output_dir(
+    out_dir: Path, new_hash: str, keys: Sequence[str] = ()
+) -> dict[str, Any] | None:
     """Return the earlier summary if this exact config already finished there, else None.
 
-    Raises OutputDirInUse if the directory belongs to a run of a different config.
+    Raises OutputDirInUse if the directory belongs to a run of a different config, ResumeError
+    if its ``config.yaml`` is unreadable or lacks any of the top-level ``keys`` (cut short).
     """
     previous = read_summary(out_dir)
     config_file = out_dir / "config.yaml"
@@ -159,6 +173,13 @@ def guard_output_dir(out_dir: Path, new_hash: str) -> dict[str, Any] | None:
                 f"hydra.run.dir: {config_file} is unreadable, so this directory cannot be "
                 "resumed safely; move it aside or choose another output directory"
             )
+        missing = [k for k in keys if k not in old]
+        if missing:
+            raise ResumeError(
+                f"hydra.run.dir: {config_file} is incomplete (no {', '.join(missing)}: cut "
+                "short?), so this directory cannot be resumed safely; move it aside or choose "
+                "another output directory"
+            )
         old_hash = config_hash(old)
         if old_hash != new_hash:
             raise OutputDirInUse(
@@ -171,16 +192,64 @@ def guard_output_dir(out_dir: Path, new_hash: str) -> dict[str, Any] | None:
     return None
 
 
-def execute(resolved: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
+class DirectoryInUse(ConfigError):
+    """Another process holds the output directory (its ``.lock``): nothing of it is touched."""
+
+
+def _claim(out_dir: Path) -> tuple[DirectoryLock, list[Path]]:
+    """Lock ``out_dir`` (made if need be) for this run before anything is written there;
+    returns the lock and what this call made (``.lock``, the directory): a refusal removes it."""
+    try:
+        made = [p for p in (out_dir / LOCK_FILE, out_dir, *out_dir.parents) if not p.exists()]
+        out_dir.mkdir(parents=True, exist_ok=True)
+        lock = DirectoryLock(out_dir)
+        lock.acquire()
+    except ConfigError as err:
+        raise DirectoryInUse(str(err)) from None
+    except OSError as err:
+        raise storage_error(err, out_dir) from None
+    return lock, made
+
+
+def _record(out_dir: Path, status: str, config_hash_: str, **extra: Any) -> bool:
+    """Record ``status`` for a run stopped before its :class:`Run` existed (the caller holds the
+    lock); a finished run's summary is never replaced. False if it could not be written."""
+    import json
+
+    previous = read_summary(out_dir)
+    if previous is not None and previous.get("status") in FINAL_STATUSES:
+        return False
+    summary = {"status": status, **extra, "config_hash": config_hash_}
+    try:
+        atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2, default=str))
+    except OSError as err:
+        print(f"initlab: could not record status {status!r}: {err}", file=sys.stderr)
+        return False
+    return True
+
+
+def _quietly(write: Callable[[], None] | None) -> None:
+    """``write`` (Hydra's record of the command, beside a status recorded without a run)."""
+    if write is not None:
+        with contextlib.suppress(OSError):
+            write()
+
+
+def execute(
+    resolved: dict[str, Any], out_dir: str | Path, on_start: Callable[[], None] | None = None
+) -> dict[str, Any]:
     """Check ``resolved``, run its task in ``out_dir`` and return the summary.
 
     A finished run of the same config in ``out_dir`` is returned as is (``skipped: true``);
-    an unfinished one resumes from its checkpoint.
+    an unfinished one resumes from its checkpoint. The directory is locked before anything is
+    written to it; ``on_start`` is called once the run holds it and starts (``train.py`` writes
+    Hydra's record of the command, ``.hydra/``, there: a refused command writes nothing).
     """
     out_dir = Path(out_dir)
     setup = parse_config(resolved)
     keys = recorded(resolved)  # the results' leading columns; a bad key is refused here
-    earlier = guard_output_dir(out_dir, config_hash(resolved))
+    new_hash = config_hash(resolved)
+    earlier = guard_output_dir(out_dir, new_hash, list(resolved))
     if earlier is not None:
         return {**earlier, "skipped": True}
     from initlab.training import reset_step_count
@@ -189,20 +258,57 @@ def execute(resolved: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
     set_runtime(setup.runtime)
     configure_progress(setup.logger)
     preemption.install(setup.runtime.signals)
+    lock, made = None, []
+    run: Run | None = None
     try:
-        seed_everything(setup.seed, setup.deterministic, setup.device)
-        meter = StepMeter.start(setup.device)  # seconds per step and peak memory, in the summary
-        data = build_data(setup.data)  # refused data: nothing is written
-        check_model_memory(setup, data)
-        data = data.to(setup.device)
-        meter.examples(len(data.x_train), len(data.x_val) + len(data.x_test))  # for the plan
-        try:
-            run = Run(out_dir, resolved, setup.seed, setup.device, setup.logger)
-        except OSError as err:
-            raise storage_error(err, out_dir) from None
-        return _run_task(setup, data, run, keys, meter)
+        lock, made = _claim(out_dir)
+        earlier = guard_output_dir(out_dir, new_hash, list(resolved))  # finished meanwhile?
+        if earlier is not None:
+            return {**earlier, "skipped": True}
+        with preemption.active(out_dir):
+            preemption.raise_if_requested()  # a signal during start-up or between sweep runs
+            seed_everything(setup.seed, setup.deterministic, setup.device)
+            meter = StepMeter.start(setup.device)  # seconds per step and peak memory
+            data = build_data(setup.data)  # refused data: nothing is written
+            check_model_memory(setup, data)
+            data = data.to(setup.device)
+            meter.examples(len(data.x_train), len(data.x_val) + len(data.x_test))  # for the plan
+            try:
+                with preemption.deferred():  # (a signal now: seen as the task starts)
+                    run = Run(out_dir, resolved, setup.seed, setup.device, setup.logger, lock=lock)
+            except TrackerUnavailable as err:  # config.yaml is written: record why it stopped
+                if _record(out_dir, "failed", new_hash, error=str(err), recorded=keys):
+                    _quietly(on_start)
+                raise
+            except OSError as err:
+                raise storage_error(err, out_dir) from None
+            if on_start is not None:
+                try:
+                    with preemption.deferred():
+                        on_start()
+                except OSError as err:
+                    _finish_quietly(run, "failed", error=f"{type(err).__name__}: {err}")
+                    raise storage_error(err, out_dir) from None
+            return _run_task(setup, data, run, keys, meter)
+    except Preempted as stop:
+        if run is None and lock is not None:  # stopped before the run began: say so there
+            stop.recorded = _record(out_dir, "preempted", new_hash, signal=stop.name, recorded=keys)
+            if stop.recorded:
+                _quietly(on_start)
+        elif lock is None:
+            stop.recorded = False
+        raise
+    except USER_ERRORS:
+        if run is None and lock is not None:  # refused: leave nothing of this call behind
+            lock.release()
+            for path in made:  # (the directory only if it is empty again)
+                with contextlib.suppress(OSError):
+                    path.rmdir() if path.is_dir() else path.unlink()
+        raise
     finally:
-        preemption.uninstall()
+        if lock is not None:
+            lock.release()  # (the run released it when it finished; releasing twice is a no-op)
+        preemption.uninstall()  # (train.py's own signals stay handled until it exits)
         if "meter" in locals():
             meter.stop()  # a run refused before its task: the meter stops counting
 
@@ -212,12 +318,17 @@ def _run_task(
 ) -> dict[str, Any]:
     out_dir = run.out_dir
     try:
+        preemption.raise_if_requested()  # a signal while the run was being set up
         result = TASKS.build(setup.task, setup, data, run)
-        return run.finish(
-            result.status, result.metrics, **result.extra, recorded=keys, **meter.stop()
-        )
+        with preemption.deferred():  # a signal now is seen after the summary is written
+            return run.finish(
+                result.status, result.metrics, **result.extra, recorded=keys, **meter.stop()
+            )
     except Preempted as stop:
-        _finish_quietly(run, "preempted", signal=str(stop), recorded=keys, **meter.stop())
+        step = {} if stop.step is None else {"stopped_at_step": stop.step}
+        stop.recorded = _finish_quietly(
+            run, "preempted", signal=stop.name, **step, recorded=keys, **meter.stop()
+        )
         raise
     except USER_ERRORS as err:
         if not run.started_work():  # refused before any work: leave nothing behind
@@ -239,13 +350,17 @@ def _run_task(
         raise
 
 
-def _finish_quietly(run: Run, status: str, **extra: Any) -> None:
-    """Record ``status``; if even that cannot be written (full disk), say so and go on."""
+def _finish_quietly(run: Run, status: str, **extra: Any) -> bool:
+    """Record ``status``; if even that cannot be written (full disk), say so and go on
+    (False)."""
     try:
-        run.finish(status, {}, **extra)
+        with preemption.deferred():
+            run.finish(status, {}, **extra)
     except OSError as err:
         print(f"initlab: could not record status {status!r}: {err}", file=sys.stderr)
         run.lock.release()
+        return False
+    return True
 
 
 def describe(summary: dict[str, Any], out_dir: Path) -> str:
@@ -266,6 +381,9 @@ def hydra_main(cfg: Any) -> dict[str, Any] | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from initlab.hydra_errors import one_line
 
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
@@ -276,27 +394,28 @@ def hydra_main(cfg: Any) -> dict[str, Any] | None:
         print(sweep_progress.announce(label, hydra_cfg.job.num, out_dir.name), flush=True)
     existed = _listing(out_dir)
     try:
-        resolved = OmegaConf.to_container(cfg, resolve=True)
-        summary = execute(resolved, out_dir)
+        try:
+            resolved = OmegaConf.to_container(cfg, resolve=True)
+        except OmegaConfBaseException as err:  # an interpolation that does not resolve
+            raise ConfigError(one_line(err)) from None
+        summary = execute(resolved, out_dir, on_start=lambda: save_hydra_files(cfg, out_dir))
     except Preempted as stop:
-        step = f" at step {stop.step}" if stop.step is not None else ""
-        print(
-            f"initlab: preempted by {stop}{step}; status recorded in {out_dir}; run the same "
-            "command (same hydra.run.dir) to resume",
-            file=sys.stderr,
-            flush=True,
-        )
+        print(stopped_line(stop, out_dir), file=sys.stderr, flush=True)
         preemption.chain(stop.signum)  # submitit requeues here (and exits)
-        sys.exit(preemption.EXIT_CODE)
+        preemption.exiting()
+        sys.exit(stop.exit_code)
     except USER_ERRORS as err:
         print(f"initlab: error: {err}", file=sys.stderr)
         if sweeping:
-            with contextlib.suppress(OSError):
-                _record_failure(out_dir, str(err))
+            if not isinstance(err, DirectoryInUse | OutputDirInUse):  # not this command's
+                with contextlib.suppress(OSError):
+                    if _record_failure(out_dir, str(err)) and not isinstance(err, ResumeError):
+                        save_hydra_files(cfg, out_dir)  # (a directory it could not read: no)
             return None
         if not isinstance(err, StorageError):
             _remove_if_hydra_only(out_dir, existed)
-        sys.exit(2 if isinstance(err, ConfigError) and not isinstance(err, StorageError) else 1)
+        config_error = not isinstance(err, StorageError | TrackerUnavailable)
+        sys.exit(2 if isinstance(err, ConfigError) and config_error else 1)
     except OSError as err:
         print(f"initlab: error: {storage_error(err, out_dir)}", file=sys.stderr)
         if sweeping:
@@ -307,8 +426,37 @@ def hydra_main(cfg: Any) -> dict[str, Any] | None:
             raise
         print(f"initlab: failed in {out_dir}: {type(err).__name__}: {err}", file=sys.stderr)
         return None
-    print(describe(summary, out_dir))
+    print(describe(summary, out_dir), flush=True)
+    preemption.pause_point("between_runs")  # tests: a signal after a run, before the next
     return summary
+
+
+def stopped_line(stop: Preempted, out_dir: Path) -> str:
+    """The one line a run stopped by a signal ends with."""
+    what = "interrupted (SIGINT)" if stop.interrupted else f"preempted by {stop.name}"
+    where = f" at step {stop.step}" if stop.step is not None else ""
+    if not stop.recorded:
+        return f"initlab: {what}{where}; nothing recorded in {out_dir}; run the same command again"
+    return (
+        f"initlab: {what}{where}; status recorded in {out_dir}; run the same command (same "
+        "hydra.run.dir) to resume"
+    )
+
+
+def save_hydra_files(cfg: Any, out_dir: Path) -> None:
+    """Hydra's record of the command (``.hydra/config.yaml``, ``hydra.yaml``,
+    ``overrides.yaml``, as Hydra writes them), written once this command's run holds the
+    directory: conf/config.yaml turns Hydra's own writing off (``hydra.output_subdir: null``),
+    which happens before initlab can refuse a command (a running or finished run elsewhere)."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    hydra_cfg = HydraConfig.instance().cfg
+    folder = out_dir / HYDRA_SUBDIR
+    folder.mkdir(exist_ok=True)
+    atomic_write_text(folder / "config.yaml", OmegaConf.to_yaml(cfg))
+    atomic_write_text(folder / "hydra.yaml", OmegaConf.to_yaml(hydra_cfg))
+    atomic_write_text(folder / "overrides.yaml", OmegaConf.to_yaml(hydra_cfg.hydra.overrides.task))
 
 
 def _listing(out_dir: Path) -> set[str] | None:
@@ -318,21 +466,25 @@ def _listing(out_dir: Path) -> set[str] | None:
 
 
 def _remove_if_hydra_only(out_dir: Path, before: set[str] | None) -> None:
-    """A refused config leaves nothing: remove the directory Hydra made for it, if Hydra's own
-    files are all it holds."""
+    """A refused config leaves nothing: remove the directory Hydra made for it, if it held
+    nothing but Hydra's log when this command started and holds only Hydra's files now (a
+    directory another command is running in holds its ``.lock``: it is never touched)."""
     now = _listing(out_dir)
-    if now is None or not now <= HYDRA_FILES or (before and not before <= HYDRA_FILES):
+    if now is None or not now <= HYDRA_FILES or (before and not before <= {"train.log"}):
         return
     logging.shutdown()  # Hydra's file handler holds train.log
     shutil.rmtree(out_dir, ignore_errors=True)
 
 
-def _record_failure(out_dir: Path, message: str) -> None:
-    """A sweep member refused before its run started still leaves a failed summary."""
+def _record_failure(out_dir: Path, message: str) -> bool:
+    """A sweep member refused before its run started still leaves a failed summary (True: it
+    was written now)."""
     import json
 
-    if read_summary(out_dir) is None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(
-            out_dir / "summary.json", json.dumps({"status": "failed", "error": message}, indent=2)
-        )
+    if read_summary(out_dir) is not None:
+        return False
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(
+        out_dir / "summary.json", json.dumps({"status": "failed", "error": message}, indent=2)
+    )
+    return True

@@ -315,17 +315,21 @@ class Run:
     device: torch.device
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     started: float = field(default_factory=time.time)
+    lock: DirectoryLock | None = None  # held by the caller already (it releases it on failure)
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.hash = config_hash(self.config)
-        self.lock = DirectoryLock(self.out_dir)
-        self.lock.acquire()
+        given = self.lock is not None
+        if self.lock is None:
+            self.lock = DirectoryLock(self.out_dir)
+            self.lock.acquire()
         try:
             self._open()
         except BaseException:
-            self.lock.release()
+            if not given:
+                self.lock.release()
             raise
 
     def _open(self) -> None:

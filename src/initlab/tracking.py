@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from initlab.config import spec
+from initlab.config import ConfigError, spec
 
 log = logging.getLogger("initlab.progress")
 
@@ -31,6 +31,11 @@ class WandbConfig:
     group: str | None = spec(help="runs of one experiment share a group")
     job_type: str | None
     tags: list[str]
+    init_timeout_s: float = spec(
+        min=0.0,
+        min_exclusive=True,
+        help="online: give up on reaching W&B after this many seconds (a recorded failure)",
+    )
 
 
 @dataclass(kw_only=True)
@@ -189,13 +194,13 @@ class MetricsCSV:
         self.columns: list[str] = []
         if path.exists():
             try:
-                with open(path, newline="") as fh:
+                # utf-8-sig: a file re-saved by a spreadsheet starts with a byte-order mark (its
+                # CRLF line ends the csv module reads as any other)
+                with open(path, newline="", encoding="utf-8-sig") as fh:
                     reader = csv.DictReader(fh)
                     self.columns = list(reader.fieldnames or [])
                     rows = [{k: v for k, v in r.items() if v not in ("", None)} for r in reader]
             except (OSError, UnicodeDecodeError, csv.Error) as err:
-                from initlab.config import ConfigError
-
                 raise ConfigError(
                     f"hydra.run.dir: {path} is unreadable ({type(err).__name__}); move it aside "
                     "to resume with a fresh log, or choose another output directory"
@@ -267,14 +272,18 @@ class Tracker:
         self._wandb = None
 
 
+class TrackerUnavailable(ConfigError):
+    """W&B could not be started (online without an account, or no answer in time)."""
+
+
 def _start_wandb(
     out_dir: Path, cfg: LoggerConfig, run_name: str, run_id: str, config: dict[str, Any]
 ) -> Any:
-    """``wandb.init``; online mode without a W&B account is a user error, named in one line."""
+    """``wandb.init``; online mode without a W&B account, or without an answer within
+    ``logger.wandb.init_timeout_s``, is named in one line (:class:`TrackerUnavailable`)."""
     import wandb
 
-    from initlab.config import ConfigError
-
+    timeout = cfg.wandb.init_timeout_s
     try:
         return wandb.init(
             mode=cfg.wandb.mode,
@@ -288,13 +297,20 @@ def _start_wandb(
             resume="allow",
             dir=str(out_dir),
             config=config,
-            settings=wandb.Settings(silent=True),
+            settings=wandb.Settings(silent=True, init_timeout=timeout),
             reinit="finish_previous",
         )
     except Exception as err:  # noqa: BLE001 - wandb raises its own types; keep the message
-        if cfg.wandb.mode == "online" and "api key" in str(err).lower():
-            raise ConfigError(
+        if cfg.wandb.mode != "online":
+            raise
+        if "api key" in str(err).lower():
+            raise TrackerUnavailable(
                 "logger.wandb.mode: online needs a W&B account (`wandb login` or WANDB_API_KEY); "
                 "offline, the default, needs none and `wandb sync` pushes the runs later"
             ) from None
-        raise
+        reason = " ".join(str(err).split())[:200]
+        raise TrackerUnavailable(
+            f"logger.wandb.mode: online: W&B could not be reached within {timeout:g} s "
+            f"({type(err).__name__}: {reason}); check the network and the account, or run with "
+            "logger.wandb.mode=offline and `wandb sync` the run later (the same command resumes)"
+        ) from None

@@ -310,6 +310,9 @@ class FitResult:
     peak_loss: list[float]
     diverged_at_step: list[int | None]  # per member; None: did not diverge
     loss_at_divergence: list[float | None]
+    # resumed from the checkpoint written after the last step's epoch end (or on_finish): the
+    # loop had nothing left to do, and the rows of its end are in the run's metrics already
+    resumed_at_end: bool = False
 
 
 EpochHook = Callable[[int, torch.Tensor, bool, int], "list[int] | None | bool"]
@@ -354,6 +357,7 @@ def fit(
     phase: str = "train",
     checkpointing: Checkpointing | None = None,
     on_epoch_end: EpochHook | None = None,
+    on_finish: Callable[[int, int], None] | None = None,
     check_after_last: bool = False,
     progress: str | None = None,
     extra_state: Callable[[], dict[str, Any]] | None = None,
@@ -368,7 +372,10 @@ def fit(
     float64, or its first non-finite / diverged value; ``last``: no epoch follows; ``step``: steps
     so far). It returns None to go
     on, True to stop, or the rows of a stacked model that go on training (the model and the
-    optimizer have been cut to them by the hook). ``check_after_last``: also compute and check
+    optimizer have been cut to them by the hook). ``on_finish(epoch, step)`` runs once if the
+    loop ends mid-epoch (``max_steps``), before its last checkpoint (a final evaluation logged
+    there is in the checkpoint's rows: a resume from it does not log it again;
+    :attr:`FitResult.resumed_at_end`). ``check_after_last``: also compute and check
     the loss of the batch after the last step (a probe's "did it stay stable" includes the state
     it ends in). Rows go to ``run`` tagged with ``phase``; a run resumes from its checkpoint of
     the same phase and truncates its ``metrics.csv`` rows of this phase to the checkpoint's step.
@@ -390,8 +397,11 @@ def fit(
     state = LoopState()
 
     saved = run.load_checkpoint()
-    if saved is not None and saved.get("phase") == phase:
+    resumed = saved is not None and saved.get("phase") == phase
+    settled = True  # the checkpoint's step has been through its epoch-end / finish handling
+    if resumed:
         check_train_state(saved, model, optimizer, scheduler, getattr(run, "checkpoint_path", None))
+        settled = saved.get("settled", True)
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         if scheduler is not None:
@@ -414,11 +424,12 @@ def fit(
 
     last_checkpoint = last_mid = time.monotonic()
 
-    def checkpoint() -> None:
+    def checkpoint(settled: bool = True) -> None:
         nonlocal last_checkpoint, last_mid
         last_checkpoint = last_mid = time.monotonic()
         payload = {
             "phase": phase,
+            "settled": settled,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
@@ -434,7 +445,7 @@ def fit(
             payload.update(extra_state())
         run.save_checkpoint(payload)
 
-    def outcome(status: str) -> FitResult:
+    def outcome(status: str, resumed_at_end: bool = False) -> FitResult:
         def values(t: torch.Tensor | None) -> list:
             return [] if t is None else torch.atleast_1d(t).tolist()
 
@@ -449,6 +460,7 @@ def fit(
             values(state.peak),
             [int(s) if b else None for s, b in zip(steps, bad, strict=False)],
             [float(v) if b else None for v, b in zip(bad_values, bad, strict=False)],
+            resumed_at_end,
         )
 
     def accumulate(loss: torch.Tensor, size: int, step: int) -> None:
@@ -481,6 +493,8 @@ def fit(
 
     def epoch_losses(n_rows: int) -> torch.Tensor:
         mean = state.epoch_sum / batches.n
+        if state.bad is None:  # resumed right at the epoch's end: no step since (none bad)
+            return mean
         return torch.where(state.bad, state.bad_value.double(), mean) if n_rows else mean
 
     def reindex(rows: list[int]) -> None:
@@ -526,11 +540,18 @@ def fit(
     single_ok = not has_batch_norm(model)  # BatchNorm: a last piece of one joins the one before
     fault_step = int(os.environ.get(FAULT_ENV, "0")) or None
     signal_step = int(os.environ.get(SIGNAL_ENV, "0")) or None
+    pause_at = os.environ.get(preemption.PAUSE_ENV, "")
+    pause_step = int(pause_at[5:]) if pause_at.startswith("step:") else None
     bar = Progress(total, f"{phase}" if progress is None else progress, initial=state.step)
     model.train()
+    # a checkpoint written mid-iteration (a signal at the last step) still owes that step its
+    # epoch end / final evaluation: the loop goes through it once more (no step)
+    pending = not settled
+    ran = False
     try:
         with preemption.watch() as stop:
-            while state.epoch < epochs and state.step < total:
+            while (state.epoch < epochs and state.step < total) or pending:
+                pending, ran = False, True
                 meter.mark()  # the epoch's steps are timed; its evaluation after them is not
                 while state.batch_index < per_epoch and state.step < total:
                     xb, yb, size = batches.get(state.epoch, state.batch_index)
@@ -551,6 +572,8 @@ def fit(
                         os._exit(3)  # simulate a hard kill (tests of resume)
                     if signal_step is not None and _PROCESS_STEPS[0] == signal_step:
                         preemption.simulate()
+                    if pause_step is not None and _PROCESS_STEPS[0] == pause_step:
+                        preemption.pause_point(f"step:{pause_step}")  # tests: real signals here
                     logged = state.step % log_every == 0
                     mid = (ckpt.every_steps and state.step % ckpt.every_steps == 0) or (
                         ckpt.every_s and time.monotonic() - last_mid >= ckpt.every_s
@@ -570,7 +593,7 @@ def fit(
                         bar.note = f"loss {value:.4g}"
                     if stop.requested or (mid and state.batch_index < per_epoch):
                         if state.bad is None or not bool(state.bad.any()):
-                            checkpoint()
+                            checkpoint(settled=False)
                         stop.raise_if_requested(state.step)
                 epoch_done = state.batch_index >= per_epoch
                 finished_steps = state.step >= total
@@ -599,6 +622,8 @@ def fit(
                         reindex(answer)
                 elif epoch_done:
                     state.epoch_sum = None
+                if finished and not epoch_done and on_finish is not None:
+                    on_finish(state.epoch, state.step)
                 due = epoch_done and ckpt.every_epochs and state.epoch % ckpt.every_epochs == 0
                 waited = time.monotonic() - last_checkpoint >= ckpt.min_interval_s
                 if ckpt.every_epochs and (finished or (due and waited)) or stop.requested:
@@ -606,7 +631,7 @@ def fit(
                 stop.raise_if_requested(state.step)
     finally:
         bar.close()
-    return outcome("completed")
+    return outcome("completed", resumed_at_end=resumed and not ran)
 
 
 def _mixup_objective(
@@ -656,6 +681,12 @@ def train_model(
                 metrics = evaluate_splits(model, data, loop.eval_batch_size, loop.eval_examples)
             run.log({"step": step, "epoch": epoch, "phase": phase, **metrics})
 
+    def on_finish(epoch: int, step: int) -> None:  # stopped mid-epoch (max_steps)
+        nonlocal metrics
+        with eval_autocast(model, loop.precision):
+            metrics = evaluate_splits(model, data, loop.eval_batch_size, loop.eval_examples)
+        run.log({"step": step, "epoch": epoch, "phase": phase, **metrics})
+
     settings = runtime()
     checkpointing = Checkpointing(
         every_epochs=loop.checkpoint_every,
@@ -677,6 +708,7 @@ def train_model(
         phase=phase,
         checkpointing=checkpointing,
         on_epoch_end=on_epoch_end,
+        on_finish=on_finish,
         transform=lambda x, step: prepare_batch(x, loop, seed, step),
         objective=_mixup_objective(model, getattr(loop, "mixup_alpha", 0.0), seed),
         micro_batch=loop.micro_batch,
@@ -687,10 +719,11 @@ def train_model(
             "loss_at_divergence": result.loss_at_divergence[0],
         }
         return TrainOutcome("diverged", {**metrics, **extra}, result.diverged_at_step[0])
-    if not metrics:  # stopped mid-epoch (max_steps): the final evaluation is a row too
+    if not metrics:  # no epoch end ran (no steps, or resumed at the end): evaluate the model
         with eval_autocast(model, loop.precision):
             metrics = evaluate_splits(model, data, loop.eval_batch_size, loop.eval_examples)
-        run.log({"step": result.steps, "epoch": result.epochs, "phase": phase, **metrics})
+        if not result.resumed_at_end:  # else its row was logged before that checkpoint
+            run.log({"step": result.steps, "epoch": result.epochs, "phase": phase, **metrics})
     return TrainOutcome(
         "completed", {**metrics, "steps": result.steps, "epochs": result.epochs}, result.steps
     )

@@ -50,8 +50,9 @@ def test_bad_config_is_refused_with_a_message(override, message):
     ("args", "message"),
     [
         (["model.depth=-4"], "initlab: error: model.depth: -4 is out of range"),
-        (["model.dept=3"], "Key 'dept' is not in struct"),  # Hydra's own refusal names the key
-        (["model=resnett"], "Could not find 'model/resnett'"),
+        # Hydra's own refusals, in initlab's one line
+        (["model.dept=3"], "initlab: error: model.dept: unknown key (did you mean model.depth?)"),
+        (["model=resnett"], "initlab: error: model: no option 'resnett' (did you mean 'resnet'?)"),
         (["init=fixup"], "fixup needs a model with residual branches"),
         (["data=mnist", "data.download=false"], "MNIST is not in"),
     ],

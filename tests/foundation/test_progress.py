@@ -130,7 +130,8 @@ def test_progress_off_prints_no_progress_line(tmp_path):
 def test_a_line_says_how_far_and_how_long_is_left():
     configure_progress(
         LoggerConfig(progress="off", progress_every_s=0.0, wandb=WandbConfig(
-            mode="disabled", project="p", entity=None, group=None, job_type=None, tags=[]))
+            mode="disabled", project="p", entity=None, group=None, job_type=None, tags=[],
+            init_timeout_s=30.0))
     )  # fmt: skip
     bar = Progress(10, "probe", unit="step")
     bar.started -= 4.0  # 4 s for the first 4 steps: 6 steps, about 6 s, are left
