@@ -18,7 +18,14 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = ["tests/foundation/test_engine_resume.py", "tests/foundation/test_fault_matrix.py"]
+FILES = [
+    "tests/foundation/test_engine_resume.py",
+    "tests/foundation/test_fault_matrix.py",
+    "tests/foundation/test_signals_and_resume_edges.py",
+    "tests/foundation/test_checkpoint_safety.py",
+    "tests/foundation/test_paths_chdir.py",
+    "tests/foundation/test_run_identity.py",
+]
 KINDS = {
     "test_kill_at_a_random_step": "kill -9 + resume",
     "test_preemption_signal": "signal + requeue",
@@ -30,7 +37,45 @@ KINDS = {
     "test_fault_ends_with_one_line": "fault",
     "test_directory_lock": "fault",
     "test_output_dir_on_a_read_only": "fault",
+    # Ctrl-C and repeated / early signals
+    "test_ctrl_c": "SIGINT",
+    "test_a_second_ctrl_c": "SIGINT",
+    "test_a_repeated_sigterm": "signal + requeue",
+    "test_a_sigterm_": "signal + requeue",
+    "test_a_signal_at_the_last_step": "signal + requeue",
+    "test_the_handler_a_run_replaced": "signal + requeue",
+    "test_a_run_stopped_after_its_last_step": "kill -9 + resume",
+    "test_a_metrics_csv_resaved": "fault",
+    "test_a_refused_": "fault",
+    "test_hydras_refusals": "fault",
+    "test_wandb_online": "fault",
+    # loading never runs code
+    "test_a_task_checkpoint_that_runs_code": "malicious checkpoint",
+    "test_a_planted_run_checkpoint": "malicious checkpoint",
+    "test_the_run_directory_files_of_a_curvature_run": "malicious checkpoint",
+    # paths from the start directory, whatever hydra.job.chdir says
+    "test_a_relative_data_root": "chdir",
+    "test_a_missing_relative_data_root": "chdir",
+    "test_a_relative_task_checkpoint": "chdir",
+    "test_a_plain_dict_resolves": "chdir",
+    # a run counted once
+    "test_two_runs_of_one_identity": "duplicate run",
+    "test_a_rerun_with_logger_and_device_keys": "duplicate run",
+    "test_a_changed_key_outside_the_identity": "duplicate run",
+    "test_a_sweep_over_a_key_that_is_not_recorded": "duplicate run",
 }
+
+# cases of test_fault_ends_with_one_line counted under their own kind, by their id's start
+CASE_KINDS = {"malicious_": "malicious checkpoint", "chdir_": "chdir"}
+
+
+def kind_of(name: str) -> str:
+    """The kind a test case counts under: its case id's, else its test name's, else other."""
+    case = name.partition("[")[2]
+    for prefix, kind in CASE_KINDS.items():
+        if case.startswith(prefix):
+            return kind
+    return next((k for prefix, k in KINDS.items() if name.startswith(prefix)), "other")
 
 
 def main() -> int:
@@ -45,7 +90,7 @@ def main() -> int:
         rows = []
         for case in cases:
             name = case.get("name", "")
-            kind = next((k for prefix, k in KINDS.items() if name.startswith(prefix)), "other")
+            kind = kind_of(name)
             bad = case.find("failure") is not None or case.find("error") is not None
             skipped = case.find("skipped") is not None
             rows.append((kind, name, "skipped" if skipped else ("FAILED" if bad else "clean")))

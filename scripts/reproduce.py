@@ -31,6 +31,7 @@ from initlab.experiments import (
     sweep_dir,
     sweep_size,
 )
+from initlab.preemption import INTERRUPT_EXIT_CODE
 from initlab.tracking import atomic_write_text
 
 #: the kernel-launch benchmark the plan of the grid searches on one GPU reads
@@ -155,7 +156,14 @@ def main() -> int:
         label = f"{i}/{len(names)} {name} ({sizes[name]} runs)"
         print(f"== [{label}]", flush=True)
         began = time.monotonic()
-        if run_experiment(name, args.profile, overrides, label=label) != 0:
+        code = run_experiment(name, args.profile, overrides, label=label)
+        if code == INTERRUPT_EXIT_CODE:  # Ctrl-C: the run recorded where it stopped
+            print(
+                f"initlab: interrupted in {name}; the same command resumes from there",
+                file=sys.stderr,
+            )
+            return code
+        if code != 0:
             failed.append(name)
         elif done_before[name] == 0:  # a whole pass: its time predicts the next invocation's
             known[name] = round(time.monotonic() - began, 1)

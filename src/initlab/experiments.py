@@ -378,7 +378,29 @@ def _multirun(name: str, profile: str, overrides: list[str], env: dict[str, str]
         f"hydra.sweep.subdir=${{{RUN_NAME_RESOLVER}:}}",
         *overrides,
     ]
-    return subprocess.run(command, cwd=ROOT, env=env).returncode
+    return run_child(command, env)
+
+
+def run_child(command: list[str], env: dict[str, str]) -> int:
+    """Run ``command`` and return its exit code, letting a Ctrl-C end it the way it chooses.
+
+    A Ctrl-C in the terminal reaches the child too (same process group): ``train.py``
+    checkpoints at its current step, records ``preempted`` and exits 130. ``subprocess.run``
+    would instead kill the child 0.25 s after the parent's KeyboardInterrupt, possibly before
+    that checkpoint, and print the parent's traceback; so the parent ignores SIGINT while it
+    waits (a second Ctrl-C stops the child at once by the child's own handler).
+    """
+    import signal
+
+    with subprocess.Popen(command, cwd=ROOT, env=env) as child:
+        try:
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread: nothing to route
+            return child.wait()
+        try:
+            return child.wait()
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 def declared_claims(name: str, profile: str) -> dict[str, dict[str, list[str]]]:

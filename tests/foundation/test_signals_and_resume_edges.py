@@ -142,7 +142,7 @@ def test_ctrl_c_checkpoints_records_and_the_same_command_resumes(tmp_path, launc
     assert _status(out) == "preempted"
     import torch
 
-    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 30
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 30
     resumed = run_train(*args, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     _assert_same_run(reference, out, [])
@@ -164,7 +164,7 @@ def test_a_second_ctrl_c_stops_at_once_and_the_run_still_resumes(tmp_path, launc
     _one_clean_line(err, "interrupted again: stopped at once", str(out))
     import torch
 
-    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 20  # epoch 1's
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 20  # epoch 1's
     resumed = run_train(*args, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     _assert_same_run(reference, out, [])
@@ -451,3 +451,53 @@ def test_wandb_online_unreachable_fails_fast_into_a_recorded_status(tmp_path):
     assert "within 3 s" in line and "logger.wandb.mode=offline" in line
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "failed" and "W&B could not be reached" in summary["error"]
+
+
+def test_ctrl_c_in_an_experiment_reaches_the_run_not_a_parents_traceback(tmp_path):
+    """``make experiment``: the terminal's Ctrl-C goes to the whole process group. The parent
+    waits for the sweep (rather than killing it 0.25 s later, as ``subprocess.run`` does), so
+    the run checkpoints and records ``preempted``; the parent exits 130 without a traceback and
+    the same command finishes the experiment, each run counted once."""
+    gate = tmp_path / "gate"
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "INITLAB_OUTPUTS": str(tmp_path / "outputs"),
+        PAUSE_ENV: "step:2",
+        PAUSE_FILE_ENV: str(gate),
+    }
+    command = [sys.executable, str(ROOT / "scripts" / "run_experiment.py"), "smoke_train",
+               "--results", str(tmp_path / "results")]  # fmt: skip
+    proc = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        reached = Path(f"{gate}.reached")
+        deadline = time.monotonic() + 120
+        while not reached.exists():
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            assert time.monotonic() < deadline, "never reached the pause point"
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        time.sleep(0.5)  # longer than subprocess.run's 0.25 s grace before it kills the child
+        gate.touch()
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == INTERRUPT_EXIT_CODE, err[-2000:]
+    assert "Traceback" not in err, err[-3000:]
+    sweep = tmp_path / "outputs" / "quick" / "smoke_train"
+    stopped = [p.parent for p in sweep.rglob("summary.json") if _status(p.parent) == "preempted"]
+    assert len(stopped) == 1, err[-2000:]
+    import torch
+
+    assert torch.load(stopped[0] / "checkpoint.pt", weights_only=True)["step"] == 2
+    env.pop(PAUSE_ENV)
+    again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=300)  # fmt: skip
+    assert again.returncode == 0, again.stderr[-2000:]
+    table = pd.read_csv(tmp_path / "results" / "quick" / "smoke_train" / "summary.csv")
+    assert len(table) == 4 and set(table["status"]) == {"completed"}
