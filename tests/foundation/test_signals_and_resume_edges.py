@@ -401,7 +401,7 @@ def test_a_refused_config_never_removes_a_directory_another_run_holds(tmp_path):
         ("model=", "model: no option given; options:"),
         ("model.dept=3", "model.dept: unknown key (did you mean model.depth?); allowed keys:"),
         ("task.epoch=3", "task.epoch: unknown key (did you mean task.epochs?)"),
-        ("nosuch=3", "nosuch: unknown key; allowed keys: model, init"),
+        ("nosuch=3", "nosuch: unknown key; allowed keys: optim, model, init, data, task"),
         ("+model.depth=3", "model.depth: already in the config"),
         ("~model.nosuch", "model.nosuch: not in the config"),
         ("model.depth=[1,", "model.depth=[1,: cannot parse this override"),
