@@ -4,7 +4,6 @@ logger/device/runtime keys finds it, and collect refuses two runs of one identit
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pandas as pd
 import pytest
@@ -126,9 +125,7 @@ def _write_run(directory, status="completed", recorded=None, seed=0, **values):
 
 
 def _no_sweep(monkeypatch):
-    monkeypatch.setattr(
-        experiments.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0)
-    )
+    monkeypatch.setattr(experiments, "run_child", lambda *a, **k: 0)
 
 
 @pytest.mark.parametrize("status", ["completed", "failed", "preempted"])
