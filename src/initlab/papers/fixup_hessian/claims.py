@@ -34,7 +34,7 @@ from initlab.analysis.laws import (
     fit_estimate,
     nested_choice,
 )
-from initlab.claims.decide import short
+from initlab.claims.decide import fit_line, short
 from initlab.claims.registry import (
     CONTRADICTED,
     INCONCLUSIVE,
@@ -181,7 +181,7 @@ def a1_fixup_sqrt(results_dir: Path, profile: str) -> Verdict:
         f"(L={curve.index[-1]}); {describe_fits(fits)}; sqrt at most needs the exponent's "
         f"upper bound <= {SQRT_EXPONENT}: {exponent.hi <= SQRT_EXPONENT}"
     )
-    return Verdict(status, measured, scale, DEPTH_FIGURE, summary=summary)
+    return Verdict(status, measured, scale, DEPTH_FIGURE, summary=fit_line(summary))
 
 
 @evaluator("A2", experiment=DEPTH_EXP)
@@ -218,7 +218,7 @@ def a2_he_exponential(results_dir: Path, profile: str) -> Verdict:
         f"He lambda_max {curve.iloc[0]:.3g} (L={curve.index[0]}) -> {curve.iloc[-1]:.3g} "
         f"(L={curve.index[-1]}), x{np.exp(rate):.2f} per block; {describe_fits(fits)}"
     )
-    return Verdict(status, measured, scale, DEPTH_FIGURE, summary=summary)
+    return Verdict(status, measured, scale, DEPTH_FIGURE, summary=fit_line(summary))
 
 
 def zero_fraction(frame: pd.DataFrame, arm: str) -> float:
@@ -255,7 +255,9 @@ def a3_sparse_blocks(results_dir: Path, profile: str) -> Verdict:
         f"exactly-zero Hessian blocks: Fixup {fixup:.3f} vs He {he:.3f} (exact count); "
         f"dense Hessian, {params} parameters"
     )
-    return Verdict(status, measured, "dense Hessian at init", STRUCTURE_FIGURE, summary=summary)
+    return Verdict(
+        status, measured, "dense Hessian at init", STRUCTURE_FIGURE, summary=fit_line(summary)
+    )
 
 
 #: A4: a learning rate is "usable" when its run did not diverge and reached at least this share
@@ -326,4 +328,4 @@ def a4_large_lr(results_dir: Path, profile: str) -> Verdict:
     lrs = sorted(frame[LR].unique())
     scale = f"lr {lrs[0]:g}..{lrs[-1]:g} ({len(lrs)} values)"
     summary += f"; {len(lrs)} lrs"
-    return Verdict(status, "; ".join(parts), scale, SWEEP_FIGURE, summary=summary)
+    return Verdict(status, "; ".join(parts), scale, SWEEP_FIGURE, summary=fit_line(summary))

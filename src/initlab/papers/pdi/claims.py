@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from initlab.claims.decide import needs_text, replicates_needed
+from initlab.claims.decide import fit_line, needs_text, replicates_needed
 from initlab.claims.registry import (
     CONTRADICTED,
     INCONCLUSIVE,
@@ -150,7 +150,7 @@ def d1_weight_variance(results_dir: Path, profile: str) -> Verdict:
         measured,
         scale,
         f"{D1_EXP}/weight_variance.png",
-        summary=summary,
+        summary=fit_line(summary),
     )
 
 
@@ -259,5 +259,5 @@ def d2_vae_l1(results_dir: Path, profile: str) -> Verdict:
         f"{len(summary)} runs in {len(arms)} arms; absolute L1 depends on data and resolution",
         f"{D2_EXP}/vae_curves.png",
         tables=(f"{D2_EXP}/l1_table.md",),
-        summary=line,
+        summary=fit_line(line),
     )

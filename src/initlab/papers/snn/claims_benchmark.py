@@ -276,7 +276,9 @@ def e4_uci_ranks(results_dir: Path, profile: str) -> Verdict:
     scale = f"{profile}: {n_sets} data sets ({', '.join(scores.index)})"
     if n_sets > 8:
         scale = f"{profile}: {n_sets} data sets"
-    return Verdict(status, "; ".join(parts), scale, E4_FIGURE, (E4_TABLE,), summary=summary)
+    return Verdict(
+        status, "; ".join(parts), scale, E4_FIGURE, (E4_TABLE,), summary=fit_line(summary)
+    )
 
 
 def sets_needed(alpha: float = ALPHA) -> int:

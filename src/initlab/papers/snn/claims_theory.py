@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from initlab.claims.decide import fit_line
 from initlab.claims.registry import (
     CONTRADICTED,
     PARTLY,
@@ -91,7 +92,7 @@ def e1_constants(results_dir: Path, profile: str) -> Verdict:
         measured,
         "closed-form g, brentq solve in float64",
         f"{THEORY_EXP}/selu_vector_field.png",
-        summary=summary,
+        summary=fit_line(summary),
     )
 
 
@@ -151,7 +152,7 @@ def e2_theorems(results_dir: Path, profile: str) -> Verdict:
         measured,
         f"{grid}^4 grid per theorem",
         f"{THEORY_EXP}/selu_vector_field.png",
-        summary=summary,
+        summary=fit_line(summary),
     )
 
 
@@ -204,5 +205,5 @@ def e3_activations(results_dir: Path, profile: str) -> Verdict:
         "; ".join(parts),
         f"up to {depth} layers, {post[SEED].nunique()} seeds",
         f"{E3_EXP}/activation_stats.png",
-        summary=summary,
+        summary=fit_line(summary),
     )
