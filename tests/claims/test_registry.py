@@ -17,7 +17,12 @@ from initlab.claims import (
     not_run,
     read_table,
 )
-from initlab.claims.decide import fit_line, replicates_needed, replicates_needed_for
+from initlab.claims.decide import (
+    fit_line,
+    replicates_needed,
+    replicates_needed_for,
+    replicates_to_place,
+)
 from initlab.claims.registry import Claim
 
 HOLDS, AGAINST, OPEN = Check("holds"), Check("against"), Check("open")
@@ -76,6 +81,9 @@ def test_what_would_decide_is_projected_from_mean_and_spread():
 
     estimate = replicate_interval([0.0, 1.0, 2.0])  # mean 1, s.d. 1: straddles 0 with 3
     assert estimate.lo < 0 and replicates_needed_for(estimate, 3) == replicates_needed(1.0, 1.0)
+    # mean -0.9, band [-1.25, -0.75]: the nearest edge 0.15 away decides
+    band = replicate_interval([-0.4, -0.9, -1.4])
+    assert replicates_to_place(band, 3, -1.25, -0.75) == replicates_needed(0.15, 0.5)
     assert fit_line("a; " + "b" * 150 + "; c") == "a; c"
     assert len(fit_line("x" * 200)) == SUMMARY_MAX
 

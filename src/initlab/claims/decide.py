@@ -42,6 +42,20 @@ def replicates_needed_for(estimate: Estimate, n: int, level: float = LEVEL) -> i
     return replicates_needed(estimate.value, sd, level)
 
 
+def replicates_to_place(
+    estimate: Estimate, n: int, low: float, high: float, level: float = LEVEL
+) -> int | None:
+    """Replicates whose t interval would lie wholly inside [low, high] (the point estimate
+    inside) or wholly outside it (outside), were the mean and spread over the ``n`` replicates
+    what they are: :func:`replicates_needed` with the distance to the nearest bound as mean."""
+    if n < 2 or not (np.isfinite(estimate.lo) and np.isfinite(estimate.hi)):
+        return None
+    value = estimate.value
+    margin = min(abs(value - low), abs(high - value))
+    sd = (estimate.hi - estimate.lo) / 2 / t_quantile(n - 1, level) * math.sqrt(n)
+    return replicates_needed(margin, sd, level)
+
+
 def needs_text(needed: int | None, what: str) -> str:
     """``needs >= N <what>`` (or that no number of them would, at this mean)."""
     if needed is None:

@@ -266,3 +266,19 @@ def test_b1_takes_the_law_on_which_theory_and_data_agree(tmp_path):
     assert bare.status == "inconclusive", bare.line
     assert verdict.status == "contradicted", verdict.line
     assert "theory in 95% band at 97/100 layers, exp 93/100" in verdict.line
+
+
+def test_b2_b3_inconclusive_when_two_noisy_draws_cannot_decide(tmp_path):
+    """ResNet and BN curves that two draws scatter around: the ResNet's law undecided (and its
+    last angle below the MLP's: no check holds), the BN exponent's interval straddling the
+    1/l band's edge; each verdict says how many draws would decide."""
+    frames = [
+        angle_rows("mlp", lambda k, c: np.arccos(c) * k**-0.5),
+        angle_rows("resnet", lambda k, c: np.arccos(c) * np.exp(-0.03 * k), jitter=0.6, draws=2),
+        angle_rows("resnet_bn", lambda k, c: np.arccos(c) / k, jitter=0.6, draws=2),
+    ]
+    write(tmp_path, ANGLES_EXP, "angles", pd.concat(frames))
+    b2, b3 = (CLAIMS[i].verdict(tmp_path, "quick") for i in ("B2", "B3"))
+    assert b2.status == b3.status == "inconclusive", (b2.line, b3.line)
+    assert b2.line.startswith("law undecided: rmse exp - power ") and "needs >= 4 draws" in b2.line
+    assert "1/l not decided" in b3.line and "needs >= 3 draws" in b3.line

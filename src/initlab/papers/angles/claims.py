@@ -40,7 +40,7 @@ from scipy.stats import spearmanr
 
 from initlab.analysis.laws import LEVEL, Estimate, LawFit, fit_law, replicate_interval, t_quantile
 from initlab.claims.decide import fit_line as _fit_line
-from initlab.claims.decide import needs_text, replicates_needed_for, short
+from initlab.claims.decide import needs_text, replicates_needed_for, replicates_to_place, short
 from initlab.claims.registry import (
     CONTRADICTED,
     INCONCLUSIVE,
@@ -444,8 +444,11 @@ def _b3_found(results_dir: Path) -> str:
     """B3's summary: the BN angle's exponent and what it shows."""
     name, bn, fits = _fits(results_dir, "resnet_bn")
     exponent = bn.angle_exponent
-    if exponent.within(-1.0 - RECIPROCAL_TOL, -1.0 + RECIPROCAL_TOL):
+    low, high = -1.0 - RECIPROCAL_TOL, -1.0 + RECIPROCAL_TOL
+    if exponent.within(low, high):
         shape = "about 1/l"
+    elif exponent.lo <= high and exponent.hi >= low:
+        shape = "1/l not decided"
     elif exponent.below(0.0):
         shape = "a decrease, not 1/l"
     elif exponent.above(0.0):
@@ -508,7 +511,8 @@ def b3_bn_reciprocal(results_dir: Path, profile: str) -> Verdict:
     decrease than the plain ResNet): both hold: reproduced; one: partly; none: partly still if
     the per-example scale-normalized ResNet (the idealization) decays like 1/l, else
     contradicted when the BN exponent's interval lies wholly outside -1 +- RECIPROCAL_TOL
-    (the law found is named), else inconclusive (the verdict says how many draws would decide).
+    (the law found is named), else inconclusive (the verdict says how many draws would put the
+    exponent's interval wholly inside or outside that band, were mean and spread as measured).
     Both notions are reported."""
     reciprocal, slower, text = _b3(results_dir)
     scale_reciprocal, scale_text = _scale_norm(results_dir)
@@ -520,7 +524,10 @@ def b3_bn_reciprocal(results_dir: Path, profile: str) -> Verdict:
     summary = _b3_found(results_dir)
     if status == INCONCLUSIVE:
         _, bn, _ = _fits(results_dir, "resnet_bn")
-        summary += f"; {bn.draws_needed()}"
+        low, high = -1.0 - RECIPROCAL_TOL, -1.0 + RECIPROCAL_TOL
+        summary += "; " + needs_text(
+            replicates_to_place(bn.angle_exponent, bn.draws, low, high), "draws"
+        )
     summary += f"; {_short_scale(results_dir, ANGLES_EXP)}"
     return Verdict(
         status, text, _scale(results_dir, ANGLES_EXP), ARCH_FIGURE, summary=_fit_line(summary)
