@@ -1,4 +1,5 @@
-"""The B1-B5 / C1 rules on small synthetic CSVs built to pass and to fail."""
+"""The B1-B5 / C1 rules on small synthetic CSVs built to reproduce, to contradict and to be
+inconclusive."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from initlab.claims import all_claims
+from initlab.claims import CLAIMS, all_claims
 from initlab.papers.angles.claims import ANGLES_EXP, RATIO_EXP, TRAINED_EXP
 
 L = 100
@@ -95,36 +96,52 @@ def angles_not_as_claimed(results: Path) -> None:
     )
 
 
-def ratio_rows(arch: str, data_name: str, ratio_of_layer) -> pd.DataFrame:
+def ratio_rows(
+    arch: str, data_name: str, ratio_of_layer, draws: int = 1, jitter: float = 0.0
+) -> pd.DataFrame:
+    """``draws`` networks, each the curve times one factor exp(N(0, jitter)) past the input."""
     layers = np.arange(L + 1)
-    return pd.DataFrame(
-        {
-            "status": "completed",
-            "arch": arch,
-            "data_name": data_name,
-            "depth": L,
-            "width": 64,
-            "stage": "init",
-            "inputs": "data",
-            "draw": 0,
-            "layer": layers,
-            "ratio": ratio_of_layer(layers),
-        }
-    )
+    rng = np.random.default_rng(sum(map(ord, arch + data_name)))
+    frames = []
+    for draw in range(draws):
+        ratio = np.asarray(ratio_of_layer(layers), dtype=float).copy()
+        ratio[1:] *= np.exp(rng.normal(0, jitter))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "status": "completed",
+                    "arch": arch,
+                    "data_name": data_name,
+                    "depth": L,
+                    "width": 64,
+                    "stage": "init",
+                    "inputs": "data",
+                    "draw": draw,
+                    "layer": layers,
+                    "ratio": ratio,
+                }
+            )
+        )
+    return pd.concat(frames)
 
 
-def write_ratios(results: Path, mlp, others) -> None:
+def write_ratios(results: Path, mlp, others, draws: int = 1, jitter: float = 0.0) -> None:
     frames = []
     for data_name in ("digits_flat", "synthetic"):
-        frames.append(ratio_rows("mlp", data_name, mlp))
-        frames += [ratio_rows(a, data_name, others) for a in ("resnet", "resnet_bn")]
+        frames.append(ratio_rows("mlp", data_name, mlp, draws, jitter))
+        frames += [ratio_rows(a, data_name, others, draws, jitter) for a in ("resnet", "resnet_bn")]
     write(results, RATIO_EXP, "angles", pd.concat(frames))
 
 
+ARCHS = ("mlp", "resnet", "resnet_bn", "resnet_fixup", "resnet_scale", "resnet_bn_zero")
+
+
 def write_draws(results: Path, acc_order: list[float], ratio_order: list[float]) -> None:
+    """One network per value of ``acc_order`` (init angles increasing: 0.1, 0.5, 1.2, ...)."""
     rows = []
+    angles = (0.1, 0.5, 1.2, 1.3, 1.4, 1.5)
     for arch, angle, acc, ratio in zip(
-        ("mlp", "resnet", "resnet_bn"), (0.1, 0.5, 1.2), acc_order, ratio_order, strict=True
+        ARCHS[: len(acc_order)], angles, acc_order, ratio_order, strict=False
     ):
         for draw in range(2):
             base = {"status": "completed", "arch": arch, "data_name": "d", "depth": L}
@@ -142,15 +159,46 @@ def test_rules_pass_on_data_that_shows_the_claims(tmp_path):
 
 
 def test_rules_fail_on_data_that_contradicts_the_claims(tmp_path):
+    """B1-B3, C1: the laws found exclude the claimed ones. B4 with one draw and B5 with three
+    networks cannot decide (no interval; the exact Spearman test cannot go below p = 1/3)."""
     angles_not_as_claimed(tmp_path)
     write_ratios(tmp_path, lambda k: 2.0 + 0.008 * k, lambda k: 2.0 - 0.001 * k)
     write_draws(tmp_path, [0.9, 0.7, 0.5], [3.0, 2.0, 1.2])
     found = verdicts(tmp_path)
-    assert found == {i: "not reproduced" for i in IDS}, found
+    contradicted = {i: "contradicted" for i in ("B1", "B2", "B3", "C1")}
+    assert found == {**contradicted, "B4": "inconclusive", "B5": "inconclusive"}, found
+    b5 = CLAIMS["B5"].verdict(tmp_path, "quick")
+    assert "3 nets: p >= 0.33, needs >= 5 nets" in b5.line, b5.line
+    b1 = CLAIMS["B1"].verdict(tmp_path, "quick")
+    assert b1.line.startswith("power law, exponent "), b1.line
+
+
+def test_b4_b5_contradicted_when_enough_draws_and_networks_show_the_opposite(tmp_path):
+    """Skip/BN shrink the ratio more than the MLP in every draw (5 draws: the Welch intervals
+    lie below 0); six networks ranked against the claim (exact Spearman p = 2/720)."""
+    angles_not_as_claimed(tmp_path)
+    write_ratios(tmp_path, lambda k: 2.0 - 0.001 * k, lambda k: 2.0 - 0.008 * k, 5, 0.01)
+    write_draws(tmp_path, [0.9, 0.8, 0.7, 0.6, 0.5, 0.4], [3.0, 2.5, 2.0, 1.8, 1.5, 1.2])
+    found = verdicts(tmp_path)
+    assert found["B4"] == found["B5"] == "contradicted", found
+    assert "skip/BN below MLP decided in 4/4" in CLAIMS["B4"].verdict(tmp_path, "quick").line
+
+
+def test_b4_inconclusive_when_the_draws_scatter(tmp_path):
+    """Skip/BN slightly below the MLP, draws scattering far more: the verdict names the draws
+    that would decide."""
+    angles_as_claimed(tmp_path)
+    write_ratios(tmp_path, lambda k: 2.0 - 0.001 * k, lambda k: 2.0 - 0.0012 * k, 3, 0.2)
+    verdict = CLAIMS["B4"].verdict(tmp_path, "quick")
+    assert verdict.status == "inconclusive", verdict.line
+    assert "needs >= " in verdict.line and "draws" in verdict.line
 
 
 def test_rules_without_results_say_not_run_yet(tmp_path):
-    assert set(verdicts(tmp_path).values()) == {"not run yet"}
+    assert set(verdicts(tmp_path).values()) == {"not run"}
+    assert {c.verdict(tmp_path, "quick").line for c in all_claims() if c.id in IDS} == {
+        "not run yet"
+    }
 
 
 def test_measured_line_carries_the_fit_numbers(tmp_path):
@@ -161,9 +209,10 @@ def test_measured_line_carries_the_fit_numbers(tmp_path):
     assert "95% t interval over 3 draws" in verdict.measured
 
 
-def test_b1_is_not_reproduced_when_the_draws_leave_the_law_undecided(tmp_path):
+def test_b1_is_inconclusive_when_the_draws_leave_the_law_undecided(tmp_path):
     """An exponential decay the draws scatter around so much that the RMSE difference's interval
-    straddles 0: the point estimate favours the exponential, the rule does not."""
+    straddles 0 (no theory curve to decide): the point estimate favours the exponential, the
+    rule does not, and says how many draws would decide."""
     start = lambda c: np.arccos(c)  # noqa: E731
     frames = [angle_rows("mlp", lambda k, c: start(c) * np.exp(-0.02 * k), jitter=0.6, draws=2)]
     frames += [angle_rows(a, lambda k, c: start(c) / k) for a in ("resnet", "resnet_bn")]
@@ -171,7 +220,8 @@ def test_b1_is_not_reproduced_when_the_draws_leave_the_law_undecided(tmp_path):
     claim = next(c for c in all_claims() if c.id == "B1")
     verdict = claim.verdict(tmp_path, "quick")
     assert "(undecided)" in verdict.measured, verdict.measured
-    assert verdict.status == "not reproduced"
+    assert verdict.status == "inconclusive"
+    assert verdict.line.startswith("law undecided: rmse exp - power ") and "draws" in verdict.line
     assert verdict.figure == f"{ANGLES_EXP}/angle_vs_layer.png"
 
 
@@ -189,3 +239,46 @@ def test_b3_names_which_normalization_gives_the_reciprocal_law(tmp_path):
     assert "per-example scale norm (resnet_scale)" in verdict.measured
     assert "angle exponent -0.999 [" in verdict.measured and "(1/l: True)" in verdict.measured
     assert verdict.status == "partly"
+
+
+def with_theory(frame: pd.DataFrame, theory_of_layer) -> pd.DataFrame:
+    """``frame`` with a theory angle curve (the same for every draw)."""
+    frame = frame.reset_index(drop=True)
+    k = np.maximum(frame["layer"].to_numpy(), 1)
+    frame["theory_angle"] = theory_of_layer(k, frame["cos0"].to_numpy())
+    frame.loc[frame["layer"] == 0, "theory_angle"] = np.arccos(frame["cos0"])
+    frame["theory_cos"] = np.cos(frame["theory_angle"])
+    return frame
+
+
+def test_b1_takes_the_law_on_which_theory_and_data_agree(tmp_path):
+    """A power-law MLP (3 pi / (3 + l)) whose two noisy draws leave the RMSE interval straddling
+    0: with its theory curve inside the draws' band and the best exponential outside it, the law
+    is power and B1 is contradicted; without a theory curve it stays inconclusive."""
+    law = lambda k, c: np.arccos(c) * 3 / (3 + k)  # noqa: E731
+    mlp = angle_rows("mlp", law, draws=2, jitter=0.3)
+    others = [angle_rows(a, lambda k, c: np.arccos(c) / k) for a in ("resnet", "resnet_bn")]
+    write(tmp_path, ANGLES_EXP, "angles", pd.concat([mlp, *others]))
+    bare = CLAIMS["B1"].verdict(tmp_path, "quick")
+    write(tmp_path, ANGLES_EXP, "angles", pd.concat([with_theory(mlp, law), *others]))
+    verdict = CLAIMS["B1"].verdict(tmp_path, "quick")
+    assert "(undecided)" in verdict.measured  # the draws alone do not decide
+    assert bare.status == "inconclusive", bare.line
+    assert verdict.status == "contradicted", verdict.line
+    assert "theory in 95% band at 97/100 layers, exp 93/100" in verdict.line
+
+
+def test_b2_b3_inconclusive_when_two_noisy_draws_cannot_decide(tmp_path):
+    """ResNet and BN curves that two draws scatter around: the ResNet's law undecided (and its
+    last angle below the MLP's: no check holds), the BN exponent's interval straddling the
+    1/l band's edge; each verdict says how many draws would decide."""
+    frames = [
+        angle_rows("mlp", lambda k, c: np.arccos(c) * k**-0.5),
+        angle_rows("resnet", lambda k, c: np.arccos(c) * np.exp(-0.03 * k), jitter=0.6, draws=2),
+        angle_rows("resnet_bn", lambda k, c: np.arccos(c) / k, jitter=0.6, draws=2),
+    ]
+    write(tmp_path, ANGLES_EXP, "angles", pd.concat(frames))
+    b2, b3 = (CLAIMS[i].verdict(tmp_path, "quick") for i in ("B2", "B3"))
+    assert b2.status == b3.status == "inconclusive", (b2.line, b3.line)
+    assert b2.line.startswith("law undecided: rmse exp - power ") and "needs >= 4 draws" in b2.line
+    assert "1/l not decided" in b3.line and "needs >= 3 draws" in b3.line

@@ -1,4 +1,5 @@
-"""Verdict rules A1-A4, C2, C3 on small synthetic CSVs: one that passes, one that does not."""
+"""Verdict rules A1-A4, C2, C3 on small synthetic CSVs built to reproduce, to contradict and to
+be inconclusive."""
 
 from __future__ import annotations
 
@@ -66,8 +67,9 @@ def test_a1_a2_pass_and_fail(tmp_path) -> None:
             "lambda_max",
         ),
     )
-    assert a1_fixup_sqrt(bad, "quick").status == "not reproduced"
-    assert a2_he_exponential(bad, "quick").status == "not reproduced"
+    a1, a2 = a1_fixup_sqrt(bad, "quick"), a2_he_exponential(bad, "quick")
+    assert a1.status == "contradicted" and "faster than sqrt(L)" in a1.line, a1.line
+    assert a2.status == "contradicted" and a2.line.startswith("power law, exponent 0.3"), a2.line
     middle = tmp_path / "mid" / "quick"
     write(
         middle,
@@ -89,12 +91,13 @@ def noisy_rows(arm: str, curve, column: str, sigma: float, seeds=range(3)) -> li
 def test_a1_flips_when_the_interval_straddles_the_threshold(tmp_path) -> None:
     """The same true exponent 0.4 (< 1/2): reproduced when the scatter is small; when the seeds
     scatter so much that the exponent's interval reaches past 1/2 the sqrt bound is not
-    reproduced (partly: the interval still lies below 1), and past 1 nothing is."""
+    reproduced (partly: the interval still lies below 1), and past 1 this scale cannot decide
+    (inconclusive: the interval straddles 1/2, it does not lie above it)."""
     he = depth_rows({"resnet_he": lambda L: 3.0 * 2.0**L}, "lambda_max")
     for name, sigma, expected in (
         ("tight", 0.01, "reproduced"),
         ("mid", 1.5, "partly"),
-        ("wide", 3.0, "not reproduced"),
+        ("wide", 3.0, "inconclusive"),
     ):
         folder = tmp_path / name
         rows = noisy_rows("resnet_fixup", lambda L: L**0.4, "lambda_max", sigma) + he
@@ -118,9 +121,11 @@ def test_a1_needs_three_depths_and_data(tmp_path) -> None:
         if r["model.depth"] <= 2
     ]
     write(tmp_path, "a1_a2_hessian_depth", rows)
-    assert a1_fixup_sqrt(tmp_path, "quick").status == "not run at this scale"
+    verdict = a1_fixup_sqrt(tmp_path, "quick")
+    assert verdict.status == "inconclusive" and "needs >= 3 depths" in verdict.line
     claim = next(c for c in all_claims() if c.id == "A1")
-    assert claim.verdict(tmp_path / "nothing", "quick").status == "not run yet"
+    nothing = claim.verdict(tmp_path / "nothing", "quick")
+    assert nothing.status == "not run" and nothing.line == "not run yet"
 
 
 def structure_rows(fixup: float, he: float) -> list[dict]:
@@ -148,7 +153,7 @@ def test_a3_pass_and_fail(tmp_path) -> None:
     write(tmp_path / "b", "a3_hessian_structure", structure_rows(0.2, 0.0))
     assert a3_sparse_blocks(tmp_path / "b", "quick").status == "partly"
     write(tmp_path / "c", "a3_hessian_structure", structure_rows(0.0, 0.0))
-    assert a3_sparse_blocks(tmp_path / "c", "quick").status == "not reproduced"
+    assert a3_sparse_blocks(tmp_path / "c", "quick").status == "contradicted"
 
 
 def sweep_rows(results: dict) -> list[dict]:
@@ -182,7 +187,15 @@ def test_a4_pass_and_fail(tmp_path) -> None:
         "resnet_he": {0.01: 0.85, 0.1: 0.9, 1.0: None},
     }
     write(tmp_path / "b", "a4_lr_sweep", sweep_rows(bad))
-    assert a4_large_lr(tmp_path / "b", "quick").status == "not reproduced"
+    verdict = a4_large_lr(tmp_path / "b", "quick")
+    assert verdict.status == "contradicted", verdict.line  # He's largest usable lr is larger
+    assert verdict.line.startswith("largest usable lr Fixup 0.01 vs He 0.1")
+    tie = {
+        "resnet_fixup": {0.01: 0.8, 0.1: None, 1.0: None},
+        "resnet_he": {0.01: 0.85, 0.1: None, 1.0: None},
+    }
+    write(tmp_path / "c", "a4_lr_sweep", sweep_rows(tie))
+    assert a4_large_lr(tmp_path / "c", "quick").status == "inconclusive"  # the grid cannot tell
 
 
 def test_c2_pass_and_fail(tmp_path) -> None:
@@ -203,7 +216,14 @@ def test_c2_pass_and_fail(tmp_path) -> None:
     assert "max_lr / (2/lambda_max) = 2..2" in verdict.measured
     bad = {"resnet_he": lambda L: 0.5 / L, "resnet_bn": lambda L: 0.8 * 0.5**L}
     write(tmp_path / "b", "c2_max_lr_depth", depth_rows(bad, "max_lr"))
-    assert c2_max_lr(tmp_path / "b", "quick").status == "not reproduced"
+    verdict = c2_max_lr(tmp_path / "b", "quick")
+    assert verdict.status == "contradicted", verdict.line
+    assert verdict.line.startswith("He: power, exponent -1 [") and "(against)" in verdict.line
+    noisy = noisy_rows("resnet_he", lambda L: 0.3, "max_lr", 1.5)
+    noisy += noisy_rows("resnet_bn", lambda L: 0.3, "max_lr", 1.5)
+    write(tmp_path / "d", "c2_max_lr_depth", noisy)
+    verdict = c2_max_lr(tmp_path / "d", "quick")
+    assert verdict.status == "inconclusive", verdict.line
     half = {"resnet_he": lambda L: 0.5 * 0.6**L, "resnet_bn": lambda L: 0.8 / L**3}
     write(tmp_path / "c", "c2_max_lr_depth", depth_rows(half, "max_lr"))
     assert c2_max_lr(tmp_path / "c", "quick").status == "partly"
@@ -219,7 +239,15 @@ def test_c3_pass_and_fail(tmp_path) -> None:
     assert c3_fisher(tmp_path / "a", "quick").status == "reproduced"
     bad = {"mlp_he": lambda L: 1.5**L, "resnet_he": lambda L: L**0.5, "resnet_bn": lambda L: L**2}
     write(tmp_path / "b", "c3_fisher_depth", depth_rows(bad, "lambda_max"))
-    assert c3_fisher(tmp_path / "b", "quick").status == "not reproduced"
+    assert c3_fisher(tmp_path / "b", "quick").status == "contradicted"
+    noisy = [
+        row
+        for arm in ("mlp_he", "resnet_he", "resnet_bn")
+        for row in noisy_rows(arm, lambda L: 1.0, "lambda_max", 3.0)
+    ]
+    write(tmp_path / "c", "c3_fisher_depth", noisy)
+    verdict = c3_fisher(tmp_path / "c", "quick")
+    assert verdict.status == "inconclusive", verdict.line
 
 
 def test_c3_leaves_out_exact_zeros_and_reports_the_empirical_fisher(tmp_path) -> None:

@@ -215,11 +215,21 @@ def test_e4_on_4_sets_cannot_be_significant_and_says_why(tmp_path):
     assert "p = 0.125" in verdict.measured and "baselines not run" in verdict.measured
 
 
-def test_e4_snn_worst_is_not_reproduced(tmp_path):
+def test_e4_snn_worst_on_8_sets_is_contradicted(tmp_path):
+    """Every other FNN beats SNN on all 8 sets: exact Wilcoxon p = 2/256 in their favour."""
     root = write_e4(tmp_path / "quick", fnn_frame(8, -0.5))
     verdict = e4_uci_ranks(root, "quick")
-    assert verdict.status == "not reproduced"
+    assert verdict.status == "contradicted", verdict.line
     assert "position 7 of 7" in verdict.measured
+    assert verdict.line.startswith("SNN mean rank 7.00 (#7/7)")
+
+
+def test_e4_snn_worst_on_4_sets_is_inconclusive_and_names_the_floor(tmp_path):
+    """The same ranking on 4 sets: the exact test cannot go below p = 0.125."""
+    root = write_e4(tmp_path / "quick", fnn_frame(4, -0.5))
+    verdict = e4_uci_ranks(root, "quick")
+    assert verdict.status == "inconclusive", verdict.line
+    assert "exact floor p=0.125: needs >= 6 sets" in verdict.line
 
 
 def test_e4_a_baseline_significantly_better_than_snn_makes_it_partly(tmp_path):
@@ -255,16 +265,18 @@ def _e5_frame(experiment: str, snn_offset: float, repeats: int) -> pd.DataFrame:
 def test_e5_quick_is_not_run_and_full_without_files_is_not_run_yet(tmp_path):
     quick = tmp_path / "quick"
     quick.mkdir()
-    assert e5_tox21_htru2(quick, "quick").status == "not run at this scale"
+    verdict = e5_tox21_htru2(quick, "quick")
+    assert verdict.status == "not run" and verdict.line.startswith("not run at this scale: ")
     all_claims()
     full = tmp_path / "full"
     full.mkdir()
-    assert CLAIMS["E5"].verdict(full, "full").status == "not run yet"
+    verdict = CLAIMS["E5"].verdict(full, "full")
+    assert verdict.status == "not run" and verdict.line == "not run yet"
 
 
 @pytest.mark.parametrize(
     ("tox_offset", "htru_offset", "status"),
-    [(0.02, 0.02, "reproduced"), (0.02, -0.2, "partly"), (-0.2, -0.2, "not reproduced")],
+    [(0.02, 0.02, "reproduced"), (0.02, -0.2, "partly"), (-0.2, -0.2, "contradicted")],
 )
 def test_e5_rules(tmp_path, tox_offset, htru_offset, status):
     root = tmp_path / "full"

@@ -76,10 +76,18 @@ def test_paper_like_numbers_reproduce(full) -> None:
     assert "+6.40 points" in verdict.measured  # CIFAR SELU - ReLU, computed from the CSV
 
 
-def test_selu_behind_on_mnist_and_not_ahead_on_cifar_fails(full) -> None:
+def test_selu_behind_on_mnist_and_not_ahead_on_cifar_is_contradicted(full) -> None:
     _write(full, MAIN_EXP, "mnist", 98.6, 99.2, 0.1)  # 0.6 points behind: beyond 0.3 and 2 s.e.
-    _write(full, CIFAR_EXP, "cifar10", 76.0, 76.1, 1.0)
-    assert e6_selu_cnn(full, "full").status == "not reproduced"
+    _write(full, CIFAR_EXP, "cifar10", 76.0, 76.1, 1.0)  # within noise: open
+    verdict = e6_selu_cnn(full, "full")
+    assert verdict.status == "contradicted", verdict.line
+    assert "mnist SELU-ReLU -0.60 pts (parity: tol 0.32, fails)" in verdict.line
+
+
+def test_cifar_alone_within_noise_is_inconclusive(full) -> None:
+    _write(full, CIFAR_EXP, "cifar10", 77.1, 76.1, 1.0)  # +1 point, 2 s.e. > 1: open
+    verdict = e6_selu_cnn(full, "full")
+    assert verdict.status == "inconclusive", verdict.line
 
 
 def test_cifar_gain_within_noise_is_only_partly(full) -> None:
@@ -107,7 +115,7 @@ def test_quick_digits_parity_is_partly_and_a_clear_loss_is_not(tmp_path) -> None
     verdict = e6_selu_cnn(quick, "quick")
     assert verdict.status == "partly" and "digits" in verdict.scale
     _write(quick, MAIN_EXP, "digits", 95.0, 99.1, 0.2)  # 4 points behind: beyond any tolerance
-    assert e6_selu_cnn(quick, "quick").status == "not reproduced"
+    assert e6_selu_cnn(quick, "quick").status == "contradicted"
 
 
 def test_failed_runs_are_left_out_and_counted(full) -> None:
@@ -122,14 +130,14 @@ def test_failed_runs_are_left_out_and_counted(full) -> None:
     assert "1 failed" in e6_selu_cnn(full, "full").measured
 
 
-def test_an_arm_whose_runs_all_failed_is_not_reproduced(full) -> None:
+def test_an_arm_whose_runs_all_failed_is_contradicted(full) -> None:
     _write(full, MAIN_EXP, "mnist", 99.2, 99.2, 0.1)
     path = full / MAIN_EXP / "summary.csv"
     frame = pd.read_csv(path)
     frame.loc[frame["arm"] == "cnn_selu", "status"] = "diverged"
     frame.to_csv(path, index=False)
     verdict = e6_selu_cnn(full, "full")
-    assert verdict.status == "not reproduced" and "5 failed" in verdict.measured
+    assert verdict.status == "contradicted" and "5 failed" in verdict.measured
 
 
 def test_a_missing_arm_is_not_run_yet(full) -> None:
@@ -137,8 +145,8 @@ def test_a_missing_arm_is_not_run_yet(full) -> None:
     path = full / MAIN_EXP / "summary.csv"
     frame = pd.read_csv(path)
     frame[frame["arm"] == "cnn_selu"].to_csv(path, index=False)
-    assert CLAIMS["E6"].verdict(full, "full").status == "not run yet"
-    assert CLAIMS["E6"].verdict(full.parent / "empty", "full").status == "not run yet"
+    assert CLAIMS["E6"].verdict(full, "full").line == "not run yet"
+    assert CLAIMS["E6"].verdict(full.parent / "empty", "full").line == "not run yet"
 
 
 def test_report_writes_the_table_and_figure(full) -> None:

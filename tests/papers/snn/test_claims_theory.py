@@ -66,7 +66,7 @@ def test_e1_e2_fail_on_wrong_values(tmp_path) -> None:
     lam, alpha = selu01()
     # alpha off in the 9th digit: not the paper's constant; Theorem 3's sign flipped
     _write_theory(tmp_path, lam, alpha * (1 + 1e-9), -0.01)
-    assert e1_constants(tmp_path, "quick").status == "not reproduced"
+    assert e1_constants(tmp_path, "quick").status == "contradicted"
     assert e2_theorems(tmp_path, "quick").status == "partly"
 
 
@@ -105,7 +105,7 @@ def _write_e3(root: Path, snn_var: float, relu_mean: float, relu_var: float) -> 
     ("snn_var", "relu_mean", "relu_var", "expected"),
     [
         (1.05, 0.4, 0.5, "reproduced"),
-        (1.6, 0.4, 0.5, "not reproduced"),  # the SNN variance leaves the band
+        (1.6, 0.4, 0.5, "contradicted"),  # the SNN variance leaves the band
         (1.05, 0.0, 1.0, "partly"),  # ReLU+He stays inside the band: no drift
     ],
 )
@@ -121,4 +121,5 @@ def test_rules_are_attached_and_missing_results_read_not_run(tmp_path) -> None:
     all_claims()
     for claim_id in ("E1", "E2", "E3"):
         assert CLAIMS[claim_id].rule is not None
-        assert CLAIMS[claim_id].verdict(tmp_path, "quick").status == "not run yet"
+        verdict = CLAIMS[claim_id].verdict(tmp_path, "quick")
+        assert verdict.status == "not run" and verdict.line == "not run yet"

@@ -13,20 +13,47 @@ of log-space RMSEs, exponential minus power, per draw; its 95% t interval over d
 and rates are reported as the mean over draws with the same kind of interval. The deciding curve
 is the pair set of the smallest initial cosine (the most different inputs: the longest way to
 fall); the other pair sets and the random data pairs are counted and reported next to it.
+
+**Theory and data agreeing** (:class:`TheoryAgreement`): where the draws leave the law undecided
+but the network has a mean-field theory curve (the arc-cosine map for the MLP, the residual
+recursion for the ResNet), the law is the theory's when the theory curve lies inside the draws'
+95% t band (per layer, over draws) at >= 95% of the layers while the best fit of the other law
+to the measured mean lies outside it at more than 5% of them (a correct curve leaves a 95% band
+at about 5% of the layers by chance). The band is widened by the cross-machine tolerance of a
+measured angle (1% relative, :data:`initlab.report.tolerances.STATISTICS`): no law is decided by
+differences a re-run on another CPU may move. The verdict then names the law found and how.
+Otherwise an undecided law is inconclusive, and the verdict says how many draws would decide
+were the mean and spread over draws what they are (:func:`initlab.claims.decide`).
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats as scipy_stats
 from scipy.stats import spearmanr
 
-from initlab.analysis.laws import Estimate, LawFit, fit_law, replicate_interval
-from initlab.claims.registry import NotRun, Verdict, evaluator, grade
+from initlab.analysis.laws import LEVEL, Estimate, LawFit, fit_law, replicate_interval, t_quantile
+from initlab.claims.decide import fit_line as _fit_line
+from initlab.claims.decide import needs_text, replicates_needed_for, replicates_to_place, short
+from initlab.claims.registry import (
+    CONTRADICTED,
+    INCONCLUSIVE,
+    PARTLY,
+    REPRODUCED,
+    Check,
+    NotRun,
+    Verdict,
+    evaluator,
+    grade,
+)
 from initlab.claims.registry import read_table as _read_table
+from initlab.report.tolerances import STATISTICS
 
 ANGLES_EXP = "b1_b3_angles"
 RATIO_EXP = "b4_distance_ratio"
@@ -81,6 +108,69 @@ def law_of(difference: Estimate) -> str:
 
 
 @dataclass(frozen=True)
+class TheoryAgreement:
+    """The theory curve against the draws' 95% band, widened by the cross-machine tolerance (see
+    the module doc): its law, the layers where it and the best fit of the other law lie inside
+    the band, of ``layers``."""
+
+    law: str  # the theory curve's law (the better of the two fits to it)
+    theory_inside: int
+    other_inside: int
+    layers: int
+
+    @property
+    def agrees(self) -> bool:
+        """The theory stays in the band (>= 95% of layers), the other law's fit does not."""
+        out = 1.0 - LEVEL
+        return (
+            self.layers - self.theory_inside <= out * self.layers
+            and self.layers - self.other_inside > out * self.layers
+        )
+
+    def short(self) -> str:
+        other = "exp" if self.law == "power" else "power"
+        return (
+            f"theory in 95% band at {self.theory_inside}/{self.layers} layers, "
+            f"{other} {self.other_inside}/{self.layers}"
+        )
+
+    def text(self) -> str:
+        other = "exponential" if self.law == "power" else "power"
+        return (
+            f"theory ({self.law}) in the draws' 95% band at {self.theory_inside}/{self.layers} "
+            f"layers, best {other} fit at {self.other_inside}/{self.layers}"
+        )
+
+
+def theory_agreement(curve: pd.DataFrame, by_draw: pd.DataFrame | None) -> TheoryAgreement | None:
+    """:class:`TheoryAgreement` of a pair set's mean curve and its draws; None without a theory
+    curve or with fewer than 2 draws."""
+    part = curve[(curve.index >= 1) & curve.theory_angle.notna()]
+    if by_draw is None or len(part) < 3 or len(part) < (curve.index >= 1).sum():
+        return None
+    if (part.theory_angle <= 0).any() or (part.angle_mean <= 0).any():
+        return None
+    draws = by_draw[by_draw.index.get_level_values("layer") >= 1].angle_mean.unstack("draw")
+    n = draws.shape[1]
+    if n < 2:
+        return None
+    draws = draws.loc[part.index]
+    mean = draws.mean(axis=1).to_numpy()
+    half = t_quantile(n - 1) * draws.std(axis=1, ddof=1).to_numpy() / np.sqrt(n)
+    half = half + STATISTICS.rel * np.abs(mean)  # what a re-run on another CPU may move
+    layers = part.index.to_numpy(float)
+    theory = part.theory_angle.to_numpy(float)
+    power, exp = fit_law("power", layers, theory), fit_law("exponential", layers, theory)
+    law = "power" if power.rmse_log < exp.rmse_log else "exponential"
+    other = fit_law("exponential" if law == "power" else "power", layers, mean)
+
+    def inside(values: np.ndarray) -> int:
+        return int((np.abs(values - mean) <= half).sum())
+
+    return TheoryAgreement(law, inside(theory), inside(other.predict(layers)), len(layers))
+
+
+@dataclass(frozen=True)
 class CurveFit:
     """Exponential vs power-law fits of one pair set's angle and 1 - cosine over layers >= 1:
     the fits of the draw-averaged curve, and per-draw estimates with intervals over draws."""
@@ -95,10 +185,34 @@ class CurveFit:
     angle_rate: Estimate
     angle_diff: Estimate  # RMSE(exponential) - RMSE(power) of the angle, per draw
     omc_diff: Estimate
+    draws: int = 0
+    theory: TheoryAgreement | None = None
 
     @property
     def angle_law(self) -> str:
+        """The angle's law as the draws decide it (power / exponential / undecided)."""
         return law_of(self.angle_diff)
+
+    @property
+    def law(self) -> str:
+        """The angle's law: the draws', or where they leave it undecided, the theory's when
+        theory and data agree (module doc)."""
+        if self.angle_law == "undecided" and self.theory is not None and self.theory.agrees:
+            return self.theory.law
+        return self.angle_law
+
+    @property
+    def law_how(self) -> str:
+        """How :attr:`law` was decided, in words."""
+        if self.angle_law != "undecided":
+            return f"draws: rmse exp - power {short(self.angle_diff)}"
+        if self.law != "undecided":
+            return self.theory.short()
+        return f"rmse exp - power {short(self.angle_diff)}; {self.draws_needed()}"
+
+    def draws_needed(self) -> str:
+        """What would decide an undecided law: draws, were mean and spread as measured."""
+        return needs_text(replicates_needed_for(self.angle_diff, self.draws), "draws")
 
     @property
     def omc_law(self) -> str:
@@ -115,6 +229,7 @@ class CurveFit:
             f"{self.angle_exponent.text()} (R2 {self.angle_pow.r2_log:.3f}), rmse exp - power "
             f"{self.angle_diff.text()} ({self.angle_law}); 1-cos: rmse exp - power "
             f"{self.omc_diff.text()} ({self.omc_law}); intervals: {self.angle_diff.method}"
+            + (f"; {self.theory.text()}" if self.theory is not None else "")
         )
 
 
@@ -165,6 +280,8 @@ def fit_curve(curve: pd.DataFrame, by_draw: pd.DataFrame | None = None) -> Curve
         interval(1, angle_exp.params["rate"]),
         interval(2, angle_exp.rmse_log - angle_pow.rmse_log),
         interval(3, omc_exp.rmse_log - omc_pow.rmse_log),
+        len(values) if by_draw is not None else 0,
+        theory_agreement(curve, by_draw),
     )
 
 
@@ -175,6 +292,13 @@ def _fits(results_dir: Path, arch: str) -> tuple[str, CurveFit, dict[str, CurveF
     fits = {name: fit_curve(c, by_draw[name]) for name, c in curves.items()}
     deciding = next(n for n in fits if n != "data") if len(fits) > 1 else next(iter(fits))
     return deciding, fits[deciding], fits
+
+
+def _short_scale(results_dir: Path, experiment: str, table: str = "angles") -> str:
+    """``L=100, w=512, 3 draws`` (the summary line's scale)."""
+    frame = read_table(results_dir, experiment, table)
+    draws = frame.groupby("arch").draw.nunique().min()
+    return f"L={int(frame.depth.max())}, w={int(frame.width.max())}, {draws} draws"
 
 
 def _scale(results_dir: Path, experiment: str, table: str = "angles") -> str:
@@ -189,73 +313,153 @@ def _scale(results_dir: Path, experiment: str, table: str = "angles") -> str:
 
 def _agreeing(fits: dict[str, CurveFit], deciding: str, law: str) -> str:
     others = [n for n in fits if n != deciding]
-    agree = [n for n in others if fits[n].angle_law == law]
+    agree = [n for n in others if fits[n].law == law]
     return f"{len(agree)}/{len(others)} other pair sets agree"
 
 
 def _b1(results_dir: Path) -> tuple[str, str]:
-    """(law of the MLP's angle, measured text)."""
+    """(law of the MLP, measured text): "exponential" when the angle's law (draws, or theory and
+    data agreeing) and 1 - cos's are both exponential, "mixed" when one of them is, "power" when
+    neither is and one is power, else "undecided"."""
     name, fit, fits = _fits(results_dir, "mlp")
     curve = pair_curves(read_table(results_dir, ANGLES_EXP, "angles"), "mlp")[name]
-    law = fit.angle_law
     text = (
-        f"MLP pairs {name}: {fit.describe()}; angle law {law}, 1-cos law "
-        f"{fit.omc_law} ({_agreeing(fits, name, law)})"
+        f"MLP pairs {name}: {fit.describe()}; angle law {fit.law} ({fit.law_how}), 1-cos law "
+        f"{fit.omc_law} ({_agreeing(fits, name, fit.law)})"
     )
     if curve.theory_angle.notna().all():
         text += (
             f"; arc-cosine theory at layer {curve.index.max()}: "
             f"{curve.theory_angle.iloc[-1]:.3g} rad (its tail is ~3 pi / l, a power law)"
         )
-    if law == fit.omc_law:
-        return law, text
-    return ("mixed" if "exponential" in (law, fit.omc_law) else "not exponential"), text
+    laws = (fit.law, fit.omc_law)
+    if laws == ("exponential", "exponential"):
+        return "exponential", text
+    if "exponential" in laws:
+        return "mixed", text
+    return ("power" if "power" in laws else "undecided"), text
+
+
+def b1_check(results_dir: Path) -> tuple[Check, str]:
+    """B1's check (the MLP's laws are exponential; against: a power law found, none
+    exponential) and its summary text."""
+    _, fit, _ = _fits(results_dir, "mlp")
+    law, _ = _b1(results_dir)
+    if law == "undecided":
+        found = f"law undecided: {fit.law_how}"
+    else:
+        found = f"{law} law, exponent {short(fit.angle_exponent)}; {fit.law_how}"
+    return Check.of(law == "exponential", law == "power", found), found
 
 
 @evaluator("B1", experiment=ANGLES_EXP)
 def b1_mlp_exponential(results_dir: Path, profile: str) -> Verdict:
-    """Reproduced when the intervals decide for the exponential in both the angle and 1 - cos;
-    partly when only one of them does; else not reproduced (power, or undecided)."""
+    """The MLP's angle and 1 - cos laws (module doc: draws, or theory and data agreeing):
+
+    - reproduced: both exponential;
+    - partly: one exponential, the other power or undecided;
+    - contradicted: neither exponential and a power law found (for the angle by the draws or by
+      the arc-cosine theory agreeing with the data, or for 1 - cos by the draws);
+    - inconclusive: neither law decided (the verdict says how many draws would decide).
+    """
     law, text = _b1(results_dir)
-    status = {"exponential": "reproduced", "mixed": "partly"}.get(law, "not reproduced")
-    return Verdict(status, text, _scale(results_dir, ANGLES_EXP), ANGLE_FIGURE)
+    check, found = b1_check(results_dir)
+    status = PARTLY if law == "mixed" else grade([check])
+    summary = f"{found}; {_short_scale(results_dir, ANGLES_EXP)}"
+    return Verdict(
+        status, text, _scale(results_dir, ANGLES_EXP), ANGLE_FIGURE, summary=_fit_line(summary)
+    )
 
 
 @evaluator("B2", experiment=ANGLES_EXP)
 def b2_resnet_subexponential(results_dir: Path, profile: str) -> Verdict:
+    """Two checks on the ResNet's angle (law: module doc, draws or theory and data agreeing):
+
+    - sub-exponential: holds when it decreases with a power law; against when its law is
+      exponential; open when undecided;
+    - slower than the MLP: holds when its last-layer angle (mean over draws) is above the MLP's;
+      open otherwise (no interval on the last-layer angle: it cannot contradict).
+
+    Both: reproduced; one: partly; none: contradicted if the law is exponential, else
+    inconclusive (the verdict says how many draws would decide the law).
+    """
     name, res, fits = _fits(results_dir, "resnet")
     _, mlp, _ = _fits(results_dir, "mlp")
-    sub = res.decreasing and res.angle_law == "power"
-    slower = res.last > mlp.last
+    sub = Check.of(res.decreasing and res.law == "power", res.law == "exponential")
+    slower = Check.of(res.last > mlp.last, False)
     status = grade([sub, slower])
     text = (
         f"ResNet pairs {name}: {res.describe()}; decreasing {res.decreasing}, law "
-        f"{res.angle_law} ({_agreeing(fits, name, res.angle_law)}); last-layer angle "
-        f"{res.last:.3g} vs MLP {mlp.last:.3g} (slower: {slower}; the MLP's own law is "
-        f"{mlp.angle_law})"
+        f"{res.law} ({res.law_how}; {_agreeing(fits, name, res.law)}); last-layer angle "
+        f"{res.last:.3g} vs MLP {mlp.last:.3g} (slower: {slower.held}; the MLP's own law is "
+        f"{mlp.law})"
     )
-    return Verdict(status, text, _scale(results_dir, ANGLES_EXP), ARCH_FIGURE)
+    found = (
+        f"law undecided: {res.law_how}"
+        if res.law == "undecided"
+        else f"{res.law}, p {short(res.angle_exponent)}; {res.law_how}"
+    )
+    same = " (also power)" if mlp.law == res.law == "power" else ""
+    summary = (
+        f"{found}; angle@L {res.last:.2g} vs MLP {mlp.last:.2g}{same}; "
+        f"{_short_scale(results_dir, ANGLES_EXP)}"
+    )
+    return Verdict(
+        status, text, _scale(results_dir, ANGLES_EXP), ARCH_FIGURE, summary=_fit_line(summary)
+    )
 
 
-def _b3(results_dir: Path) -> tuple[bool, bool, str]:
-    """(reciprocal decrease, slower than the ResNet, measured text)."""
+def _b3(results_dir: Path) -> tuple[Check, Check, str]:
+    """(reciprocal decrease, slower than the ResNet, measured text) for true BatchNorm:
+
+    - reciprocal: holds when the angle decreases with a power law whose exponent's interval lies
+      within -1 +- RECIPROCAL_TOL; against when that interval lies wholly outside it (another
+      law: no decrease, or a faster one); open otherwise;
+    - slower: holds when the angle decreases (its power exponent's interval below 0: there is a
+      decrease to slow) and its last-layer angle is above the ResNet's; open otherwise.
+    """
     name, bn, fits = _fits(results_dir, "resnet_bn")
     _, res, _ = _fits(results_dir, "resnet")
     exponent = bn.angle_exponent
-    reciprocal = _is_reciprocal(bn)
-    slower = bn.last > res.last
+    low, high = -1.0 - RECIPROCAL_TOL, -1.0 + RECIPROCAL_TOL
+    reciprocal = Check.of(_is_reciprocal(bn), exponent.hi < low or exponent.lo > high)
+    decreases = exponent.below(0.0)
+    slower = Check.of(decreases and bn.last > res.last, False)
     text = (
-        f"ResNet+BN pairs {name}: {bn.describe()}; decreasing {bn.decreasing}, law "
-        f"{bn.angle_law}, angle exponent {exponent.text()} (1/l needs the interval inside -1 +- "
-        f"{RECIPROCAL_TOL}: {reciprocal}); data pairs angle exponent "
-        f"{fits['data'].angle_exponent.text()}; other pair sets layer 1->L: "
+        f"ResNet+BN pairs {name}: {bn.describe()}; decreasing {bn.decreasing} (exponent's "
+        f"interval below 0: {decreases}), law {bn.law}, angle exponent {exponent.text()} (1/l "
+        f"needs the interval inside -1 +- {RECIPROCAL_TOL}: {reciprocal.held}); data pairs "
+        f"angle exponent {fits['data'].angle_exponent.text()}; other pair sets layer 1->L: "
         + ", ".join(f"{n} {f.first:.3g}->{f.last:.3g}" for n, f in fits.items() if n != name)
         + f"; last-layer angle {bn.last:.3g} vs "
-        f"ResNet {res.last:.3g} (slower: {slower})"
+        f"ResNet {res.last:.3g} (slower decrease: {slower.held})"
         if "data" in fits
-        else f"ResNet+BN pairs {name}: {bn.describe()}; 1/l: {reciprocal}; slower: {slower}"
+        else f"ResNet+BN pairs {name}: {bn.describe()}; 1/l: {reciprocal.held}; slower: "
+        f"{slower.held}"
     )
     return reciprocal, slower, text
+
+
+def _b3_found(results_dir: Path) -> str:
+    """B3's summary: the BN angle's exponent and what it shows."""
+    name, bn, fits = _fits(results_dir, "resnet_bn")
+    exponent = bn.angle_exponent
+    low, high = -1.0 - RECIPROCAL_TOL, -1.0 + RECIPROCAL_TOL
+    if exponent.within(low, high):
+        shape = "about 1/l"
+    elif exponent.lo <= high and exponent.hi >= low:
+        shape = "1/l not decided"
+    elif exponent.below(0.0):
+        shape = "a decrease, not 1/l"
+    elif exponent.above(0.0):
+        shape = "growth"
+    else:
+        shape = "no decrease"
+    grows = sum(f.last > f.first for n, f in fits.items() if n != name)
+    return (
+        f"BN angle exponent {short(exponent)}: {shape} ({name}); other pair sets growing: "
+        f"{grows}/{len(fits) - 1}"
+    )
 
 
 #: the per-example, scale-only normalization (the mean-field idealization; arm angles_resnet_scale)
@@ -265,7 +469,7 @@ SCALE_ARCH = "resnet_scale"
 def _is_reciprocal(fit: CurveFit) -> bool:
     return (
         fit.decreasing
-        and fit.angle_law == "power"
+        and fit.law == "power"
         and fit.angle_exponent.within(-1.0 - RECIPROCAL_TOL, -1.0 + RECIPROCAL_TOL)
     )
 
@@ -303,18 +507,31 @@ def _scale_norm(results_dir: Path) -> tuple[bool | None, str]:
 
 @evaluator("B3", experiment=ANGLES_EXP)
 def b3_bn_reciprocal(results_dir: Path, profile: str) -> Verdict:
-    """True BatchNorm decides: reproduced if its angle decays like 1/l (the exponent's interval
-    within -1 +- RECIPROCAL_TOL, the power law decided) and slower than the plain ResNet's;
-    partly if one of the two holds, or if only the per-example scale-normalized ResNet (the
-    idealization) decays like 1/l; else not reproduced. Both notions are reported."""
+    """True BatchNorm decides, by the two checks of :func:`_b3` (reciprocal decrease, slower
+    decrease than the plain ResNet): both hold: reproduced; one: partly; none: partly still if
+    the per-example scale-normalized ResNet (the idealization) decays like 1/l, else
+    contradicted when the BN exponent's interval lies wholly outside -1 +- RECIPROCAL_TOL
+    (the law found is named), else inconclusive (the verdict says how many draws would put the
+    exponent's interval wholly inside or outside that band, were mean and spread as measured).
+    Both notions are reported."""
     reciprocal, slower, text = _b3(results_dir)
     scale_reciprocal, scale_text = _scale_norm(results_dir)
     if scale_text:
         text += f" | {scale_text}"
     status = grade([reciprocal, slower])
-    if status == "not reproduced" and scale_reciprocal:
-        status = "partly"
-    return Verdict(status, text, _scale(results_dir, ANGLES_EXP), ARCH_FIGURE)
+    if status in (CONTRADICTED, INCONCLUSIVE) and scale_reciprocal:
+        status = PARTLY
+    summary = _b3_found(results_dir)
+    if status == INCONCLUSIVE:
+        _, bn, _ = _fits(results_dir, "resnet_bn")
+        low, high = -1.0 - RECIPROCAL_TOL, -1.0 + RECIPROCAL_TOL
+        summary += "; " + needs_text(
+            replicates_to_place(bn.angle_exponent, bn.draws, low, high), "draws"
+        )
+    summary += f"; {_short_scale(results_dir, ANGLES_EXP)}"
+    return Verdict(
+        status, text, _scale(results_dir, ANGLES_EXP), ARCH_FIGURE, summary=_fit_line(summary)
+    )
 
 
 def ratio_curves(angles: pd.DataFrame, stage: str = "init") -> pd.DataFrame:
@@ -325,10 +542,48 @@ def ratio_curves(angles: pd.DataFrame, stage: str = "init") -> pd.DataFrame:
     return per_draw.groupby(keys).ratio.mean().reset_index()
 
 
+def draw_changes(angles: pd.DataFrame, stage: str = "init") -> pd.DataFrame:
+    """Per (data, arch, draw): the between/within ratio at the last layer over the input's."""
+    rows = angles[(angles.inputs == "data") & (angles.stage == stage)]
+    per = rows.groupby(["data_name", "arch", "draw", "layer"]).ratio.first().reset_index()
+    per = per.sort_values("layer", kind="stable")
+    ends = per.groupby(["data_name", "arch", "draw"]).ratio.agg(["first", "last"])
+    return (ends["last"] / ends["first"]).rename("change").reset_index()
+
+
+def _welch(a: np.ndarray, b: np.ndarray) -> Estimate | None:
+    """mean(a) - mean(b) with its 95% Welch t interval; None with fewer than 2 of either."""
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if len(a) < 2 or len(b) < 2:
+        return None
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = float(np.sqrt(va + vb))
+    diff = float(a.mean() - b.mean())
+    if se == 0:
+        return Estimate(diff, diff, diff, "Welch t interval over draws")
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = float(scipy_stats.t.ppf(0.5 + LEVEL / 2, dof)) * se
+    return Estimate(diff, diff - half, diff + half, "95% Welch t interval over draws")
+
+
 @evaluator("B4", experiment=RATIO_EXP)
 def b4_ratio(results_dir: Path, profile: str) -> Verdict:
-    curves = ratio_curves(read_table(results_dir, RATIO_EXP, "angles"))
+    """The between/within distance ratio, last layer over input (draw-averaged curves):
+
+    - reproduced: the MLP's ratio falls on every data set and the ResNet's and ResNet+BN's end
+      above the MLP's on every data set;
+    - partly: the MLP's falls somewhere and skip/BN end above it somewhere;
+    - contradicted: otherwise, when the draws decide the opposite (95% Welch t intervals over
+      draws of the per-draw change): skip/BN's change minus the MLP's below 0 in every
+      comparison, or the MLP's change above 1 on every data set;
+    - inconclusive: otherwise (the verdict says how many draws would decide, were the mean and
+      spread of the differences what they are).
+    """
+    table = read_table(results_dir, RATIO_EXP, "angles")
+    curves = ratio_curves(table)
+    per_draw = draw_changes(table)
     parts, mlp_worsens, relieved, checks = [], [], 0, 0
+    worse, mlp_rises, needed, diffs = [], [], [], []
     for data, part in curves.groupby("data_name"):
         change = {}
         for arch, c in part.groupby("arch"):
@@ -338,29 +593,96 @@ def b4_ratio(results_dir: Path, profile: str) -> Verdict:
             raise NotRun(f"no MLP ratio rows for {data}")
         mlp = change["mlp"]
         mlp_worsens.append(mlp < 1.0)
+        draws = per_draw[per_draw.data_name == data]
+        mlp_draws = draws[draws.arch == "mlp"].change.to_numpy(float)
+        rise = replicate_interval(mlp_draws, what="draws") if len(mlp_draws) else None
+        mlp_rises.append(rise is not None and rise.above(1.0))
         for arch in ("resnet", "resnet_bn"):
             if arch in change:
                 checks += 1
                 relieved += change[arch] > mlp
+                diff = _welch(draws[draws.arch == arch].change.to_numpy(float), mlp_draws)
+                worse.append(diff is not None and diff.below(0.0))
+                if diff is not None:
+                    diffs.append(f"{data} {arch} - mlp {diff.text()}")
+                    n = min(len(mlp_draws), int((draws.arch == arch).sum()))
+                    needed.append(replicates_needed_for(diff, n))
         parts.append(
             f"{data}: ratio last/input " + ", ".join(f"{a} {v:.3g}" for a, v in change.items())
         )
     if all(mlp_worsens) and checks and relieved == checks:
-        status = "reproduced"
+        status = REPRODUCED
     elif any(mlp_worsens) and relieved > 0:
-        status = "partly"
+        status = PARTLY
+    elif (worse and all(worse)) or all(mlp_rises):
+        status = CONTRADICTED
     else:
-        status = "not reproduced"
+        status = INCONCLUSIVE
     text = (
         "; ".join(parts)
         + f"; MLP worsens on {sum(mlp_worsens)}/{len(mlp_worsens)} data sets, skip/BN above MLP "
         f"in {relieved}/{checks}"
+        + (f"; per-draw change differences (95% Welch t): {', '.join(diffs)}" if diffs else "")
     )
-    return Verdict(status, text, _scale(results_dir, RATIO_EXP), RATIO_FIGURE)
+    summary = (
+        f"MLP ratio falls on {sum(mlp_worsens)}/{len(mlp_worsens)} data sets; skip/BN above MLP "
+        f"{relieved}/{checks}; skip/BN below MLP decided in {sum(worse)}/{len(worse)}"
+    )
+    if status == INCONCLUSIVE:
+        known = [n for n in needed if n is not None]
+        summary += "; " + needs_text(max(known) if known else None, "draws")
+    summary += f"; {_short_scale(results_dir, RATIO_EXP)}"
+    return Verdict(
+        status,
+        text,
+        _scale(results_dir, RATIO_EXP),
+        RATIO_FIGURE,
+        summary=_fit_line(summary),
+    )
+
+
+def exact_spearman_p(x: np.ndarray, y: np.ndarray) -> float:
+    """Two-sided exact permutation p of Spearman's rho (every ordering of y; up to 8 values,
+    else scipy's t approximation)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    rho = float(spearmanr(x, y).statistic)
+    if len(x) > 8:
+        return float(spearmanr(x, y).pvalue)
+    rx = pd.Series(x).rank().to_numpy()
+    ry = pd.Series(y).rank().to_numpy()
+    perms = np.array(list(itertools.permutations(ry)))
+    cx = rx - rx.mean()
+    cp = perms - perms.mean(axis=1, keepdims=True)
+    denom = np.sqrt((cx**2).sum() * (cp**2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rhos = (cp @ cx) / denom
+    rhos = np.nan_to_num(rhos)
+    return float(np.mean(np.abs(rhos) >= abs(rho) - 1e-12))
+
+
+def smallest_exact_p(n: int) -> float:
+    """The smallest two-sided exact Spearman p with n values (a perfect ranking): 2 / n!."""
+    return 2.0 / math.factorial(n) if n > 1 else 1.0
+
+
+def networks_needed(alpha: float = 0.05) -> int:
+    """The fewest networks whose exact Spearman test can reach p < alpha."""
+    n = 2
+    while smallest_exact_p(n) >= alpha:
+        n += 1
+    return n
 
 
 @evaluator("B5", experiment=TRAINED_EXP)
 def b5_trained_ratio(results_dir: Path, profile: str) -> Verdict:
+    """Spearman's rho over networks of the init angle (last layer, data pairs) against the
+    trained ratio and against test accuracy, each with its exact two-sided permutation p:
+
+    - each check holds when rho > 0; is against when rho < 0 with p < 0.05; else open;
+    - both hold: reproduced; one: partly; none: contradicted if one is against, else
+      inconclusive (with n networks the exact test cannot go below 2 / n!: the verdict names
+      the networks that would let it reach 0.05).
+    """
     draws = read_table(results_dir, TRAINED_EXP, "draws")
     init = draws[draws.stage == "init"].groupby("arch")
     trained = draws[draws.stage == "trained"].groupby("arch")
@@ -377,15 +699,35 @@ def b5_trained_ratio(results_dir: Path, profile: str) -> Verdict:
     filled = table.fillna(-np.inf)  # a network whose features broke ranks last
     rho_ratio = float(spearmanr(filled.angle_init, filled.ratio_trained).statistic)
     rho_acc = float(spearmanr(filled.angle_init, filled.accuracy).statistic)
-    good = [rho_ratio > 0, rho_acc > 0]
+    p_ratio = exact_spearman_p(filled.angle_init, filled.ratio_trained)
+    p_acc = exact_spearman_p(filled.angle_init, filled.accuracy)
+    alpha = 0.05
+    good = [
+        Check.of(rho_ratio > 0, rho_ratio < 0 and p_ratio < alpha),
+        Check.of(rho_acc > 0, rho_acc < 0 and p_acc < alpha),
+    ]
     status = grade(good)
     rows = ", ".join(
         f"{a}: angle@L {r.angle_init:.3g}, ratio {r.ratio_init:.3g}->{r.ratio_trained:.3g}, "
         f"acc {r.accuracy:.3f}"
         for a, r in table.sort_values("angle_init", kind="stable").iterrows()
     )
+    n = len(table)
     text = (
-        f"{rows}; Spearman(init angle, trained ratio) {rho_ratio:.2f}, (init angle, test acc) "
-        f"{rho_acc:.2f}"
+        f"{rows}; Spearman(init angle, trained ratio) {rho_ratio:.2f} (exact p {p_ratio:.2g}), "
+        f"(init angle, test acc) {rho_acc:.2f} (exact p {p_acc:.2g}); with {n} networks the "
+        f"exact test cannot go below p = {smallest_exact_p(n):.2g}"
     )
-    return Verdict(status, text, _scale(results_dir, TRAINED_EXP, "draws"), TRAINED_FIGURE)
+    summary = (
+        f"Spearman init angle vs trained ratio {rho_ratio:.2f} (p {p_ratio:.2g}), vs acc "
+        f"{rho_acc:.2f} (p {p_acc:.2g}); {n} nets: p >= {smallest_exact_p(n):.2g}"
+    )
+    if smallest_exact_p(n) >= alpha:
+        summary += f", needs >= {networks_needed(alpha)} nets"
+    return Verdict(
+        status,
+        text,
+        _scale(results_dir, TRAINED_EXP, "draws"),
+        TRAINED_FIGURE,
+        summary=_fit_line(summary),
+    )

@@ -13,7 +13,9 @@ L), by least squares in log y, each parameter with its 95% t interval from the r
 standard error (:mod:`initlab.analysis.laws`). Which law holds is decided by the nested fit
 log y = a + r L + p log L (:func:`initlab.analysis.laws.nested_choice`): "exponential" when r's
 interval excludes 0, "power" when only p's does, else "undecided". A threshold on an exponent or
-a rate holds only when the whole interval is on its side.
+a rate holds only when the whole interval is on its side; a claim is contradicted only when the
+whole interval is on the other side, and inconclusive when the interval straddles it (the
+verdict then says what would decide).
 """
 
 from __future__ import annotations
@@ -32,7 +34,19 @@ from initlab.analysis.laws import (
     fit_estimate,
     nested_choice,
 )
-from initlab.claims.registry import NotRun, Verdict, evaluator, grade, read_table
+from initlab.claims.decide import fit_line, short
+from initlab.claims.registry import (
+    CONTRADICTED,
+    INCONCLUSIVE,
+    PARTLY,
+    REPRODUCED,
+    Check,
+    NotRun,
+    Verdict,
+    evaluator,
+    grade,
+    read_table,
+)
 from initlab.columns import ARM, DEPTH, LR, SEED, STATUS
 
 DEPTH_EXP = "a1_a2_hessian_depth"
@@ -118,56 +132,93 @@ def too_few_depths(curve: pd.Series) -> bool:
     return len(curve) < MIN_DEPTHS
 
 
+def short_scale(frame: pd.DataFrame) -> str:
+    """``L=1..32, 2 seeds`` (the summary line's scale)."""
+    depths = sorted(frame[DEPTH].unique()) if DEPTH in frame else []
+    seeds = frame[SEED].nunique() if SEED in frame else 1
+    span = f"L={int(depths[0])}..{int(depths[-1])}, " if depths else ""
+    return f"{span}{seeds} seed(s)"
+
+
+def too_few_depths_verdict(curve: pd.Series, scale: str, figure: str) -> Verdict:
+    """Measured at fewer depths than a law fit needs: this scale cannot decide."""
+    text = f"{len(curve)} depth(s): a law fit needs >= {MIN_DEPTHS} depths"
+    return Verdict(INCONCLUSIVE, text, scale, figure, summary=text)
+
+
 @evaluator("A1", experiment=DEPTH_EXP)
 def a1_fixup_sqrt(results_dir: Path, profile: str) -> Verdict:
-    """Reproduced if the 95% interval of the fitted power exponent of Fixup's lambda_max(L) lies
-    at or below 1/2 (sqrt at most); partly if the interval lies at or below 1 (polynomial, at most
-    linear) and the exponential is not preferred; else not reproduced, also when the interval
-    straddles the threshold."""
+    """Fixup's lambda_max(L), power exponent p with its 95% interval, nested fit's rate r:
+
+    - reproduced: p's interval lies at or below 1/2 (sqrt at most);
+    - partly: p's interval lies at or below 1 (at most linear) and the exponential is not needed;
+    - contradicted: growth faster than sqrt: p's interval lies above 1/2, or the nested fit needs
+      an exponential with a rate whose interval is above 0;
+    - inconclusive: otherwise (p's interval straddles 1/2: more depths or seeds would decide),
+      or fewer than :data:`MIN_DEPTHS` depths.
+    """
     frame = read_summary(results_dir, DEPTH_EXP)
     curve = depth_curve(frame, "resnet_fixup", "lambda_max")
     scale = scale_of(results_dir, frame, "Fixup residual nets")
     if too_few_depths(curve):
-        return Verdict("not run at this scale", f"{len(curve)} depths", scale, DEPTH_FIGURE)
+        return too_few_depths_verdict(curve, scale, DEPTH_FIGURE)
     fits = fit_arm(frame, "resnet_fixup", "lambda_max")
     exponent = fits.exponent
+    faster = exponent.above(SQRT_EXPONENT) or (
+        fits.law == "exponential" and fits.choice.rate.above(0.0)
+    )
     if exponent.hi <= SQRT_EXPONENT:
-        status = "reproduced"
+        status, found = REPRODUCED, "at most sqrt(L)"
     elif exponent.hi <= 1.0 and fits.law != "exponential":
-        status = "partly"
+        status, found = PARTLY, "at most linear, sqrt not shown"
+    elif faster:
+        status, found = CONTRADICTED, "faster than sqrt(L)"
     else:
-        status = "not reproduced"
+        status, found = INCONCLUSIVE, "interval straddles 1/2: more depths/seeds decide"
+    summary = f"power exponent {short(exponent)}: {found}; law {fits.law}; {short_scale(frame)}"
     measured = (
         f"Fixup lambda_max {curve.iloc[0]:.3g} (L={curve.index[0]}) -> {curve.iloc[-1]:.3g} "
         f"(L={curve.index[-1]}); {describe_fits(fits)}; sqrt at most needs the exponent's "
         f"upper bound <= {SQRT_EXPONENT}: {exponent.hi <= SQRT_EXPONENT}"
     )
-    return Verdict(status, measured, scale, DEPTH_FIGURE)
+    return Verdict(status, measured, scale, DEPTH_FIGURE, summary=fit_line(summary))
 
 
 @evaluator("A2", experiment=DEPTH_EXP)
 def a2_he_exponential(results_dir: Path, profile: str) -> Verdict:
-    """Reproduced if the nested fit prefers the exponential for He's lambda_max(L) and the rate's
-    95% interval is above 0; partly if the rate's interval is above 0 and the power exponent's
-    above 1/2 (faster than sqrt) but the laws are not told apart; else not reproduced."""
+    """He's lambda_max(L): the exponential fit's rate, the power exponent, the nested choice:
+
+    - reproduced: the nested fit needs the exponential and the rate's 95% interval is above 0;
+    - partly: the rate's interval is above 0 and the power exponent's above 1/2 (faster than
+      sqrt) but the nested fit does not need the exponential;
+    - contradicted: lambda_max does not grow exponentially: the rate's interval lies at or below
+      0, or the nested fit finds a power law (its exponent needed, no exponential factor);
+    - inconclusive: otherwise (the nested fit cannot tell the laws apart: more depths decide),
+      or fewer than :data:`MIN_DEPTHS` depths.
+    """
     frame = read_summary(results_dir, DEPTH_EXP)
     curve = depth_curve(frame, "resnet_he", "lambda_max")
     scale = scale_of(results_dir, frame, "He residual nets (no normalization)")
     if too_few_depths(curve):
-        return Verdict("not run at this scale", f"{len(curve)} depths", scale, DEPTH_FIGURE)
+        return too_few_depths_verdict(curve, scale, DEPTH_FIGURE)
     fits = fit_arm(frame, "resnet_he", "lambda_max")
     rate = fits.rate.value
     if fits.law == "exponential" and fits.rate.above(0.0):
-        status = "reproduced"
+        status, found = REPRODUCED, f"exponential, rate {short(fits.choice.rate)}/block (nested)"
     elif fits.rate.above(0.0) and fits.exponent.above(SQRT_EXPONENT):
-        status = "partly"
+        status, found = PARTLY, f"grows, exp rate {short(fits.rate)}, laws not told apart"
+    elif fits.rate.hi <= 0.0:
+        status, found = CONTRADICTED, f"no growth: exp rate {short(fits.rate)}/block"
+    elif fits.law == "power":
+        status, found = CONTRADICTED, f"power law, exponent {short(fits.choice.exponent)}"
     else:
-        status = "not reproduced"
+        status, found = INCONCLUSIVE, "laws not told apart: more depths decide"
+    summary = f"{found}; x{np.exp(rate):.2f}/block; {short_scale(frame)}"
     measured = (
         f"He lambda_max {curve.iloc[0]:.3g} (L={curve.index[0]}) -> {curve.iloc[-1]:.3g} "
         f"(L={curve.index[-1]}), x{np.exp(rate):.2f} per block; {describe_fits(fits)}"
     )
-    return Verdict(status, measured, scale, DEPTH_FIGURE)
+    return Verdict(status, measured, scale, DEPTH_FIGURE, summary=fit_line(summary))
 
 
 def zero_fraction(frame: pd.DataFrame, arm: str) -> float:
@@ -179,8 +230,13 @@ def zero_fraction(frame: pd.DataFrame, arm: str) -> float:
 
 @evaluator("A3", experiment=STRUCTURE_EXP)
 def a3_sparse_blocks(results_dir: Path, profile: str) -> Verdict:
-    """Reproduced if most parameter-tensor blocks of Fixup's Hessian are exactly zero (fraction
-    > 1/2) and more than under He; partly if Fixup has more zero blocks than He but not most."""
+    """Counted exactly on the dense Hessian (no interval, so never inconclusive):
+
+    - reproduced: most parameter-tensor blocks of Fixup's Hessian are exactly zero (fraction
+      > 1/2) and more than under He;
+    - partly: Fixup has more zero blocks than He, but not most;
+    - contradicted: Fixup has no more zero blocks than He.
+    """
     frame = read_summary(results_dir, STRUCTURE_EXP)
     fixup, he = zero_fraction(frame, "resnet_fixup"), zero_fraction(frame, "resnet_he")
     extra = ""
@@ -188,14 +244,20 @@ def a3_sparse_blocks(results_dir: Path, profile: str) -> Verdict:
         if (frame[ARM] == arm).any():
             extra += f", {arm} {zero_fraction(frame, arm):.3f}"
     if fixup > 0.5 and fixup > he:
-        status = "reproduced"
+        status = REPRODUCED
     elif fixup > he:
-        status = "partly"
+        status = PARTLY
     else:
-        status = "not reproduced"
+        status = CONTRADICTED
     params = frame[frame[ARM] == "resnet_fixup"]["params"].iloc[0]
     measured = f"zero-block fraction: Fixup {fixup:.3f}, He {he:.3f}{extra} ({params} parameters)"
-    return Verdict(status, measured, "dense Hessian at init", STRUCTURE_FIGURE)
+    summary = (
+        f"exactly-zero Hessian blocks: Fixup {fixup:.3f} vs He {he:.3f} (exact count); "
+        f"dense Hessian, {params} parameters"
+    )
+    return Verdict(
+        status, measured, "dense Hessian at init", STRUCTURE_FIGURE, summary=fit_line(summary)
+    )
 
 
 #: A4: a learning rate is "usable" when its run did not diverge and reached at least this share
@@ -221,8 +283,10 @@ def a4_large_lr(results_dir: Path, profile: str) -> Verdict:
     """Three checks, Fixup vs He over the same learning-rate sweep and training budget: (1) the
     largest usable learning rate (see :data:`USABLE_SHARE`) is larger under Fixup; (2) faster
     convergence: at each arm's best learning rate, Fixup's final training loss is lower; (3)
-    Fixup's best test accuracy over the sweep is at least He's. All: reproduced; some: partly;
-    none: not reproduced."""
+    Fixup's best test accuracy over the sweep is at least He's. All: reproduced; some: partly.
+    None: contradicted when He's largest usable learning rate is larger than Fixup's by at least
+    one grid step (the claim's direction reversed); inconclusive when they are equal (the grid
+    cannot tell them apart: a finer grid or more seeds decide). No interval: one run per lr."""
     frame = read_summary(results_dir, SWEEP_EXP, completed=False)
     frame = frame[frame[STATUS].isin(("completed", "diverged"))]
     for column in ("test_accuracy", "train_loss"):
@@ -244,12 +308,18 @@ def a4_large_lr(results_dir: Path, profile: str) -> Verdict:
     def loss_at_best(table: pd.DataFrame) -> float:
         return float(table.loc[table["acc"].idxmax(), "loss"])
 
+    reversed_lr = largest_usable(he) > largest_usable(fixup)
     checks = [
-        largest_usable(fixup) > largest_usable(he),
-        loss_at_best(fixup) < loss_at_best(he),
-        fixup["acc"].max() >= he["acc"].max(),
+        Check.of(largest_usable(fixup) > largest_usable(he), reversed_lr),
+        Check.of(loss_at_best(fixup) < loss_at_best(he), reversed_lr),
+        Check.of(fixup["acc"].max() >= he["acc"].max(), reversed_lr),
     ]
     status = grade(checks)
+    summary = (
+        f"largest usable lr Fixup {largest_usable(fixup):g} vs He {largest_usable(he):g}; best "
+        f"acc {fixup['acc'].max():.3f} vs {he['acc'].max():.3f}; "
+        f"{sum(c.held for c in checks)}/3 checks"
+    )
     parts = [
         f"{arm}: largest usable lr {largest_usable(t):g}, best test acc {t['acc'].max():.3f} "
         f"at lr {t['acc'].idxmax():g} (final train loss {loss_at_best(t):.3g})"
@@ -257,4 +327,5 @@ def a4_large_lr(results_dir: Path, profile: str) -> Verdict:
     ]
     lrs = sorted(frame[LR].unique())
     scale = f"lr {lrs[0]:g}..{lrs[-1]:g} ({len(lrs)} values)"
-    return Verdict(status, "; ".join(parts), scale, SWEEP_FIGURE)
+    summary += f"; {len(lrs)} lrs"
+    return Verdict(status, "; ".join(parts), scale, SWEEP_FIGURE, summary=fit_line(summary))

@@ -13,7 +13,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from initlab.claims.registry import NotRun, Verdict, evaluator, read_table
+from initlab.claims.decide import fit_line, needs_text, replicates_needed
+from initlab.claims.registry import (
+    CONTRADICTED,
+    INCONCLUSIVE,
+    PARTLY,
+    REPRODUCED,
+    NotRun,
+    Verdict,
+    evaluator,
+    read_table,
+)
 from initlab.columns import ARM, COMPLETED, RUN, SEED, STATUS
 
 D1_EXP = "d1_pdi_weight_variance"
@@ -77,7 +87,15 @@ def _close(ratio: float) -> bool:
 
 @evaluator("D1", experiment=D1_EXP)
 def d1_weight_variance(results_dir: Path, profile: str) -> Verdict:
-    """Does the conv-2 variance land within 25% of 2 / n_in, and did it move there?"""
+    """Does the conv-2 variance land within 25% of 2 / n_in, and did it move there? (medians
+    over seeds of Var(W) / (2 / fan_in) at the start and the end of PDI)
+
+    - reproduced: He's ends within 25% of 1 (it starts there) and every other base's does;
+    - partly: He's stays and some other base lands there or moves towards it;
+    - contradicted: otherwise, when every seed shows the opposite: He's leaves the band in every
+      seed, or every other base moves away from 1 in every seed (no interval: seeds only);
+    - inconclusive: otherwise (the seeds disagree: more seeds or PDI steps decide).
+    """
     table = read_table(results_dir, D1_EXP, "weight_variance", completed=False)
     ratios = variance_ratios(table)
     layer = ratios[ratios["position"] == D1_LAYER_POSITION]
@@ -88,12 +106,18 @@ def d1_weight_variance(results_dir: Path, profile: str) -> Verdict:
     he_stays = _close(per_base.loc["he", "end"])
     landed = [_close(r.end) for r in others.itertuples()]
     moved = [abs(math.log(r.end)) < abs(math.log(r.start)) for r in others.itertuples()]
+    he_seeds = layer[layer["base"] == "he"]
+    he_left = bool(len(he_seeds)) and not any(_close(r) for r in he_seeds["end"])
+    others_seeds = layer[layer["base"] != "he"]
+    away = [abs(math.log(r.end)) > abs(math.log(r.start)) for r in others_seeds.itertuples()]
     if he_stays and all(landed):
-        status = "reproduced"
+        status = REPRODUCED
     elif he_stays and (any(landed) or any(moved)):
-        status = "partly"
+        status = PARTLY
+    elif he_left or (away and all(away)):
+        status = CONTRADICTED
     else:
-        status = "not reproduced"
+        status = INCONCLUSIVE
     name, fan_in = layer["layer"].iloc[0], int(layer["fan_in"].iloc[0])
     moves = ", ".join(f"{b} {r.start:.2f}->{r.end:.2f}" for b, r in per_base.iterrows())
     hidden = ratios[ratios["position"] < ratios["position"].max()]
@@ -114,11 +138,19 @@ def d1_weight_variance(results_dir: Path, profile: str) -> Verdict:
         f"{seeds} seed(s), {int(table['step'].max())} PDI steps in the "
         f"last stage, bases {', '.join(per_base.index)}"
     )
+    summary = (
+        f"layer-2 Var/(2/n_in) end: he {per_base.loc['he', 'end']:.2f}; others within 25% "
+        f"{sum(landed)}/{len(landed)}, moved towards 1 {sum(moved)}/{len(moved)}"
+    )
+    if status == INCONCLUSIVE:
+        summary += "; seeds disagree: more seeds decide"
+    summary += f"; {seeds} seed(s), {int(table['step'].max())} steps"
     return Verdict(
         status,
         measured,
         scale,
         f"{D1_EXP}/weight_variance.png",
+        summary=fit_line(summary),
     )
 
 
@@ -154,7 +186,16 @@ def _mean_se(values: pd.Series) -> tuple[float, float]:
 
 @evaluator("D2", experiment=D2_EXP)
 def d2_vae_l1(results_dir: Path, profile: str) -> Verdict:
-    """Final test L1 and learning-curve roughness, He vs PDI, against Table 1's relative gain."""
+    """Final test L1 and learning-curve roughness, He vs PDI, against Table 1's relative gain
+    (a mean "beats" another when lower by more than 2 standard errors of the difference):
+
+    - reproduced: PDI beats He and He given PDI's extra steps, gains >= half the paper's
+      relative gain, and is no rougher and fails no more often than He;
+    - partly: PDI beats He, or is steadier and fails less often;
+    - contradicted: otherwise, when He beats PDI (the opposite direction, beyond 2 s.e.);
+    - inconclusive: otherwise (the difference is within 2 s.e.: the verdict says how many seeds
+      would put it beyond, were the mean and spread what they are).
+    """
     summary = read_table(results_dir, D2_EXP, "summary", completed=False)
     metrics = read_table(results_dir, D2_EXP, "metrics", completed=False)
     summary[ARM] = summary[ARM].map(arm_of)
@@ -179,12 +220,16 @@ def d2_vae_l1(results_dir: Path, profile: str) -> Verdict:
     significant = beats("he")
     matched = "he_matched" not in arms or beats("he_matched")
     steadier = rough_arm["pdi"] <= rough_arm["he"] and failed["pdi"] <= failed["he"]
+    (m_pdi, se_pdi), (m_he, se_he) = stats["pdi"], stats["he"]
+    he_beats = m_pdi - m_he > 2.0 * math.hypot(se_pdi, se_he)
     if significant and matched and gain >= D2_GAIN_SHARE * paper_gain and steadier:
-        status = "reproduced"
+        status = REPRODUCED
     elif significant or (steadier and failed["pdi"] < failed["he"]):
-        status = "partly"
+        status = PARTLY
+    elif he_beats:
+        status = CONTRADICTED
     else:
-        status = "not reproduced"
+        status = INCONCLUSIVE
     l1 = ", ".join(f"{a} {m:.4f}+-{se:.4f} (n={len(arms[a])})" for a, (m, se) in stats.items())
     rough_text = ", ".join(f"{a} {r:.4f}" for a, r in rough_arm.items())
     measured = (
@@ -199,10 +244,20 @@ def d2_vae_l1(results_dir: Path, profile: str) -> Verdict:
         + f"; curve roughness (mean |log loss - rolling median|): {rough_text}; "
         f"failed/diverged runs: " + ", ".join(f"{a} {n}" for a, n in failed.items())
     )
+    n = min(len(arms["pdi"]), len(arms["he"]))
+    line = f"final L1 PDI vs He {gain:+.1%} (paper {paper_gain:.1%}), "
+    line += f"{'' if significant else 'not '}beyond 2 s.e."
+    if "he_matched" in arms:
+        line += f"; vs matched He: {'' if matched else 'not '}beyond"
+    if status == INCONCLUSIVE:
+        sd = math.hypot(se_pdi, se_he) * math.sqrt(n)
+        line += "; " + needs_text(replicates_needed(m_he - m_pdi, sd), "seeds")
+    line += f"; {n} seeds/arm"
     return Verdict(
         status,
         measured,
         f"{len(summary)} runs in {len(arms)} arms; absolute L1 depends on data and resolution",
         f"{D2_EXP}/vae_curves.png",
         tables=(f"{D2_EXP}/l1_table.md",),
+        summary=fit_line(line),
     )

@@ -24,12 +24,27 @@ from initlab.analysis.benchmark import (
     DATASET_COLUMNS,
     complete_sets,
     mean_ranks,
+    min_attainable_p,
     pick_column,
     rank_table,
     score_table,
     wilcoxon_vs,
 )
-from initlab.claims.registry import NotRun, Verdict, evaluator, grade, read_table
+from initlab.claims.decide import fit_line
+from initlab.claims.registry import (
+    CONTRADICTED,
+    INCONCLUSIVE,
+    NOT_RUN_AT_SCALE,
+    PARTLY,
+    REPRODUCED,
+    Check,
+    NotRun,
+    Verdict,
+    evaluator,
+    grade,
+    not_run,
+    read_table,
+)
 from initlab.columns import ARM
 
 FNN_EXP = "e4_uci_fnn"
@@ -193,7 +208,10 @@ def e4_uci_ranks(results_dir: Path, profile: str) -> Verdict:
     against another FNN gives p < 0.05 in SNN's favour (as in the paper's Table 1), and, with
     baselines run, no method ranks above SNN with p < 0.05. Partly: SNN has the lowest mean
     rank but some test is not significant (or cannot be: too few data sets), or a baseline is
-    significantly better. Not reproduced: another FNN's mean rank is as good or better."""
+    significantly better. When another FNN's mean rank is as good or better: contradicted if some
+    FNN beats SNN with p < 0.05 (paired Wilcoxon, in its favour), else inconclusive (no test
+    significant: the verdict says whether the exact test's floor forbids it, and how many data
+    sets would let it reach p < 0.05)."""
     tables = e4_tables(results_dir)
     scores, ranks, tests = tables["fnn_scores"], tables["fnn_ranks"], tables["fnn_wilcoxon"]
     mr = mean_ranks(ranks)
@@ -240,16 +258,35 @@ def e4_uci_ranks(results_dir: Path, profile: str) -> Verdict:
     tie_text = _tie_break_text(tables["fnn_selected"])
     if tie_text:
         parts.append(tie_text)
+    fnn_beats = bool(((tests["p_value"] < ALPHA) & (tests["mean_diff"] < 0)).any())
     if not snn_best:
-        status = "not reproduced"
+        status = CONTRADICTED if fnn_beats else INCONCLUSIVE
     elif significant and not beaten_by_baseline:
-        status = "reproduced"
+        status = REPRODUCED
     else:
-        status = "partly"
+        status = PARTLY
+    summary = (
+        f"SNN mean rank {snn_rank:.2f} (#{list(mr.index).index(REFERENCE) + 1}/{len(mr)}), best "
+        f"other {label(best_other)} {float(mr[best_other]):.2f}; Wilcoxon min p "
+        f"{float(tests['p_value'].min()):.2g}"
+    )
+    if not math.isnan(floor) and floor >= ALPHA:
+        summary += f"; exact floor p={floor:.3g}: needs >= {sets_needed(ALPHA)} sets"
+    summary += f"; {n_sets} data sets"
     scale = f"{profile}: {n_sets} data sets ({', '.join(scores.index)})"
     if n_sets > 8:
         scale = f"{profile}: {n_sets} data sets"
-    return Verdict(status, "; ".join(parts), scale, E4_FIGURE, (E4_TABLE,))
+    return Verdict(
+        status, "; ".join(parts), scale, E4_FIGURE, (E4_TABLE,), summary=fit_line(summary)
+    )
+
+
+def sets_needed(alpha: float = ALPHA) -> int:
+    """The fewest non-zero paired differences whose exact Wilcoxon test can reach p < alpha."""
+    n = 1
+    while min_attainable_p(n) >= alpha:
+        n += 1
+    return n
 
 
 def method_summary(frame: pd.DataFrame) -> pd.DataFrame:
@@ -271,20 +308,23 @@ E5_SETS = (
 @evaluator("E5", experiment=TOX21_EXP)
 def e5_tox21_htru2(results_dir: Path, profile: str) -> Verdict:
     """Reproduced: on both Tox21 and HTRU2 SNN has the highest mean test score (over repeats,
-    resp. folds) of the FNN variants; partly: on one of them (or only one was run); not
-    reproduced: on neither. Quick profile: not run (the data cannot be downloaded there)."""
+    resp. folds) of the FNN variants; partly: on one of them (or only one was run). On neither:
+    contradicted if on some data set another FNN's mean beats SNN's by more than 2 standard
+    errors (over repeats / folds), else inconclusive (within noise: more repeats decide). Quick
+    profile: not run at this scale (the data cannot be downloaded there)."""
     results_dir = Path(results_dir)
     present = [s for s in E5_SETS if (results_dir / s[0] / "selected.csv").exists()]
     if not present:
         if profile != "full":
-            return Verdict(
-                "not run at this scale",
+            return not_run(
+                NOT_RUN_AT_SCALE,
+                "needs the Tox21 and HTRU2 files (full profile)",
                 measured="needs the Tox21 and HTRU2 files (scripts/download_data.py; "
                 "make reproduce-all)",
                 scale="the paper's data sets only (full profile)",
             )
         raise NotRun("no e5_tox21 or e5_htru2 results")
-    parts, wins = [], 0
+    parts, wins, beaten, lines = [], 0, False, []
     for experiment, what, paper in present:
         summary = method_summary(read_selected(results_dir, experiment))
         best = summary.index[0]
@@ -292,6 +332,16 @@ def e5_tox21_htru2(results_dir: Path, profile: str) -> Verdict:
             len(summary) < 2 or summary["mean"].iloc[1] < summary["mean"].iloc[0]
         )
         wins += won
+        if REFERENCE in summary.index and not won:
+            ref, top = summary.loc[REFERENCE], summary.iloc[0]
+            se = math.hypot(
+                *(
+                    (float(r["std"]) / math.sqrt(r["count"])) if r["count"] > 1 else math.inf
+                    for r in (ref, top)
+                )
+            )
+            beaten |= float(top["mean"] - ref["mean"]) > 2.0 * se
+        lines.append(f"{what.split()[0]}: best {label(best)} {summary['mean'].iloc[0]:.4f}")
         text = f"{what}: " + ", ".join(
             f"{label(m)} {row['mean']:.4f}" for m, row in summary.iterrows()
         )
@@ -309,6 +359,7 @@ def e5_tox21_htru2(results_dir: Path, profile: str) -> Verdict:
     missing = [s[1] for s in E5_SETS if s not in present]
     if missing:
         parts.append(f"not run: {', '.join(missing)}")
-    status = grade([wins >= 1, wins == len(E5_SETS)])
+    status = grade([Check.of(wins >= 1, beaten), Check.of(wins == len(E5_SETS), beaten)])
     tables = tuple(f"{experiment}/by_depth.md" for experiment, _, _ in present)
-    return Verdict(status, "; ".join(parts), profile, None, tables)
+    line = f"SNN best on {wins}/{len(E5_SETS)}; " + "; ".join(lines)
+    return Verdict(status, "; ".join(parts), profile, None, tables, summary=fit_line(line))

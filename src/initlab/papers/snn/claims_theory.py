@@ -10,7 +10,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from initlab.claims.registry import NotRun, Verdict, evaluator, grade, read_table
+from initlab.claims.decide import fit_line
+from initlab.claims.registry import (
+    CONTRADICTED,
+    PARTLY,
+    REPRODUCED,
+    Check,
+    NotRun,
+    Verdict,
+    evaluator,
+    grade,
+    read_table,
+)
 from initlab.columns import ARM, RUN, SEED
 from initlab.theory.selu import PAPER_PRINT_TOL, PAPER_THEOREM1_MU_RANGE, PAPER_THEOREM1_NU_RANGE
 
@@ -58,7 +69,9 @@ def _theory_tables(results_dir: Path) -> tuple[dict[str, float], pd.DataFrame]:
 
 @evaluator("E1", experiment=THEORY_EXP)
 def e1_constants(results_dir: Path, profile: str) -> Verdict:
-    """Solved alpha01 / lambda01 vs the paper's printed digits, and g(0, 1) = (0, 1)."""
+    """Solved alpha01 / lambda01 vs the paper's printed digits, and g(0, 1) = (0, 1): reproduced
+    when both agree to :data:`E1_REL_TOL` and the residual is <= 1e-10; else contradicted (an
+    exact float64 computation: there is no interval, so never inconclusive)."""
     values, _ = _theory_tables(results_dir)
     alpha, lam = values["alpha01"], values["lambda01"]
     rel_alpha = abs(alpha - PAPER_ALPHA01) / PAPER_ALPHA01
@@ -70,11 +83,16 @@ def e1_constants(results_dir: Path, profile: str) -> Verdict:
         f"printed 1.67326324235437728..., 1.05070098735548049...: {rel_alpha:.1e}, "
         f"{rel_lam:.1e} (rule: <= {E1_REL_TOL:g}); |g(0,1) - (0,1)| = {residual:.1e}"
     )
+    summary = (
+        f"alpha01 {alpha:.6f}, lambda01 {lam:.6f}: rel. diff {max(rel_alpha, rel_lam):.1e} "
+        f"(<= {E1_REL_TOL:g}), |g(0,1)-(0,1)| {residual:.1e}; float64 solve"
+    )
     return Verdict(
-        "reproduced" if ok else "not reproduced",
+        REPRODUCED if ok else CONTRADICTED,
         measured,
         "closed-form g, brentq solve in float64",
         f"{THEORY_EXP}/selu_vector_field.png",
+        summary=fit_line(summary),
     )
 
 
@@ -94,8 +112,10 @@ def e2_theorems(results_dir: Path, profile: str) -> Verdict:
     Each statement is checked on the grid: Thm 1 holds if the largest Jacobian spectral norm is
     < 1, g maps the domain into itself and the fixed points over (omega, tau) lie in the paper's
     intervals (within half a printed digit); Thm 2 if max(nu_tilde - nu) < 0, Thm 3 if
-    min(nu_tilde - nu) > 0. All three: reproduced; some: partly; none: not reproduced. The exact
-    image of g is also compared with the paper's intervals and reported as measured.
+    min(nu_tilde - nu) > 0. A theorem that fails on the grid has a counterexample there (against;
+    never open: the grid computation is exact up to float64). All three: reproduced; some:
+    partly; none: contradicted. The exact image of g is also compared with the paper's
+    intervals and reported as measured.
     """
     _, theorems = _theory_tables(results_dir)
     t1, t2, t3 = (_theorem_values(theorems, k) for k in (1, 2, 3))
@@ -109,7 +129,7 @@ def e2_theorems(results_dir: Path, profile: str) -> Verdict:
     thm2 = t2["max_variance_change"] < 0.0
     thm3 = t3["min_variance_change"] > 0.0
     held = [thm1, thm2, thm3]
-    status = grade(held)
+    status = grade(Check.of(h, not h) for h in held)
     measured = (
         f"Thm1: max ||J|| = {t1['max_spectral_norm']:.4f}, fixed points mu in "
         f"[{t1['fixed_point_mu_min']:.5f}, {t1['fixed_point_mu_max']:.5f}], nu in "
@@ -122,11 +142,17 @@ def e2_theorems(results_dir: Path, profile: str) -> Verdict:
         f"{t1['nu_tilde_decoupled_max']:.5f}]); Thm2: max(nu~ - nu) = "
         f"{t2['max_variance_change']:.4f}; Thm3: min(nu~ - nu) = {t3['min_variance_change']:.4f}"
     )
+    summary = (
+        f"Thm1 max||J|| {t1['max_spectral_norm']:.4f} (<1: {thm1}); Thm2 max dnu "
+        f"{t2['max_variance_change']:.4f}; Thm3 min dnu {t3['min_variance_change']:.4f}; "
+        f"{grid}^4 grid"
+    )
     return Verdict(
         status,
         measured,
         f"{grid}^4 grid per theorem",
         f"{THEORY_EXP}/selu_vector_field.png",
+        summary=fit_line(summary),
     )
 
 
@@ -136,7 +162,9 @@ def e3_activations(results_dir: Path, profile: str) -> Verdict:
     tanh+Xavier leave it by the last layer.
 
     reproduced: every SNN run stays in the band and every ReLU/tanh run leaves it; partly: the
-    SNNs stay but some ReLU/tanh run does not leave it; not reproduced: some SNN run leaves it.
+    SNNs stay but some ReLU/tanh run does not leave it; contradicted: some SNN run leaves it (a
+    measured excursion beyond the band, whose width is set by the layer width: never
+    inconclusive).
     ReLU+BN is reported, not judged (the paper makes no claim about it).
     """
     frame = with_net(read_table(results_dir, E3_EXP, "activations"))
@@ -156,9 +184,9 @@ def e3_activations(results_dir: Path, profile: str) -> Verdict:
     drift = last[last["e3_net"].isin(DRIFT_NETS)]
     left = (drift["mean_dev"] > E3_MEAN_TOL) | (drift["var_dev"] > E3_VAR_TOL)
     drift_ok = bool(left.all())
-    status = "reproduced" if drift_ok else "partly"
+    status = REPRODUCED if drift_ok else PARTLY
     if not snn_ok:
-        status = "not reproduced"
+        status = CONTRADICTED
     summary = last.groupby("e3_net")[["mean", "var"]].mean()
     parts = [
         f"SNN max |mean| {snn['mean_dev'].max():.3f}, max |var-1| {snn['var_dev'].max():.3f} "
@@ -167,9 +195,15 @@ def e3_activations(results_dir: Path, profile: str) -> Verdict:
         + ", ".join(f"{n} {r['mean']:.3f}/{r['var']:.3f}" for n, r in summary.iterrows()),
         f"ReLU/tanh runs outside the band at their last layer: {int(left.sum())}/{len(left)}",
     ]
+    summary = (
+        f"SNN max |mean| {snn['mean_dev'].max():.3f}, max |var-1| {snn['var_dev'].max():.3f} "
+        f"(band {E3_MEAN_TOL}, {E3_VAR_TOL}); ReLU/tanh out {int(left.sum())}/{len(left)}; "
+        f"{depth} layers, {post[SEED].nunique()} seeds"
+    )
     return Verdict(
         status,
         "; ".join(parts),
         f"up to {depth} layers, {post[SEED].nunique()} seeds",
         f"{E3_EXP}/activation_stats.png",
+        summary=fit_line(summary),
     )
