@@ -65,7 +65,7 @@ def test_one_experiment_per_paper_is_measured(smoke_results, experiment):
     claim = next(c for c in all_claims() if c.id == SMOKE[experiment][1])
     assert claim.experiment == experiment
     verdict = claim.verdict(results / "quick", "quick")
-    assert verdict.status != "not run yet", verdict
+    assert not verdict.not_run_yet, verdict
     assert verdict.measured  # the numbers it was judged on
     row = next(
         line for line in render_report(results).splitlines() if line.startswith(f"| {claim.id} |")

@@ -29,8 +29,8 @@ PAPERS = {
     "e_selu": "E",
 }
 PAPER_NOTEBOOKS = [p for p in NOTEBOOKS if p.stem in PAPERS]
-#: verdicts decided on measured numbers (the others: "not run yet", "not run at this scale")
-DECIDED = ("reproduced", "partly", "not reproduced")
+#: verdicts decided on measured numbers (the other: "not run", with its reason)
+DECIDED = ("reproduced", "partly", "contradicted", "inconclusive")
 
 
 def run_notebook(path: Path, results: Path, figures: Path) -> subprocess.CompletedProcess:

@@ -378,16 +378,22 @@ def b2_resnet_subexponential(results_dir: Path, profile: str) -> Verdict:
     - sub-exponential: holds when it decreases with a power law; against when its law is
       exponential; open when undecided;
     - slower than the MLP: holds when its last-layer angle (mean over draws) is above the MLP's;
-      open otherwise (no interval on the last-layer angle: it cannot contradict).
+      open otherwise (no interval on the last-layer angle: it cannot contradict);
+    - the skip connection changes the law ("slow ... to sub-exponential"): holds when the MLP's
+      law is exponential and the ResNet's a power law; against when both are power laws (the
+      skip connection then changes the constant, not the law); open otherwise.
 
-    Both: reproduced; one: partly; none: contradicted if the law is exponential, else
+    All three: reproduced; some: partly; none: contradicted if the law is exponential, else
     inconclusive (the verdict says how many draws would decide the law).
     """
     name, res, fits = _fits(results_dir, "resnet")
     _, mlp, _ = _fits(results_dir, "mlp")
     sub = Check.of(res.decreasing and res.law == "power", res.law == "exponential")
     slower = Check.of(res.last > mlp.last, False)
-    status = grade([sub, slower])
+    changes = Check.of(
+        mlp.law == "exponential" and res.law == "power", mlp.law == res.law == "power"
+    )
+    status = grade([sub, slower, changes])
     text = (
         f"ResNet pairs {name}: {res.describe()}; decreasing {res.decreasing}, law "
         f"{res.law} ({res.law_how}; {_agreeing(fits, name, res.law)}); last-layer angle "
