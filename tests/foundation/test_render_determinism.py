@@ -112,12 +112,31 @@ def _differences(committed: Path, rendered: Path) -> list[str]:
 VARIANTS = _variants()
 
 
+#: the default suite renders as the CPU is and with every level masked (the kernels of the
+#: oldest x86-64 CPU numpy supports); the levels between run with ``-m slow``
+DEFAULT_VARIANTS = {name for name, _ in VARIANTS[:2]}
+
+
+def _selected(session: pytest.Session) -> set[str]:
+    """The variants whose test this session runs (only those are rendered)."""
+    test = "test_rendering_is_the_committed_one_under_other_sort_kernels_and_hash_seeds"
+    return {
+        item.callspec.id
+        for item in session.items
+        if getattr(item, "originalname", "") == test and hasattr(item, "callspec")
+    }
+
+
 @pytest.fixture(scope="module")
-def renderings(tmp_path_factory) -> dict[str, tuple[int, str, Path]]:
-    """variant name -> (exit status, output, the rendered results folder); every variant renders
-    at once, each in its own subprocess on its own copy of results/ without figures."""
+def renderings(request, tmp_path_factory) -> dict[str, tuple[int, str, Path]]:
+    """variant name -> (exit status, output, the rendered results folder); every selected
+    variant renders at once, each in its own subprocess on its own copy of results/ without
+    figures."""
     runs = {}
+    selected = _selected(request.session)
     for k, (name, env) in enumerate(VARIANTS):
+        if name not in selected:
+            continue
         copy = tmp_path_factory.mktemp(f"render{k}") / "results"
         shutil.copytree(RESULTS, copy, ignore=shutil.ignore_patterns(*(f"*{s}" for s in FIGURES)))
         inherited = {k: v for k, v in os.environ.items() if k != "NPY_DISABLE_CPU_FEATURES"}
@@ -142,7 +161,10 @@ NO_MASK = "numpy dispatches no SIMD level above its baseline on this CPU: nothin
 
 @pytest.mark.parametrize(
     "name, env",
-    [pytest.param(name, env, id=name) for name, env in VARIANTS]
+    [
+        pytest.param(name, env, id=name, marks=() if name in DEFAULT_VARIANTS else pytest.mark.slow)
+        for name, env in VARIANTS
+    ]
     + ([] if masks() else [pytest.param("", {}, id="masked", marks=pytest.mark.skip(NO_MASK))]),
 )
 def test_rendering_is_the_committed_one_under_other_sort_kernels_and_hash_seeds(
