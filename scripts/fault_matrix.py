@@ -96,13 +96,13 @@ def main() -> int:
             rows.append((kind, name, "skipped" if skipped else ("FAILED" if bad else "clean")))
     tried, clean = Counter(), Counter()
     for kind, name, outcome in rows:
-        print(f"{kind:18s} {outcome:8s} {name}")
+        print(f"{kind:20s} {outcome:8s} {name}")
         if outcome != "skipped":
             tried[kind] += 1
             clean[kind] += outcome == "clean"
     print()
     for kind in sorted(tried):
-        print(f"{kind:18s} tried {tried[kind]:3d}  clean {clean[kind]:3d}")
+        print(f"{kind:20s} tried {tried[kind]:3d}  clean {clean[kind]:3d}")
     return 0 if tried == clean else 1
 
 
