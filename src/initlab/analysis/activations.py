@@ -27,6 +27,7 @@ class LayerStats:
     mean: float
     var: float
     unit_mean_std: float  # spread of the per-unit means across units
+    units: int  # the layer's width n (E3's band is derived from it)
 
 
 def _stats(layer: int, kind: str, h: torch.Tensor) -> LayerStats:
@@ -34,7 +35,8 @@ def _stats(layer: int, kind: str, h: torch.Tensor) -> LayerStats:
     mean = h.mean()
     var = (h * h).mean() - mean * mean
     unit_means = h.mean(dim=0)
-    return LayerStats(layer, kind, float(mean), float(var), float(unit_means.std(unbiased=False)))
+    spread = float(unit_means.std(unbiased=False))
+    return LayerStats(layer, kind, float(mean), float(var), spread, int(h.shape[1]))
 
 
 def hidden_linears(model: InitlabModel) -> list[nn.Linear]:

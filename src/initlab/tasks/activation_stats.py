@@ -2,7 +2,9 @@
 
 One freshly initialized model (``setup.new_model``) sees ``samples`` inputs of the chosen split,
 flattened and z-scored per feature within that batch (features with zero spread are left at 0),
-so every input feature has mean 0 and variance 1 as the SNN theory assumes. ``mode: train`` keeps
+so every input feature has mean 0 and variance 1 as the SNN theory assumes; ``input_mean`` and
+``input_var`` then move them off that fixed point (``x = input_mean + sqrt(input_var) * z``) to
+test that the network draws them back (E3's attraction). ``mode: train`` keeps
 dropout (alpha-dropout for SNNs) and BatchNorm's batch statistics active, as during training.
 ``activations.csv`` holds one row per (layer, kind) with kind ``pre`` (Linear outputs) or
 ``post`` (layer outputs, after the activation and dropout); see
@@ -31,6 +33,18 @@ class ActivationStatsConfig(TaskConfig):
     split: str = spec(choices=("train", "val", "test"))
     mode: str = spec(choices=("train", "eval"), help="train: dropout and batch statistics active")
     standardize_features: bool = spec(help="z-score every input feature within the batch")
+    input_mean: float = spec(help="mean every input feature is moved to: x = mean + sqrt(var) * z")
+    input_var: float = spec(
+        min=0.0, min_exclusive=True, help="variance every input feature is scaled to (after z)"
+    )
+
+
+def shifted_inputs(x: torch.Tensor, mean: float, var: float) -> torch.Tensor:
+    """``mean + sqrt(var) * x``: standardized inputs moved off the SNN fixed point (0, 1) to
+    (``mean``, ``var``). The defaults (0, 1) return ``x`` itself, bit for bit."""
+    if mean == 0.0 and var == 1.0:
+        return x
+    return (mean + var**0.5 * x.double()).to(x.dtype)
 
 
 def standardized_inputs(x: torch.Tensor, standardize: bool) -> torch.Tensor:
@@ -52,6 +66,7 @@ def activation_stats_task(
     if len(x) < 2:
         raise ConfigError(f"task.split: the {cfg.split} split has {len(x)} examples; need >= 2")
     x = standardized_inputs(x[: cfg.samples], cfg.standardize_features)
+    x = shifted_inputs(x, cfg.input_mean, cfg.input_var)
     model = setup.new_model(data, run)
     model.train(cfg.mode == "train")
     rows = [asdict(r) for r in activation_stats(model, x.to(setup.device))]

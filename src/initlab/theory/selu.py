@@ -263,6 +263,37 @@ def iterate_moment_map(
     raise RuntimeError(f"g did not converge in {max_iter} iterations (last step {delta:.3g})")
 
 
+def moment_trajectory(
+    mu0: float,
+    nu0: float,
+    layers: int,
+    omega: float = 0.0,
+    tau: float = 1.0,
+    random_weights: bool = False,
+    lam: float | None = None,
+    alpha: float | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """``(mu_l, nu_l)`` for ``l = 1..layers``: g iterated from the input moments ``(mu0, nu0)``
+    (layer 1 sees the inputs themselves, so ``(mu_1, nu_1) = g(mu0, nu0)``).
+
+    ``random_weights=False``: the paper's g at fixed ``(omega, tau)`` (every unit's weights sum
+    to ``omega``). ``random_weights=True``: the pooled moments of a layer with i.i.d. weights of
+    mean ``omega / n`` and variance ``tau / n`` (LeCun: 0, 1/n) at large n; a unit's weight sum
+    is then random, omega_j ~ N(omega, tau), so pooled over units the pre-activation is
+    ``N(mu omega, nu tau + mu^2 tau)``: g at ``omega`` with ``nu`` replaced by ``nu + mu^2``.
+    Both maps share the fixed point (0, 1) at omega = 0, tau = 1; off it, a mean offset is
+    forgotten at once by the first and passed on as variance by the second.
+    """
+    mus, nus = np.empty(layers), np.empty(layers)
+    mu, nu = float(mu0), float(nu0)
+    for layer in range(layers):
+        nu_in = nu + mu * mu if random_weights else nu
+        mu_new, nu_new = selu_mean_variance(mu, omega, nu_in, tau, lam, alpha)
+        mu, nu = float(mu_new), float(nu_new)
+        mus[layer], nus[layer] = mu, nu
+    return mus, nus
+
+
 # ----------------------------------------------------------------------------------------------
 # Solving for lambda and alpha
 # ----------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from initlab.papers.snn.claims_theory import (
     e1_constants,
     e2_theorems,
     e3_activations,
+    e3_band,
 )
 from initlab.theory.selu import check_theorem1, check_theorem2, check_theorem3, selu01
 
@@ -70,51 +71,97 @@ def test_e1_e2_fail_on_wrong_values(tmp_path) -> None:
     assert e2_theorems(tmp_path, "quick").status == "partly"
 
 
-def _write_e3(root: Path, snn_var: float, relu_mean: float, relu_var: float) -> None:
+E3_STARTS = ((0.0, 1.0), (1.0, 1.0), (0.0, 4.0))
+
+
+def _write_e3(
+    root: Path,
+    snn_var: float,
+    relu_mean: float,
+    relu_var: float,
+    bad_seeds: tuple[int, ...] = (0, 1, 2),
+    starts: tuple[tuple[float, float], ...] = E3_STARTS,
+) -> None:
+    """E3 CSV at width 256 (band +-0.1875 / +-0.265): every arm from every start, 3 seeds, 8
+    layers; the SNN (no dropout) from (0, 4) ends at variance ``snn_var`` in ``bad_seeds``."""
     rows = []
     for net, mean, var in [
-        ("snn", 0.01, snn_var),
+        ("snn", 0.01, 1.05),
         ("snn_alpha_dropout", -0.01, 1.02),
         ("relu_he", relu_mean, relu_var),
         ("tanh_xavier", 0.0, 0.01),
         ("relu_bn", 0.3, 0.4),
     ]:
-        for seed in (0, 1):
-            for layer in range(1, 9):
-                for kind in ("pre", "post"):
-                    # tanh variance shrinks with depth; others flat
-                    v = var if net != "tanh_xavier" else 0.5 / layer
-                    rows.append(
-                        {
-                            "run": f"{net}-{seed}",
-                            "arm": f"e3_{net}",
-                            "seed": seed,
-                            "status": "completed",
-                            "layer": layer,
-                            "kind": kind,
-                            "mean": mean,
-                            "var": v,
-                            "unit_mean_std": 0.0,
-                        }
-                    )
+        for m0, v0 in starts:
+            for seed in (0, 1, 2):
+                end_var = var
+                if net == "snn" and (m0, v0) == (0.0, 4.0) and seed in bad_seeds:
+                    end_var = snn_var
+                for layer in range(1, 9):
+                    w = 0.5**layer  # the start's offset decays with depth
+                    for kind in ("pre", "post"):
+                        v = end_var + w * (v0 - end_var) if net != "tanh_xavier" else 0.5 / layer
+                        rows.append(
+                            {
+                                "run": f"{net}-{m0}-{v0}-{seed}",
+                                "arm": f"e3_{net}",
+                                "task.input_mean": m0,
+                                "task.input_var": v0,
+                                "seed": seed,
+                                "status": "completed",
+                                "layer": layer,
+                                "kind": kind,
+                                "mean": mean + w * (m0 - mean),
+                                "var": v,
+                                "unit_mean_std": 0.2,
+                                "units": 256,
+                            }
+                        )
     (root / E3_EXP).mkdir(parents=True)
     pd.DataFrame(rows).to_csv(root / E3_EXP / "activations.csv", index=False)
 
 
+def test_e3_band_from_width() -> None:
+    assert e3_band(256) == pytest.approx((3 / 16, 3 * 2**0.5 / 16))
+    assert e3_band(1024)[0] == pytest.approx(e3_band(256)[0] / 2)
+
+
 @pytest.mark.parametrize(
-    ("snn_var", "relu_mean", "relu_var", "expected"),
+    ("snn_var", "relu_mean", "relu_var", "bad_seeds", "expected"),
     [
-        (1.05, 0.4, 0.5, "reproduced"),
-        (1.6, 0.4, 0.5, "contradicted"),  # the SNN variance leaves the band
-        (1.05, 0.0, 1.0, "partly"),  # ReLU+He stays inside the band: no drift
+        (1.05, 0.4, 0.5, (0, 1, 2), "reproduced"),
+        (1.6, 0.4, 0.5, (0, 1, 2), "contradicted"),  # from (0, 4) the SNN ends outside: all seeds
+        (1.6, 0.4, 0.5, (0,), "inconclusive"),  # ... in one seed of three
+        (1.05, 0.0, 1.0, (0, 1, 2), "partly"),  # ReLU+He stays inside the band: no drift
     ],
 )
 def test_e3_rule(
-    tmp_path, snn_var: float, relu_mean: float, relu_var: float, expected: str
+    tmp_path,
+    snn_var: float,
+    relu_mean: float,
+    relu_var: float,
+    bad_seeds: tuple[int, ...],
+    expected: str,
 ) -> None:
-    _write_e3(tmp_path, snn_var, relu_mean, relu_var)
+    _write_e3(tmp_path, snn_var, relu_mean, relu_var, bad_seeds)
     verdict = e3_activations(tmp_path, "quick")
     assert verdict.status == expected, verdict.measured
+    assert len(verdict.summary) <= 140
+
+
+def test_e3_rule_without_off_fixed_point_starts_is_inconclusive(tmp_path) -> None:
+    _write_e3(tmp_path, 1.05, 0.4, 0.5, starts=((0.0, 1.0),))
+    assert e3_activations(tmp_path, "quick").status == "inconclusive"
+
+
+def test_e3_rule_leaving_the_fixed_point_contradicts(tmp_path) -> None:
+    _write_e3(tmp_path, 1.05, 0.4, 0.5)
+    path = tmp_path / E3_EXP / "activations.csv"
+    frame = pd.read_csv(path)
+    at_fp = (frame["arm"] == "e3_snn") & (frame["task.input_mean"] == 0.0)
+    frame.loc[at_fp & (frame["task.input_var"] == 1.0), "mean"] = 0.5
+    frame.to_csv(path, index=False)
+    assert e3_activations(tmp_path, "quick").status == "contradicted"
 
 
 def test_rules_are_attached_and_missing_results_read_not_run(tmp_path) -> None:

@@ -6,8 +6,9 @@ Contract, per claim (experiment -> columns its rule reads -> tables shown -> fig
   ``e1_e2_selu_theory/selu_vector_field.png``
 - E2: the same experiment -> ``selu_theorems.csv``: theorem, quantity, value, grid_points ->
   none -> the same figure
-- E3: ``e3_activation_stats`` -> ``activations.csv``: run, arm, seed, layer, kind, mean, var ->
-  none -> ``e3_activation_stats/activation_stats.png``
+- E3: ``e3_activation_stats`` -> ``activations.csv``: run, arm, task.input_mean, task.input_var,
+  seed, layer, kind, mean, var, units -> none -> ``e3_activation_stats/attraction.png`` (and
+  ``activation_stats.png``)
 - E4: ``e4_uci_fnn`` (+ ``e4_uci_baselines``) -> ``selected.csv``: arm (resp. method), data or
   data.dataset, selection, test_score, tied_members -> ``e4_uci_fnn/ranks.md`` ->
   ``e4_uci_fnn/mean_ranks.png``

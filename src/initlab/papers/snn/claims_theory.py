@@ -13,6 +13,7 @@ import pandas as pd
 from initlab.claims.decide import fit_line
 from initlab.claims.registry import (
     CONTRADICTED,
+    INCONCLUSIVE,
     PARTLY,
     REPRODUCED,
     Check,
@@ -35,11 +36,13 @@ PAPER_LAMBDA01 = 1.0507009873554804934193349852946
 #: (12 significant digits, as the issue asks; float64 gives ~1e-16).
 E1_REL_TOL = 1e-12
 
-#: E3 band around the SNN fixed point (mean 0, variance 1) that post-activations must stay in
-#: at EVERY layer. A width-n layer's squared weight sum tau fluctuates by sqrt(2/n) (0.09 at
-#: n = 256), so +-0.25 in variance is about 3 such fluctuations; +-0.1 in the mean.
-E3_MEAN_TOL = 0.10
-E3_VAR_TOL = 0.25
+#: E3's band around the SNN fixed point (mean 0, variance 1), in standard errors of a width-n
+#: layer's pooled statistics: mean +- E3_BAND_SE / sqrt(n), variance +- E3_BAND_SE * sqrt(2 / n)
+#: (see :func:`e3_band`; 0.1875 and 0.265 at n = 256).
+E3_BAND_SE = 3.0
+#: the input moments of the fixed point; a run started elsewhere tests attraction
+E3_FIXED_POINT = (0.0, 1.0)
+INPUT_MEAN, INPUT_VAR = "task.input_mean", "task.input_var"
 SNN_NETS = ("snn", "snn_alpha_dropout")
 #: E3's arms (conf/arm/e3_*.yaml) -> the network names the report and figures use
 E3_NETS = {
@@ -156,54 +159,159 @@ def e2_theorems(results_dir: Path, profile: str) -> Verdict:
     )
 
 
+def e3_band(units: int) -> tuple[float, float]:
+    """Half-widths ``(mean_tol, var_tol)`` of E3's band around (0, 1) for a layer of ``units``.
+
+    Given the previous layer, a layer's n units have independent weight rows, so its pooled mean
+    is the average of n independent unit means and has standard error ``s_u / sqrt(n)``, where
+    ``s_u`` (the spread of the unit means, ``unit_mean_std``) is at most the root second moment,
+    ``sqrt(nu + mu^2) ~ 1`` near the fixed point (reached when all inputs are alike). Likewise
+    its pooled variance averages n unit second moments, each spread by at most the spread of a
+    single squared unit-variance Gaussian, ``sqrt(2)``. The band is :data:`E3_BAND_SE` such
+    standard errors: ``mean +- 3 / sqrt(n)``, ``variance +- 3 sqrt(2) / sqrt(n)``. The rule
+    reports the measured spread of the SNN's layer means at (0, 1) beside ``s_u / sqrt(n)``
+    with the measured ``s_u``: the bound is loose where the inputs differ (s_u < 1).
+    """
+    return E3_BAND_SE / units**0.5, E3_BAND_SE * (2.0 / units) ** 0.5
+
+
+#: the band at the quick profile's width, 256 (notebook, band figure)
+E3_MEAN_TOL, E3_VAR_TOL = e3_band(256)
+
+
+def with_start(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``start_mean`` / ``start_var``: the run's input moments (E3's fixed point
+    (0, 1) for runs that predate ``task.input_mean`` / ``task.input_var``)."""
+    mean = frame[INPUT_MEAN] if INPUT_MEAN in frame.columns else E3_FIXED_POINT[0]
+    var = frame[INPUT_VAR] if INPUT_VAR in frame.columns else E3_FIXED_POINT[1]
+    return frame.assign(start_mean=mean, start_var=var)
+
+
+def _band_distance(mean: pd.Series, var: pd.Series, tol: tuple[float, float]) -> pd.Series:
+    """Distance to (0, 1) in band half-widths (Chebyshev): <= 1 is inside the band."""
+    return pd.concat([mean.abs() / tol[0], (var - 1.0).abs() / tol[1]], axis=1).max(axis=1)
+
+
+def _start_label(mean: float, var: float) -> str:
+    return f"({mean:g},{var:g})"
+
+
 @evaluator("E3", experiment=E3_EXP)
 def e3_activations(results_dir: Path, profile: str) -> Verdict:
-    """SNNs keep post-activations in the band (0 +- 0.1, 1 +- 0.25) at every layer; ReLU+He and
-    tanh+Xavier leave it by the last layer.
+    """SNNs draw post-activations from off the fixed point to (0, 1) and keep them there;
+    ReLU+He and tanh+Xavier leave the band by the last layer.
 
-    reproduced: every SNN run stays in the band and every ReLU/tanh run leaves it; partly: the
-    SNNs stay but some ReLU/tanh run does not leave it; contradicted: some SNN run leaves it (a
-    measured excursion beyond the band, whose width is set by the layer width: never
-    inconclusive).
-    ReLU+BN is reported, not judged (the paper makes no claim about it).
+    Band: :func:`e3_band` of the layer width n (``units``): mean 0 +- 3/sqrt(n), variance
+    1 +- 3 sqrt(2)/sqrt(n). A run's distance to (0, 1) is measured in band half-widths
+    (max(|mean|/tol_mean, |var-1|/tol_var); <= 1 inside). Checks, per SNN network (with and
+    without alpha-dropout):
+
+    - attraction, per start (task.input_mean, task.input_var) != (0, 1): holds when every seed's
+      last layer is in the band and its distance is below the start's; against when the last
+      layer is outside the band in every seed; else open;
+    - stays, the start (0, 1): holds when every layer of every seed is in the band; against when
+      the last layer is outside it in every seed; else open;
+    - contrast: every ReLU+He / tanh+Xavier run from (0, 1) is outside the band at its last layer.
+
+    contradicted: some SNN check is against. reproduced: every SNN check holds and the contrast
+    too. partly: every SNN check holds but some ReLU/tanh run ends inside the band. inconclusive:
+    some SNN check is open (a start ends outside the band in some seeds, not all), or no run
+    started off the fixed point. ReLU+BN, and the other arms off (0, 1), are reported, not judged.
     """
-    frame = with_net(read_table(results_dir, E3_EXP, "activations"))
+    frame = with_start(with_net(read_table(results_dir, E3_EXP, "activations")))
     post = frame[frame["kind"] == "post"]
     nets = set(post["e3_net"].astype(str))
     missing = [n for n in (*SNN_NETS, *DRIFT_NETS) if n not in nets]
     if missing:
         raise NotRun(f"no E3 runs for {', '.join(missing)}")
-    depth = int(post["layer"].max())
-    run_depth = post.groupby(RUN)["layer"].transform("max")
+    if "units" not in post.columns:
+        raise NotRun("E3's activations.csv has no units column (the layer width): re-run it")
+    units = int(post["units"].min())
+    tol = e3_band(units)
     post = post.assign(
-        mean_dev=post["mean"].abs(), var_dev=(post["var"] - 1.0).abs(), seed=post.get(SEED, 0)
+        dist=_band_distance(post["mean"], post["var"], tol),
+        start_dist=_band_distance(post["start_mean"], post["start_var"], tol),
+        seed=post.get(SEED, 0),
     )
-    snn = post[post["e3_net"].isin(SNN_NETS)]
-    snn_ok = bool((snn["mean_dev"] <= E3_MEAN_TOL).all() and (snn["var_dev"] <= E3_VAR_TOL).all())
-    last = post[post["layer"] == run_depth]
-    drift = last[last["e3_net"].isin(DRIFT_NETS)]
-    left = (drift["mean_dev"] > E3_MEAN_TOL) | (drift["var_dev"] > E3_VAR_TOL)
-    drift_ok = bool(left.all())
-    status = REPRODUCED if drift_ok else PARTLY
-    if not snn_ok:
+    depth = int(post["layer"].max())
+    last = post[post["layer"] == post.groupby(RUN)["layer"].transform("max")]
+    fixed = (post["start_mean"] == E3_FIXED_POINT[0]) & (post["start_var"] == E3_FIXED_POINT[1])
+    last_fixed = (last["start_mean"] == E3_FIXED_POINT[0]) & (
+        last["start_var"] == E3_FIXED_POINT[1]
+    )
+
+    snn_checks: list[Check] = []
+    failures: list[str] = []
+    ends: list[str] = []
+    for net in SNN_NETS:
+        runs = last[(last["e3_net"] == net) & ~last_fixed]
+        for (m0, v0), part in runs.groupby(["start_mean", "start_var"], sort=True):
+            inside = part["dist"] <= 1.0
+            ok = inside & (part["dist"] < part["start_dist"])
+            check = Check.of(bool(ok.all()), not bool(inside.any()))
+            snn_checks.append(check)
+            if not check.held:
+                failures.append(f"{net} from {_start_label(m0, v0)}: {int(ok.sum())}/{len(ok)}")
+        at_fp = post[(post["e3_net"] == net) & fixed]
+        fp_last = last[(last["e3_net"] == net) & last_fixed]
+        stays = bool(len(at_fp)) and bool((at_fp["dist"] <= 1.0).all())
+        fp_check = Check.of(stays, bool(len(fp_last)) and bool((fp_last["dist"] > 1.0).all()))
+        snn_checks.append(fp_check)
+        if not fp_check.held:
+            failures.append(f"{net} at (0,1) leaves the band")
+        snn_last = last[last["e3_net"] == net]
+        n_net_starts = snn_last.groupby(["start_mean", "start_var"]).ngroups
+        ends.append(
+            f"{net}: largest last-layer distance {snn_last['dist'].max():.2f} half-widths "
+            f"over {n_net_starts} starts"
+        )
+    off_starts = last[~last_fixed & last["e3_net"].isin(SNN_NETS)]
+    drift = last[last["e3_net"].isin(DRIFT_NETS) & last_fixed]
+    left = drift["dist"] > 1.0
+    if any(c.outcome == "against" for c in snn_checks):
         status = CONTRADICTED
-    summary = last.groupby("e3_net")[["mean", "var"]].mean()
-    parts = [
-        f"SNN max |mean| {snn['mean_dev'].max():.3f}, max |var-1| {snn['var_dev'].max():.3f} "
-        f"over {depth} layers (band {E3_MEAN_TOL}, {E3_VAR_TOL})",
-        "last layer mean/var: "
-        + ", ".join(f"{n} {r['mean']:.3f}/{r['var']:.3f}" for n, r in summary.iterrows()),
-        f"ReLU/tanh runs outside the band at their last layer: {int(left.sum())}/{len(left)}",
-    ]
+    elif off_starts.empty or not all(c.held for c in snn_checks):
+        status = INCONCLUSIVE
+    else:
+        status = REPRODUCED if bool(left.all()) and len(left) else PARTLY
+
+    # finite-width spread at the fixed point, beside the band's standard error
+    settled = post[post["e3_net"].isin(SNN_NETS) & fixed & (post["layer"] > depth // 4)]
+    spread = ""
+    if len(settled):
+        s_u = float(settled["unit_mean_std"].mean()) if "unit_mean_std" in settled else 1.0
+        spread = (
+            f"; finite-width spread at (0,1), layers > {depth // 4}: sd of layer means "
+            f"{settled['mean'].std():.4f} (s_u/sqrt(n) = {s_u:.3f}/{units**0.5:.0f} = "
+            f"{s_u / units**0.5:.4f}; bound 1/sqrt(n) = {1 / units**0.5:.4f}), sd of layer "
+            f"variances {settled['var'].std():.4f} (bound sqrt(2/n) = {(2 / units) ** 0.5:.4f})"
+        )
+    snn_last = last[last["e3_net"].isin(SNN_NETS)]
+    worst = snn_last.loc[snn_last["dist"].idxmax()]
+    shown = last[last["e3_net"].isin(SNN_NETS) | last_fixed]  # other arms: from (0, 1) only
+    table = shown.groupby(["e3_net", "start_mean", "start_var"])[["mean", "var"]].mean()
+    measured = (
+        f"band (n = {units}): mean +- {tol[0]:.4f}, variance 1 +- {tol[1]:.4f}; "
+        + "; ".join(ends)
+        + f"; SNN starts not drawn into the band in every seed: {', '.join(failures) or 'none'}"
+        + f"; ReLU/tanh runs from (0,1) outside the band at their last layer: "
+        f"{int(left.sum())}/{len(left)}; last layer mean/var (seed mean): "
+        + ", ".join(
+            f"{n} {_start_label(m0, v0)} {r['mean']:.3f}/{r['var']:.3f}"
+            for (n, m0, v0), r in table.iterrows()
+        )
+        + spread
+    )
+    n_starts = snn_last.groupby(["start_mean", "start_var"]).ngroups
     summary = (
-        f"SNN max |mean| {snn['mean_dev'].max():.3f}, max |var-1| {snn['var_dev'].max():.3f} "
-        f"(band {E3_MEAN_TOL}, {E3_VAR_TOL}); ReLU/tanh out {int(left.sum())}/{len(left)}; "
-        f"{depth} layers, {post[SEED].nunique()} seeds"
+        f"SNN from {n_starts} starts: worst last layer {worst['mean']:.3f}/{worst['var']:.3f} "
+        f"(band +-{tol[0]:.3f}/+-{tol[1]:.3f}, n={units}); ReLU/tanh out "
+        f"{int(left.sum())}/{len(left)}; {depth} layers, {post[SEED].nunique()} seeds"
     )
     return Verdict(
         status,
-        "; ".join(parts),
-        f"up to {depth} layers, {post[SEED].nunique()} seeds",
-        f"{E3_EXP}/activation_stats.png",
+        measured,
+        f"up to {depth} layers, {post[SEED].nunique()} seeds, {n_starts} starts",
+        f"{E3_EXP}/attraction.png",
         summary=fit_line(summary),
     )

@@ -4,7 +4,10 @@ Writes, next to the CSVs they come from (drawn by :mod:`initlab.papers.snn.figur
 - ``e1_e2_selu_theory/selu_vector_field.png`` (+ .pdf): the map g's steps (mu, nu) -> g(mu, nu)
   at omega = 0, tau = 1, with the fixed point (0, 1) marked;
 - ``e3_activation_stats/activation_stats.png`` (+ .pdf): mean and variance of pre- and
-  post-activations against the layer, per network (line: mean over seeds, band: min-max).
+  post-activations against the layer, per network, from the fixed point (line: mean over seeds,
+  band: min-max);
+- ``e3_activation_stats/attraction.png`` (+ .pdf): the SNNs' mean and variance from each start
+  off the fixed point, with the map g iterated from the same starts dashed.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from initlab.report.figures import save_figure
 PLOTS = (
     ("e1_e2_selu_theory", "selu_vector_field", "selu_vector_field", selu.vector_field_figure),
     ("e3_activation_stats", "activations", "activation_stats", selu.activation_stats_figure),
+    ("e3_activation_stats", "activations", "attraction", selu.attraction_figure),
 )
 
 
