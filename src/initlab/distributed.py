@@ -117,7 +117,6 @@ def train_ddp(resolved: dict[str, Any], out_dir: str | Path) -> dict[str, Any] |
         wrapped = ShardedObjective(model, [device.index] if device.type == "cuda" else None)
         outcome = train_model(
             wrapped, data, setup.task, setup.optim, run, seed=setup.seed,
-            show_progress=rank == 0 and setup.logger.show_progress(),
         )  # fmt: skip
         summary = None
         if rank == 0:

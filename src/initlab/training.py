@@ -173,13 +173,6 @@ def score(model: Any, x: torch.Tensor, y: torch.Tensor, metric: str, batch_size:
     return score_outputs(predict(model, x, batch_size), y, metric)
 
 
-def auc_score(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, metric: str, batch_size: int
-) -> float:
-    """ROC AUC of ``model`` on (x, y): ``auc`` (binary) or ``mean_auc`` (multi-label, masked)."""
-    return score(model, x, y, metric, batch_size)
-
-
 def eval_autocast(model: nn.Module, precision: str) -> contextlib.AbstractContextManager:
     """Autocast for evaluating ``model`` at the training loop's ``precision`` (fp32: none)."""
     dtype = AMP_DTYPES.get(precision)
@@ -651,7 +644,6 @@ def train_model(
     run: RunLike,
     seed: int,
     phase: str = "train",
-    show_progress: bool = False,  # noqa: ARG001 - kept for callers; progress follows the logger
 ) -> TrainOutcome:
     """Train ``model`` on ``data.train`` with :func:`fit`, evaluating train/val/test every
     ``eval_every`` epochs and at the end; rows tagged with ``phase`` go through ``run``."""

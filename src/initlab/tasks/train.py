@@ -31,6 +31,5 @@ def train_task(cfg: TrainConfig, setup: Setup, data: DataBundle, run: Run) -> Ta
         setup.optim,
         run,
         seed=setup.seed,
-        show_progress=setup.logger.show_progress(),
     )
     return TaskResult(outcome.status, outcome.metrics)

@@ -68,7 +68,6 @@ def train_vae_task(cfg: TrainVAEConfig, setup: Setup, data: DataBundle, run: Run
         raise ConfigError("task.name: train_vae needs a generative model, e.g. model=resnet_vae")
     outcome = train_model(
         model, data, cfg, setup.optim, run, seed=setup.seed,
-        show_progress=setup.logger.show_progress(),
     )  # fmt: skip
     if cfg.grid_examples and outcome.status == "completed":
         save_vae_grid(model, data, run.out_dir / GRID_FILE, cfg.grid_examples, setup.seed)
