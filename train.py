@@ -1,7 +1,8 @@
 """initlab's single entry point: ``python train.py model=resnet init=fixup data=digits``.
 
 Hydra composes ``conf/`` (model x init x data x task x optim x logger); ``initlab.main`` does
-the rest. ``python train.py --help`` lists the config groups and their options.
+the rest. ``python train.py --help`` lists every group and key with its type, value and help
+(``initlab.cli_help``).
 """
 
 from initlab import preemption
@@ -10,6 +11,7 @@ from initlab import preemption
 # (status "preempted"), not a traceback or a silent death (initlab.preemption)
 preemption.own()
 
+import contextlib  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 
@@ -28,11 +30,16 @@ def cli() -> None:
     initlab runs, and would answer a file in the way with a traceback); Hydra's own refusals
     of the command line (a bad group option, a key typo, an override it cannot parse) end in
     one ``initlab: error:`` line, as initlab's do (``HYDRA_FULL_ERROR=1``: Hydra's traceback)."""
+    from initlab.cli_help import help_text, wants_help, without_help
     from initlab.hydra_errors import describe, is_hydra_error
 
     full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors instead of printing them
     try:
+        if wants_help(sys.argv[1:]):  # the schemas' keys and help strings, not Hydra's page
+            with contextlib.suppress(BrokenPipeError):  # python train.py --help | head
+                print(help_text(without_help(sys.argv[1:])))
+            return
         check_output_dir(sys.argv[1:])
         main()
     except KeyboardInterrupt:  # Ctrl-C where runtime.signals does not list SIGINT

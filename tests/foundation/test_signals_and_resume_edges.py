@@ -422,8 +422,9 @@ def test_hydras_refusals_are_one_line(tmp_path, override, message):
 def test_hydras_own_flags_still_work(tmp_path):
     done = run_train("--cfg", "job", "model.width=3", cwd=tmp_path)
     assert done.returncode == 0 and "width: 3" in done.stdout
-    done = run_train("--help", cwd=tmp_path)
-    assert done.returncode == 0 and "Configuration groups" in done.stdout
+    done = run_train("model=resnet", "--help", cwd=tmp_path)  # initlab's page (cli_help)
+    assert done.returncode == 0 and "  model.depth (int) = " in done.stdout, done.stderr
+    assert not (tmp_path / "outputs").exists()
     sweep = run_train("-m", *QUIET, "model=mlp,nosuch", "task.epochs=0",
                       f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)  # fmt: skip
     assert sweep.returncode == 2
