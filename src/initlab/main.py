@@ -35,7 +35,14 @@ from initlab.run import (
 )
 from initlab.setup import parse_config
 from initlab.tasks import TASKS
-from initlab.tracking import TrackerUnavailable, atomic_write_text, configure_progress
+from initlab.tracking import (
+    TrackerUnavailable,
+    announce,
+    atomic_write_text,
+    configure_progress,
+    log_files_only,
+    reset_progress,
+)
 
 log = logging.getLogger("initlab")
 USER_ERRORS = (ConfigError, DataUnavailableError)
@@ -257,6 +264,7 @@ def execute(
     reset_step_count()
     set_runtime(setup.runtime)
     configure_progress(setup.logger)
+    reset_progress()
     preemption.install(setup.runtime.signals)
     lock, made = None, []
     run: Run | None = None
@@ -289,6 +297,7 @@ def execute(
                 except OSError as err:
                     _finish_quietly(run, "failed", error=f"{type(err).__name__}: {err}")
                     raise storage_error(err, out_dir) from None
+            announce(start_line(resolved, out_dir))
             return _run_task(setup, data, run, keys, meter)
     except Preempted as stop:
         if run is None and lock is not None:  # stopped before the run began: say so there
@@ -363,6 +372,12 @@ def _finish_quietly(run: Run, status: str, **extra: Any) -> bool:
     return True
 
 
+def start_line(resolved: dict[str, Any], out_dir: Path) -> str:
+    """What a run is about to do (its progress lines then say how much work that is)."""
+    names = " ".join(f"{g}={resolved[g]['name']}" for g in ("task", "model", "init", "data"))
+    return f"initlab: starting {names} seed={resolved['seed']} in {out_dir}"
+
+
 def describe(summary: dict[str, Any], out_dir: Path) -> str:
     shown = ("train_loss", "test_loss", "test_accuracy", "val_score", "test_score", "score_name")
     keys = [k for k in (*shown, "diverged_at_step") if k in summary]
@@ -401,6 +416,8 @@ def hydra_main(cfg: Any) -> dict[str, Any] | None:
         summary = execute(resolved, out_dir, on_start=lambda: save_hydra_files(cfg, out_dir))
     except Preempted as stop:
         print(stopped_line(stop, out_dir), file=sys.stderr, flush=True)
+        if stop.recorded:  # the run held its folder: its train.log ends with the same line
+            log_files_only(stopped_line(stop, out_dir))
         preemption.chain(stop.signum)  # submitit requeues here (and exits)
         preemption.exiting()
         sys.exit(stop.exit_code)
@@ -427,6 +444,8 @@ def hydra_main(cfg: Any) -> dict[str, Any] | None:
         print(f"initlab: failed in {out_dir}: {type(err).__name__}: {err}", file=sys.stderr)
         return None
     print(describe(summary, out_dir), flush=True)
+    if not summary.get("skipped"):  # a finished run's folder is left as it was
+        log_files_only(describe(summary, out_dir))  # train.log ends with the same status line
     preemption.pause_point("between_runs")  # tests: a signal after a run, before the next
     return summary
 

@@ -96,17 +96,64 @@ FAULT_PROGRESS_ENV = "INITLAB_FAULT_AFTER_PROGRESS"
 _PROGRESS_UNITS = [0]
 
 
+_ACTIVE: list[Progress] = []  # open Progress objects of this process, outermost first
+
+
+def reset_progress() -> None:
+    """Forget open Progress objects (a new run starts; a task that raised never closed its)."""
+    _ACTIVE.clear()
+
+
+def announce(text: str) -> None:
+    """One line on stderr and in the run's ``train.log`` (unless ``logger.progress=off``): what
+    a run is about to do, before its first progress line."""
+    if _PROGRESS["every_s"] <= 0 and not _PROGRESS["bars"]:
+        return
+    _ensure_log_handler()
+    log.info(text)
+
+
+def log_files_only(text: str) -> None:
+    """``text`` in the run's ``train.log`` (and any other log file) but not on the console: the
+    final status line, which the console gets from ``print``."""
+    record = logging.LogRecord(log.name, logging.INFO, __file__, 0, text, None, None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
 class Progress:
     """Progress of one piece of work: a tqdm bar on a terminal, else a log line (the ``initlab``
     logger: Hydra's ``<job>.log`` and console) every ``logger.progress_every_s`` seconds with
-    what it is on, how far, and the time left at the average rate so far."""
+    what it is on, how far, and the time left at the average rate so far.
 
-    def __init__(self, total: int | None, what: str, initial: int = 0, unit: str = "step") -> None:
+    Progress objects nest: one opened while another is open (a probe's training steps inside a
+    learning-rate search) is a part of the outer one's current unit, so a line reads the whole
+    stack (``lr_search: 3/30 probes > probe: 120/400 steps``) and its estimate covers the whole
+    task, from the outermost object's elapsed time and the fraction done over all levels.
+    ``bound``: ``total`` is an upper bound (a search that may stop early, Lanczos that may
+    converge early), so the estimate says "at most". Opening one logs its work to do at once.
+    """
+
+    def __init__(
+        self,
+        total: int | None,
+        what: str,
+        initial: int = 0,
+        unit: str = "step",
+        bound: bool = False,
+    ) -> None:
         self.total, self.what, self.unit, self.done = total, what, unit, initial
+        self.bound = bound
         self.started, self.start_count = time.monotonic(), initial
         self.last_line = self.started
         self.note = ""
         self.bar = None
+        self.parent = _ACTIVE[-1] if _ACTIVE else None
+        self.child: Progress | None = None
+        if self.parent is not None:
+            self.parent.child = self
+        _ACTIVE.append(self)
         if _PROGRESS["bars"]:
             from tqdm.auto import tqdm
 
@@ -115,6 +162,9 @@ class Progress:
             )
         elif _PROGRESS["every_s"] > 0:
             _ensure_log_handler()
+            if self.parent is None:
+                amount = f"{'at most ' if bound else ''}{total} {unit}s" if total else unit + "s"
+                log.info(f"{what}: {amount} to do" + (f", {initial} done" if initial else ""))
 
     def update(self, n: int = 1, note: str | None = None) -> None:
         self.done += n
@@ -130,24 +180,57 @@ class Progress:
             return
         every = _PROGRESS["every_s"]
         now = time.monotonic()
-        if every > 0 and now - self.last_line >= every:
-            self.last_line = now
-            log.info(self.line(now))
+        root = self.root()
+        if every > 0 and now - root.last_line >= every:
+            root.last_line = now
+            log.info(root.line(now))
+
+    def root(self) -> Progress:
+        node = self
+        while node.parent is not None:
+            node = node.parent
+        return node
+
+    def fraction(self) -> float | None:
+        """Share of this object's work done, counting the open inner object's share of the
+        current unit; None without a total."""
+        if not self.total:
+            return None
+        inner = self.child.fraction() if self.child is not None else None
+        return min(1.0, (self.done + min(inner or 0.0, 1.0)) / self.total)
+
+    def _where(self) -> str:
+        where = f"{self.done}" + (f"/{self.total}" if self.total else "") + f" {self.unit}s"
+        note = f" ({self.note})" if self.note else ""
+        return f"{self.what}: {where}{note}"
 
     def line(self, now: float | None = None) -> str:
+        """This object's line: every open level from here inwards, the time since this object
+        started and the time left for all of its work."""
         now = time.monotonic() if now is None else now
         elapsed = now - self.started
-        rate = (self.done - self.start_count) / elapsed if elapsed > 0 else 0.0
-        where = f"{self.done}" + (f"/{self.total}" if self.total else "") + f" {self.unit}s"
+        parts, node = [], self
+        while node is not None:
+            parts.append(node._where())
+            node = node.child
         eta = ""
-        if self.total and rate > 0:
-            eta = f", about {_duration((self.total - self.done) / rate)} left"
-        note = f" ({self.note})" if self.note else ""
-        return f"{self.what}: {where}{note}, {_duration(elapsed)} elapsed{eta}"
+        if self.child is None:  # one level: the rate of this run's own units (not resumed ones)
+            rate = (self.done - self.start_count) / elapsed if elapsed > 0 else 0.0
+            left = (self.total - self.done) / rate if self.total and rate > 0 else None
+        else:
+            frac, first = self.fraction(), (self.start_count / self.total if self.total else 0)
+            left = elapsed * (1 - frac) / (frac - first) if frac and frac > first else None
+        if left is not None:
+            eta = f", {'at most ' if self.bound else ''}about {_duration(left)} left"
+        return f"{' > '.join(parts)}, {_duration(elapsed)} elapsed{eta}"
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
+        if self.parent is not None and self.parent.child is self:
+            self.parent.child = None
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

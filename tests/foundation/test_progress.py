@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from initlab.tracking import LoggerConfig, Progress, WandbConfig, configure_progress
+from initlab.tracking import (
+    LoggerConfig,
+    Progress,
+    WandbConfig,
+    configure_progress,
+    reset_progress,
+)
 from tests.conftest import QUIET, run_train
 
 EVERY = "logger.progress_every_s=1e-9"  # a line at every update
@@ -139,3 +145,38 @@ def test_a_line_says_how_far_and_how_long_is_left():
     line = bar.line()
     assert line.startswith("probe: 4/10 steps (loss 1.2), 0m04s elapsed")
     assert "about 0m06s left" in line or "about 0m05s left" in line
+
+
+def test_nested_progress_estimates_the_whole_task_and_says_at_most_for_a_bound():
+    """A probe's steps inside a search of up to 4 probes: after 1.5 probes in 3 s, the line
+    reads both levels and the time left is the whole search's (2.5 probes at 2 s each)."""
+    configure_progress(
+        LoggerConfig(progress="off", progress_every_s=0.0, wandb=WandbConfig(
+            mode="disabled", project="p", entity=None, group=None, job_type=None, tags=[],
+            init_timeout_s=30.0))
+    )  # fmt: skip
+    reset_progress()
+    search = Progress(4, "lr_search", unit="probe", bound=True)
+    search.update(1, "lr 0.1: stable")
+    probe = Progress(10, "probe", unit="step")
+    probe.update(5)
+    now = search.started + 3.0
+    assert search.fraction() == 1.5 / 4
+    line = search.line(now)
+    assert line.startswith("lr_search: 1/4 probes (lr 0.1: stable) > probe: 5/10 steps, 0m03s")
+    assert line.endswith("at most about 0m05s left"), line
+    probe.close()
+    assert search.child is None and search.fraction() == 1 / 4
+    search.close()
+
+
+def test_the_run_announces_its_work_and_train_log_ends_with_the_status_line(tmp_path):
+    out = tmp_path / "run"
+    done = run_train(*QUIET, LINES, "data=iris", "task.epochs=1", "model.width=8",
+                     f"hydra.run.dir={out}", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    logged = (out / "train.log").read_text().splitlines()
+    assert "initlab: starting task=train model=mlp init=he data=iris seed=0" in done.stderr
+    assert any("train: " in line and " steps to do" in line for line in logged), logged
+    assert logged[-1].endswith(done.stdout.strip().splitlines()[-1]), (logged, done.stdout)
+    assert logged[-1].split(" - ", 1)[1].startswith("initlab: completed (")

@@ -140,7 +140,7 @@ def lanczos(
         generator.set_state(resume["generator"])
     from initlab.tracking import Progress
 
-    progress = Progress(max_iter, "lanczos", unit="matvec")
+    progress = Progress(max_iter, "lanczos", unit="matvec", bound=True)
     if m:
         progress.update(m, "resumed")
     while m < max_iter:

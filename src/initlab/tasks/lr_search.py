@@ -137,7 +137,7 @@ def lr_search_task(cfg: LrSearchConfig, setup: Setup, data: DataBundle, run: Run
     path = run.out_dir / PROBES_FILE
     done = _replay(path)
     run.truncate(-1)  # the rows of replayed probes are logged again, in order
-    progress = Progress(cfg.max_probes, "lr_search", unit="probe")
+    progress = Progress(cfg.max_probes, "lr_search", unit="probe", bound=True)
 
     def probe(lr: float) -> bool:
         k = len(records)
