@@ -28,7 +28,7 @@ if "MPLBACKEND" not in os.environ and "ipykernel" not in sys.modules:
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from initlab.claims import all_claims  # noqa: E402
+from initlab.papers import load_rules  # noqa: E402
 from initlab.report.common import completed_runs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,7 +106,7 @@ def profile() -> str:
 
 def verdicts(results: Path, ids: tuple[str, ...]) -> pd.DataFrame:
     """The registry's verdict of every claim in ``ids`` on ``results``, printed one per line."""
-    claims = {c.id: c for c in all_claims()}
+    claims = {c.id: c for c in load_rules()}
     rows = []
     for claim_id in ids:
         claim = claims[claim_id]
@@ -128,7 +128,7 @@ def verdicts(results: Path, ids: tuple[str, ...]) -> pd.DataFrame:
 
 def check(results: Path, claim_id: str, recomputed: str) -> bool:
     """Is the text of a number recomputed here part of the claim's reported ``measured`` line?"""
-    claim = next(c for c in all_claims() if c.id == claim_id)
+    claim = next(c for c in load_rules() if c.id == claim_id)
     measured = claim.verdict(Path(results), profile()).measured
     ok = recomputed in measured
     print(f"check {claim_id}: '{recomputed}' {'is in the report' if ok else MISMATCH}")

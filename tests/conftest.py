@@ -12,6 +12,11 @@ from pathlib import Path
 import pytest
 
 from initlab.compose import compose
+from initlab.papers import load_rules
+
+# every paper's rules attached to the claims, as make report has them (initlab.claims never
+# imports the papers above it)
+load_rules()
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = ["logger.wandb.mode=disabled", "logger.progress=off"]

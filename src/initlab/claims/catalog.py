@@ -1,6 +1,5 @@
-"""Every claim id of shared/PAPERS.md, with its paper and a one-line statement."""
-
-from initlab.claims.registry import add_claim
+"""Every claim id of shared/PAPERS.md, with its paper and a one-line statement (data only:
+:mod:`initlab.claims.registry` builds its claims from these tables)."""
 
 PAPERS = {
     "A": "Fixup at initialization: Hessian spectrum (Furusho & Ikeda, IBISML2019-17)",
@@ -10,7 +9,7 @@ PAPERS = {
     "E": "Self-Normalizing Neural Networks (Klambauer et al., NeurIPS 2017)",
 }
 
-_STATEMENTS = {
+STATEMENTS = {
     "A1": "Under Fixup, the top Hessian eigenvalue at init grows at most like sqrt(L).",
     "A2": "Under He init (no normalization), the top Hessian eigenvalue grows exponentially in L.",
     "A3": "Under Fixup the Hessian at init is sparse: zero-initialized layers zero whole blocks.",
@@ -32,6 +31,3 @@ _STATEMENTS = {
     "E5": "On Tox21 (mean AUC) and HTRU2 (AUC) SNN is best among the FNN variants.",
     "E6": "SELU CNNs: MNIST 99.2% (ReLU 99.2%), CIFAR-10 82.5% (ReLU 76.1%).",
 }
-
-for _id, _statement in _STATEMENTS.items():
-    add_claim(_id, PAPERS[_id[0]], _statement)

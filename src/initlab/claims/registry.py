@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from initlab.claims import catalog
 from initlab.columns import COMPLETED, STATUS
 
 REPRODUCED = "reproduced"
@@ -182,7 +183,6 @@ class Claim:
 
 
 CLAIMS: dict[str, Claim] = {}
-_loaded = False
 
 
 def add_claim(claim_id: str, paper: str, statement: str) -> None:
@@ -191,12 +191,14 @@ def add_claim(claim_id: str, paper: str, statement: str) -> None:
     CLAIMS[claim_id] = Claim(claim_id, paper, statement)
 
 
+for _id, _statement in catalog.STATEMENTS.items():
+    add_claim(_id, catalog.PAPERS[_id[0]], _statement)
+
+
 def evaluator(claim_id: str, experiment: str) -> Callable[[Rule], Rule]:
     """Attach a verdict rule ((results dir, profile) -> Verdict) and its experiment to a claim."""
 
     def attach(rule: Rule) -> Rule:
-        from initlab.claims import catalog  # noqa: F401 - the ids must exist first
-
         claim = CLAIMS[claim_id]
         if claim.rule is not None:
             raise RuntimeError(f"claim {claim_id} has two rules")
@@ -207,12 +209,7 @@ def evaluator(claim_id: str, experiment: str) -> Callable[[Rule], Rule]:
 
 
 def all_claims() -> list[Claim]:
-    """Every claim, in catalog order, with the rules of every paper (initlab.papers) attached."""
-    global _loaded
-    if not _loaded:
-        from initlab.claims import catalog  # noqa: F401 - the ids
-        from initlab.papers import modules
-
-        modules("claims")
-        _loaded = True
+    """Every claim, in catalog order, with the rules attached so far: a paper's rules attach
+    when its ``claims`` modules are imported, which :func:`initlab.papers.load_rules` does (the
+    report and the claim tests call it; this room never imports the papers above it)."""
     return list(CLAIMS.values())

@@ -30,6 +30,14 @@ def modules(kind: str) -> list[ModuleType]:
     return found
 
 
+def load_rules() -> list:
+    """Every claim (:func:`initlab.claims.all_claims`) with every paper's rule attached."""
+    from initlab.claims import all_claims
+
+    modules("claims")
+    return all_claims()
+
+
 def build_outputs(results: object, profile: str) -> None:
     """Write every paper's tables and figures for one profile's results folder."""
     for module in modules("report"):

@@ -14,8 +14,8 @@ import csv
 import math
 from pathlib import Path
 
-from initlab.claims import all_claims
 from initlab.claims.catalog import PAPERS
+from initlab.papers import load_rules
 
 FINISHED = ("completed", "diverged")
 SCORE_PREFIXES = ("train_", "val_", "test_")  # the splits' scores in a summary.csv
@@ -96,7 +96,7 @@ def render(results_dir: Path, experiments: list[str]) -> str:
         )
     for letter, title in PAPERS.items():
         lines += ["", f"## {letter}. {title}", ""]
-        for claim in (c for c in all_claims() if c.id.startswith(letter)):
+        for claim in (c for c in load_rules() if c.id.startswith(letter)):
             experiment = f" (experiment `{claim.experiment}`)" if claim.experiment else ""
             lines.append(
                 f"- **{claim.id}** — {verdict_text(results_dir, claim.experiment)}{experiment}."

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from initlab.claims import all_claims
 from initlab.claims.catalog import PAPERS
 from initlab.claims.registry import NOT_RUN, Claim, Verdict
+from initlab.papers import load_rules
 
 PROFILES = ("full", "quick")  # largest scale first
 
@@ -28,7 +28,7 @@ def _cell(text: str) -> str:
 def _verdicts(results_root: Path, profiles: tuple[str, ...]) -> dict[str, tuple[Verdict, str]]:
     """claim id -> (verdict, profile) from the first profile that measured it."""
     chosen: dict[str, tuple[Verdict, str]] = {}
-    for claim in all_claims():
+    for claim in load_rules():
         chosen[claim.id] = (NOT_RUN, "")
         for profile in profiles:
             verdict = claim.verdict(results_root / profile, profile)
@@ -56,7 +56,7 @@ def _table_lines(verdict: Verdict, profile_dir: Path) -> list[str]:
 
 def render_report(results_root: Path, profiles: tuple[str, ...] = PROFILES, prefix_profile=True):
     """The Markdown text; deterministic for given CSVs (no dates, no timings)."""
-    claims: list[Claim] = all_claims()
+    claims: list[Claim] = load_rules()
     chosen = _verdicts(Path(results_root), profiles)
     lines = [
         "# initlab report",
