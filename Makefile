@@ -14,7 +14,8 @@ help:
 	@echo "make test-slow    the long tests (pytest -m slow)"
 	@echo "make lint         ruff check + format check"
 	@echo "make bench        benchmarks -> benchmarks/results/*.json"
-	@echo "make experiment NAME=<exp> [PROFILE=quick|full]   run one experiment's sweep + collect"
+	@echo "make experiment NAME=<exp> [PROFILE=quick|full] [key=value ...]   one experiment's sweep"
+	@echo "                  + collect; key=value (or ARGS='k=v ...') are Hydra overrides"
 	@echo "make report       figures and results/**/REPORT.md from the results CSVs (no training)"
 	@echo "make reproduce-quick   every experiment at CPU scale on embedded data, then the report"
 	@echo "make reproduce-all [LAUNCHER=slurm]   the paper-scale profile (needs the real data sets)"
@@ -50,9 +51,15 @@ bench: $(STAMP)
 	$(VENV)/bin/pip install --disable-pip-version-check -q --no-deps -r benchmarks/requirements.txt
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+# make's own variables; any other NAME=VALUE on make's command line is a Hydra override
+# (make experiment NAME=b4_distance_ratio 'seed=range(0,2)' model.width=64), as are ARGS='...'
+MAKE_VARS := NAME PROFILE ARGS FORCE LAUNCHER PYTHON VENV PY STAMP NB_RESULTS MAKEFLAGS
+HYDRA_VARS = $(filter-out $(MAKE_VARS),$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v))))
+HYDRA_ARGS = $(foreach v,$(sort $(HYDRA_VARS)),'$(v)=$(value $(v))') $(ARGS)
+
 experiment: $(STAMP)
-	@test -n "$(NAME)" || (echo "usage: make experiment NAME=<conf/experiment name> [PROFILE=quick|full]"; exit 2)
-	$(PY) scripts/run_experiment.py $(NAME) --profile $(PROFILE)
+	@test -n "$(NAME)" || (echo "usage: make experiment NAME=<conf/experiment name> [PROFILE=quick|full] [key=value ...] [ARGS='...']"; exit 2)
+	$(PY) scripts/run_experiment.py $(NAME) --profile $(PROFILE) $(HYDRA_ARGS)
 
 FORCE_FLAG := $(if $(filter 1,$(FORCE)),--force,)
 LAUNCHER_FLAG := $(if $(LAUNCHER),--launcher $(LAUNCHER),)

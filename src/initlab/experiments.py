@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +28,7 @@ from initlab import sweep_progress
 from initlab.collect import ContractError, DuplicateRunError, check_claims, collect, run_dirs
 from initlab.columns import RUN_NAME_RESOLVER, SEED, run_name, summary_identity
 from initlab.compose import CONF_DIR
+from initlab.config import ConfigError
 from initlab.rehearsal import profile as rehearsal
 
 ROOT = CONF_DIR.parent
@@ -55,7 +55,7 @@ def discover(profile: str) -> list[str]:
 
 def sweep_params(name: str, profile: str) -> dict[str, list[str]]:
     """The experiment's ``hydra.sweeper.params``: override key -> its choices."""
-    return {k: _split_choices(v) for k, v in _params(config_name(name, profile)).items()}
+    return {k: sweep_choices(k, v) for k, v in _params(config_name(name, profile)).items()}
 
 
 def _params(config: str) -> dict[str, str]:
@@ -72,11 +72,19 @@ def _params(config: str) -> dict[str, str]:
     return merged
 
 
-def sweep_size(name: str, profile: str) -> int:
-    """Number of runs in the experiment's sweep (product of the comma lists of its params)."""
+def sweep_size(name: str, profile: str, overrides: list[str] | tuple[str, ...] = ()) -> int | None:
+    """Number of runs in the experiment's sweep: the product of its params' choices, with the
+    command line's ``overrides`` replacing or adding axes (None for a rehearsal narrowed by
+    the command line, whose segments the caller's keys reshape)."""
     params = sweep_params(name, profile)
     if profile == rehearsal.PROFILE:
-        return rehearsal.sweep_runs(params)
+        return None if overrides else rehearsal.sweep_runs(params)
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if key.startswith("hydra."):
+            continue
+        axis = next((k for k in params if k.lstrip("+~") == key.lstrip("+~")), key)
+        params[axis] = sweep_choices(key, value)
     return math.prod(len(v) for v in params.values())
 
 
@@ -130,18 +138,26 @@ def data_points(name: str, profile: str) -> list[list[str]]:
     ]
 
 
-def _split_choices(value: str) -> list[str]:
-    """Top-level comma split that keeps brackets together: ``[1,2],[3]`` -> two choices."""
-    parts, depth, current = [], 0, ""
-    for ch in value:
-        depth += ch in "[({"
-        depth -= ch in "])}"
-        if ch == "," and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += ch
-    return [*parts, current]
+def sweep_choices(key: str, value: str) -> list[str]:
+    """The values Hydra's basic sweeper runs for ``key=value``, parsed by Hydra's own override
+    grammar: comma lists (brackets and quoted commas kept together), ``range()``, ``choice()``,
+    ``glob()``, ``shuffle()``/``sort()``; one value when ``value`` sweeps nothing. ``interval()``
+    is a continuous range only an optimizing sweeper samples: refused, in one line."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        override = OverridesParser.create().parse_overrides([f"{key}={value}"])[0]
+    except HydraException as err:
+        raise ConfigError(f"{key}={value}: Hydra cannot parse this sweep: {err}") from None
+    if not override.is_sweep_override():
+        return [override.get_value_element_as_str()]
+    if override.is_interval_sweep():
+        raise ConfigError(
+            f"{key}={value}: interval() is a continuous range that only an optimizing sweeper "
+            "samples; give the values (a,b,c), range(start,stop,step) or choice(...)"
+        )
+    return list(override.sweep_string_iterator())
 
 
 def sweep_dir(name: str, profile: str) -> Path:
@@ -160,7 +176,22 @@ def run_experiment(
     results_root: Path | None = None,
     label: str | None = None,
 ) -> int:
-    """Run the sweep (``python train.py -m``) and collect its tables; returns the exit code."""
+    """Run the sweep (``python train.py -m``) and collect its tables; returns the exit code. A
+    sweep Hydra cannot run (``interval()``, an override it cannot parse) is one line, code 2."""
+    try:
+        return _run_experiment(name, profile, overrides, results_root, label)
+    except ConfigError as err:
+        print(f"initlab: error: {name}: {err}", file=sys.stderr)
+        return 2
+
+
+def _run_experiment(
+    name: str,
+    profile: str,
+    overrides: list[str] | tuple[str, ...],
+    results_root: Path | None,
+    label: str | None,
+) -> int:
     segments, profile_env = profile_overrides(name, profile)
     env = {**os.environ, **profile_env, "INITLAB_SWEEP_LABEL": label or name}
     if profile == "quick":
@@ -178,8 +209,8 @@ def run_experiment(
         kept = [o for o in segment if o.partition("=")[0] not in given]
         if kept not in unique:
             unique.append(kept)
-    # "run k/N" with an ETA (initlab.sweep_progress); N is unknown when the caller narrows it
-    runs = None if overrides else sweep_size(name, profile)
+    # "run k/N" with an ETA (initlab.sweep_progress)
+    runs = sweep_size(name, profile, overrides)
     env.update(sweep_progress.start(sweep_dir(name, profile) / ".progress.json", runs))
     for cuts in unique:
         code = _multirun(name, profile, [*cuts, *overrides], env)
@@ -199,8 +230,6 @@ def run_experiment(
     return 0
 
 
-#: Hydra's sweep functions: an override whose value starts with one expands into several runs
-_SWEEP_FUNCTION = re.compile(r"^(range|choice|glob|interval|shuffle|sort|tag)\(")
 #: top-level keys that change how a run is watched, not what it computes (outside the config
 #: hash, initlab.run.NON_SEMANTIC_KEYS, and outside a run's identity)
 WATCH_ONLY_KEYS = ("logger", "device", "claims", "runtime")
@@ -241,11 +270,11 @@ def unrecorded_sweep_keys(
     line) that the experiment's ``record`` list does not name (``seed`` needs no naming): their
     runs would share one identity, hence one directory."""
     params = _params(config_name(name, profile))
-    varied = {k.lstrip("+~"): _is_sweep(v) for k, v in params.items()}
+    varied = {k.lstrip("+~"): _is_sweep(k, v) for k, v in params.items()}
     for override in overrides:
         key, _, value = override.partition("=")
         if not key.startswith("hydra."):
-            varied[key.lstrip("+~")] = _is_sweep(value)
+            varied[key.lstrip("+~")] = _is_sweep(key, value)
     swept = [k for k, many in varied.items() if many and k != SEED]
     cfg = _point(name, profile, overrides) if swept else None
     if cfg is None:
@@ -265,7 +294,7 @@ def changed_unrecorded_keys(
     for override in overrides:
         key, _, value = override.partition("=")
         key = key.lstrip("+")
-        if key.startswith(("hydra.", "~")) or _is_sweep(value) or key in swept:
+        if key.startswith(("hydra.", "~")) or _is_sweep(key, value) or key in swept:
             continue
         if key.split(".")[0] in (*WATCH_ONLY_KEYS, "record", "profile"):
             continue
@@ -293,9 +322,9 @@ def changed_unrecorded_keys(
     return changed
 
 
-def _is_sweep(value: str) -> bool:
-    """An override's value that Hydra expands into several runs (``a,b``, ``range(...)``)."""
-    return len(_split_choices(value)) > 1 or bool(_SWEEP_FUNCTION.match(value))
+def _is_sweep(key: str, value: str) -> bool:
+    """An override ``key=value`` that Hydra expands into several runs."""
+    return len(sweep_choices(key, value)) > 1
 
 
 def _point(name: str, profile: str, overrides: list[str] | tuple[str, ...]) -> dict | None:
@@ -303,7 +332,7 @@ def _point(name: str, profile: str, overrides: list[str] | tuple[str, ...]) -> d
     compose (the sweep then reports the bad override in its own words)."""
     from initlab.compose import compose
 
-    single = [o for o in overrides if not _is_sweep(o.partition("=")[2])]
+    single = [o for o in overrides if not _is_sweep(*o.partition("=")[::2])]
     try:
         return compose([f"+experiment={config_name(name, profile)}", f"profile={profile}", *single])
     except Exception:  # noqa: BLE001

@@ -3,13 +3,39 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
-from initlab.experiments import _split_choices, discover, run_experiment, sweep_size
+from initlab.config import ConfigError
+from initlab.experiments import discover, run_experiment, sweep_choices, sweep_size
 
 
 def test_sweep_size_counts_the_product_of_choices():
     assert sweep_size("smoke_train", "quick") == 4  # init: he,xavier x seed: 0,1
-    assert _split_choices("[1,2],[3],4") == ["[1,2]", "[3]", "4"]
+    assert sweep_size("smoke_train", "quick", ["seed=range(0,3)"]) == 6  # the line's axis wins
+    assert sweep_size("smoke_train", "quick", ["model.width=8,16", "init=he"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("value", "choices"),
+    [
+        ("[1,2],[3],4", ["[1,2]", "[3]", "4"]),
+        ("range(0,3)", ["0", "1", "2"]),  # was one value: "run 2/1"
+        ("choice(he,xavier)", ["he", "xavier"]),
+        ("'a,b',c", ["'a,b'", "c"]),  # a quoted comma is not a split
+        ("fnn_snn", ["fnn_snn"]),
+    ],
+)
+def test_sweeps_are_parsed_by_hydras_grammar(value, choices):
+    assert sweep_choices("k", value) == choices
+
+
+def test_an_interval_sweep_is_refused_in_one_line(capsys):
+    with pytest.raises(ConfigError, match=r"seed=interval\(0,1\): interval\(\) is a continuous"):
+        sweep_choices("seed", "interval(0,1)")
+    assert run_experiment("smoke_train", "quick", ["seed=interval(0,1)"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("initlab: error: smoke_train: seed=interval(0,1): interval()")
+    assert err.count("\n") == 1
 
 
 def test_smoke_experiments_are_not_part_of_a_reproduction():
