@@ -84,10 +84,18 @@ report: $(STAMP)
 
 NB_RESULTS ?= results/$(PROFILE)
 
+NB_OUT ?= outputs/notebooks
+
+# each notebooks/*.py (jupytext) is executed as a notebook by a Jupyter kernel; the executed
+# copies, with their outputs and inline figures, go to $(NB_OUT) (git-ignored), not beside the
+# sources
 notebooks: $(STAMP)
+	@mkdir -p $(NB_OUT)
 	@for nb in notebooks/[!_]*.py; do \
-		echo "== $$nb"; \
-		MPLBACKEND=Agg INITLAB_RESULTS=$(NB_RESULTS) INITLAB_PROFILE=$(PROFILE) $(PY) $$nb || exit 1; \
+		echo "== $$nb -> $(NB_OUT)/$$(basename $$nb .py).ipynb"; \
+		INITLAB_RESULTS=$(abspath $(NB_RESULTS)) INITLAB_PROFILE=$(PROFILE) \
+			$(PY) -m jupytext --to ipynb --execute --run-path $(CURDIR)/notebooks --output $(NB_OUT)/$$(basename $$nb .py).ipynb $$nb \
+			|| exit 1; \
 	done
 
 clean-outputs:

@@ -88,3 +88,25 @@ def test_runs_without_results(notebook: Path, tmp_path: Path):
         assert f"{claim.id}: {status}\n" in proc.stdout, claim.id
     assert "NOTE:" in proc.stdout
     assert not list(figures.glob("*.png"))
+
+
+@pytest.mark.slow
+def test_make_notebooks_executes_a_notebook_in_a_kernel_outside_git(tmp_path):
+    """``make notebooks``: jupytext hands each notebook to a Jupyter kernel (nbconvert's client);
+    the executed copy, with its outputs and inline figures, lands in NB_OUT, not in git."""
+    import json
+
+    out = tmp_path / "nb"
+    done = subprocess.run(
+        ["make", "-s", "notebooks", f"NB_OUT={out}", f"PY={sys.executable}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    for source in NOTEBOOKS:
+        cells = json.loads((out / f"{source.stem}.ipynb").read_text())["cells"]
+        outputs = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", [])]
+        assert outputs and not any(o.get("output_type") == "error" for o in outputs), source
+        if source.stem in PAPERS:
+            assert any("image/png" in o.get("data", {}) for o in outputs), source
+    assert not list((ROOT / "notebooks").glob("*.ipynb"))
