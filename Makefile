@@ -16,7 +16,8 @@ help:
 	@echo "make bench        benchmarks -> benchmarks/results/*.json"
 	@echo "make experiment NAME=<exp> [PROFILE=quick|full] [key=value ...]   one experiment's sweep"
 	@echo "                  + collect; key=value (or ARGS='k=v ...') are Hydra overrides"
-	@echo "make report       figures and results/**/REPORT.md from the results CSVs (no training)"
+	@echo "make report       figures and results/**/REPORT.md from the results CSVs (no training);"
+	@echo "                  WANDB=offline|online also logs the report and figures to W&B"
 	@echo "make reproduce-quick   every experiment at CPU scale on embedded data, then the report"
 	@echo "make reproduce-all [LAUNCHER=slurm]   the paper-scale profile (needs the real data sets)"
 	@echo "  FORCE=1 re-runs finished runs (earlier outputs are moved aside, not deleted)"
@@ -80,7 +81,7 @@ plan: $(STAMP)
 	$(PY) scripts/reproduce.py --profile full --plan
 
 report: $(STAMP)
-	MPLBACKEND=Agg $(PY) scripts/make_report.py results
+	MPLBACKEND=Agg $(PY) scripts/make_report.py results $(if $(WANDB),--wandb $(WANDB),)
 
 NB_RESULTS ?= results/$(PROFILE)
 

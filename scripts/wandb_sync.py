@@ -62,7 +62,7 @@ def replay(run_dir: Path) -> Path:
         group=logger.get("group"),
         job_type=logger.get("job_type"),
         tags=logger.get("tags") or None,
-        name=_run_name(config, summary),
+        name=logger.get("name") or _run_name(config, summary),
         id=id_file.read_text().strip() if id_file.is_file() else None,
         dir=str(run_dir),
         config=config,

@@ -391,6 +391,20 @@ def describe(summary: dict[str, Any], out_dir: Path) -> str:
     return f"initlab: {done}{summary['status']} ({numbers}); results in {out_dir}"
 
 
+def name_sweep_member(resolved: dict[str, Any], hydra_cfg: Any) -> None:
+    """A member of a ``-m`` sweep, in W&B: grouped by its sweep (the sweep folder, unless the
+    experiment names a group) and named by its own overrides (unless ``logger.wandb.name`` is
+    set). ``logger`` is outside the config hash and the run's identity: nothing re-runs."""
+    wandb = (resolved.get("logger") or {}).get("wandb")
+    if not isinstance(wandb, dict):
+        return
+    if not wandb.get("group"):
+        wandb["group"] = "sweep " + "/".join(Path(hydra_cfg.sweep.dir).parts[-2:])
+    if not wandb.get("name"):
+        own = [o for o in hydra_cfg.overrides.task if not o.startswith(("hydra.", "logger."))]
+        wandb["name"] = ",".join(own) or None
+
+
 def hydra_main(cfg: Any) -> dict[str, Any] | None:
     """Entry point for ``train.py``: single runs exit non-zero on errors; sweeps carry on."""
     from hydra.core.hydra_config import HydraConfig
@@ -413,6 +427,8 @@ def hydra_main(cfg: Any) -> dict[str, Any] | None:
             resolved = OmegaConf.to_container(cfg, resolve=True)
         except OmegaConfBaseException as err:  # an interpolation that does not resolve
             raise ConfigError(one_line(err)) from None
+        if sweeping:
+            name_sweep_member(resolved, hydra_cfg)
         summary = execute(resolved, out_dir, on_start=lambda: save_hydra_files(cfg, out_dir))
     except Preempted as stop:
         print(stopped_line(stop, out_dir), file=sys.stderr, flush=True)

@@ -347,6 +347,11 @@ class Run:
 
     @property
     def name(self) -> str:
+        """The W&B run name: ``logger.wandb.name`` (a sweep member's overrides), else
+        task-model-init-data-s<seed>."""
+        given = ((self.config.get("logger") or {}).get("wandb") or {}).get("name")
+        if given:
+            return str(given)
         parts = [self.config.get(k, {}).get("name", "") for k in ("task", "model", "init", "data")]
         return "-".join(p for p in parts if p) + f"-s{self.seed}"
 

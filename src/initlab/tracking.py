@@ -28,7 +28,12 @@ class WandbConfig:
     mode: str = spec(choices=("offline", "online", "disabled"))
     project: str
     entity: str | None
-    group: str | None = spec(help="runs of one experiment share a group")
+    group: str | None = spec(
+        help="runs of one experiment share a group; null in a -m sweep: the sweep's folder"
+    )
+    name: str | None = spec(
+        help="W&B run name; null: the run's overrides in a -m sweep, else task-model-init-data-seed"
+    )
     job_type: str | None
     tags: list[str]
     init_timeout_s: float = spec(
@@ -334,6 +339,7 @@ class Tracker:
         run_id: str,
         config: dict[str, Any],
     ) -> None:
+        self.out_dir = out_dir
         self.csv = MetricsCSV(out_dir / "metrics.csv")
         self._wandb = None
         if cfg.wandb.mode != "disabled":
@@ -351,8 +357,29 @@ class Tracker:
         self._wandb.summary.update(
             {k: v for k, v in summary.items() if isinstance(v, int | float | str | bool)}
         )
+        files = run_files(self.out_dir)
+        if files:  # the run's tables and figures, versioned with the run
+            import wandb
+
+            artifact = wandb.Artifact(f"run-{self._wandb.id}", type="run-files")
+            for path in files:
+                artifact.add_file(str(path))
+            self._wandb.log_artifact(artifact)
         self._wandb.finish(exit_code=1 if failed else 0)
         self._wandb = None
+
+
+#: what a run's W&B artifact holds: its tables, summary and figures (not checkpoints or logs)
+ARTIFACT_SUFFIXES = (".csv", ".json", ".png", ".pdf", ".md")
+
+
+def run_files(out_dir: Path) -> list[Path]:
+    """The files of a run directory (top level) that its W&B artifact holds, sorted."""
+    return sorted(
+        p
+        for p in Path(out_dir).iterdir()
+        if p.is_file() and p.suffix in ARTIFACT_SUFFIXES and not p.name.startswith(".")
+    )
 
 
 class TrackerUnavailable(ConfigError):
@@ -397,3 +424,41 @@ def _start_wandb(
             f"({type(err).__name__}: {reason}); check the network and the account, or run with "
             "logger.wandb.mode=offline and `wandb sync` the run later (the same command resumes)"
         ) from None
+
+
+def log_report(results: Path, mode: str, project: str = "initlab") -> list[str]:
+    """``make report WANDB=offline|online``: one W&B run per profile folder of ``results`` that
+    holds a ``REPORT.md`` (job type ``report``), with the report, tables and figures as an
+    artifact and each figure as an image. Offline runs land in ``outputs/wandb-report/``
+    (git-ignored; ``wandb sync`` pushes them). Returns the profiles logged."""
+    import wandb
+
+    logged = []
+    where = Path(results).resolve().parent / "outputs" / "wandb-report"
+    where.mkdir(parents=True, exist_ok=True)
+    for folder in sorted(p for p in Path(results).iterdir() if (p / "REPORT.md").is_file()):
+        files = sorted(
+            p for p in folder.rglob("*") if p.is_file() and p.suffix in ARTIFACT_SUFFIXES
+        )
+        run = wandb.init(
+            mode=mode,
+            project=project,
+            group="report",
+            job_type="report",
+            name=f"report-{folder.name}",
+            dir=str(where),
+            settings=wandb.Settings(silent=True),
+            reinit="finish_previous",
+        )
+        artifact = wandb.Artifact(f"report-{folder.name}", type="report")
+        for path in files:
+            artifact.add_file(str(path), name=str(path.relative_to(folder)))
+        run.log_artifact(artifact)
+        images = {
+            str(p.relative_to(folder)): wandb.Image(str(p)) for p in files if p.suffix == ".png"
+        }
+        if images:
+            run.log(images)
+        run.finish()
+        logged.append(folder.name)
+    return logged

@@ -136,8 +136,8 @@ def test_progress_off_prints_no_progress_line(tmp_path):
 def test_a_line_says_how_far_and_how_long_is_left():
     configure_progress(
         LoggerConfig(progress="off", progress_every_s=0.0, wandb=WandbConfig(
-            mode="disabled", project="p", entity=None, group=None, job_type=None, tags=[],
-            init_timeout_s=30.0))
+            mode="disabled", project="p", entity=None, group=None, name=None, job_type=None,
+            tags=[], init_timeout_s=30.0))
     )  # fmt: skip
     bar = Progress(10, "probe", unit="step")
     bar.started -= 4.0  # 4 s for the first 4 steps: 6 steps, about 6 s, are left
@@ -152,8 +152,8 @@ def test_nested_progress_estimates_the_whole_task_and_says_at_most_for_a_bound()
     reads both levels and the time left is the whole search's (2.5 probes at 2 s each)."""
     configure_progress(
         LoggerConfig(progress="off", progress_every_s=0.0, wandb=WandbConfig(
-            mode="disabled", project="p", entity=None, group=None, job_type=None, tags=[],
-            init_timeout_s=30.0))
+            mode="disabled", project="p", entity=None, group=None, name=None, job_type=None,
+            tags=[], init_timeout_s=30.0))
     )  # fmt: skip
     reset_progress()
     search = Progress(4, "lr_search", unit="probe", bound=True)
