@@ -14,6 +14,10 @@ import pytest
 from initlab.compose import compose
 from initlab.papers import load_rules
 
+# the project's fault injection attaches to every run of the tests, in this process and in its
+# children (initlab.hooks; each fault point is read from the environment at its event)
+os.environ.setdefault("INITLAB_PLUGINS", "initlab_harness.faults")
+
 # every paper's rules attached to the claims, as make report has them (initlab.claims never
 # imports the papers above it)
 load_rules()

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from initlab import preemption, sweep_progress
+from initlab import hooks, preemption, sweep_progress
 from initlab.columns import recorded
 from initlab.config import ConfigError
 from initlab.data import DataUnavailableError, build_data
@@ -259,9 +259,7 @@ def execute(
     earlier = guard_output_dir(out_dir, new_hash, list(resolved))
     if earlier is not None:
         return {**earlier, "skipped": True}
-    from initlab.training import reset_step_count
-
-    reset_step_count()
+    hooks.load_plugins()  # INITLAB_PLUGINS: listeners of the run's events (initlab.hooks)
     set_runtime(setup.runtime)
     configure_progress(setup.logger)
     reset_progress()
@@ -297,6 +295,7 @@ def execute(
                 except OSError as err:
                     _finish_quietly(run, "failed", error=f"{type(err).__name__}: {err}")
                     raise storage_error(err, out_dir) from None
+            hooks.emit("run_start", out_dir=out_dir)
             announce(start_line(resolved, out_dir))
             return _run_task(setup, data, run, keys, meter)
     except Preempted as stop:
@@ -462,7 +461,7 @@ def hydra_main(cfg: Any) -> dict[str, Any] | None:
     print(describe(summary, out_dir), flush=True)
     if not summary.get("skipped"):  # a finished run's folder is left as it was
         log_files_only(describe(summary, out_dir))  # train.log ends with the same status line
-    preemption.pause_point("between_runs")  # tests: a signal after a run, before the next
+    hooks.emit("run_end", out_dir=out_dir)
     return summary
 
 

@@ -223,28 +223,3 @@ def watch() -> Iterator[_Watch]:
         _state["depth"] -= 1
     if _state["depth"] == 0 and _state["requested"] is not None:
         raise Preempted(_state["requested"])
-
-
-# tests: stop at a point ("step:K": after the run's K-th optimizer step; "between_runs": after a
-# run of train.py returned) until the file PAUSE_FILE_ENV names exists (it touches
-# "<file>.reached" first), so that a test can send real signals at that point
-PAUSE_ENV = "INITLAB_PAUSE_AT"
-PAUSE_FILE_ENV = "INITLAB_PAUSE_FILE"
-
-
-def pause_point(name: str) -> None:
-    if os.environ.get(PAUSE_ENV) != name:
-        return
-    import time
-    from pathlib import Path
-
-    path = Path(os.environ[PAUSE_FILE_ENV])
-    Path(f"{path}.reached").touch()
-    deadline = time.monotonic() + 120.0
-    while not path.exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
-
-
-def simulate() -> None:
-    """Tests: deliver SIGUSR1 to this process (as SLURM would before the time limit)."""
-    os.kill(os.getpid(), signal.SIGUSR1)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from initlab import hooks
 from initlab.config import ConfigError, spec
 
 log = logging.getLogger("initlab.progress")
@@ -95,12 +96,6 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
-#: tests: hard-kill the process (as kill -9) after this many units of progress of this process
-#: (steps, probes, members, fits, rows, layers: all ``Progress`` bars together)
-FAULT_PROGRESS_ENV = "INITLAB_FAULT_AFTER_PROGRESS"
-_PROGRESS_UNITS = [0]
-
-
 _ACTIVE: list[Progress] = []  # open Progress objects of this process, outermost first
 
 
@@ -173,9 +168,7 @@ class Progress:
 
     def update(self, n: int = 1, note: str | None = None) -> None:
         self.done += n
-        _PROGRESS_UNITS[0] += n
-        if _PROGRESS_UNITS[0] == int(os.environ.get(FAULT_PROGRESS_ENV, "0") or -1):
-            os._exit(3)  # tests: a kill -9 in the middle of any task that reports progress
+        hooks.emit("progress", units=n)
         if note is not None:
             self.note = note
         if self.bar is not None:

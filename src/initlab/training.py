@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from initlab import meter, preemption
+from initlab import hooks, meter, preemption
 from initlab.accel import prepare_batch, prepare_model
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
@@ -48,20 +47,6 @@ from initlab.run import NULL_RUN, RunLike, check_train_state
 from initlab.tracking import Progress
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-# tests: hard-kill the process (os._exit, as kill -9) / send it SIGUSR1 after this many optimizer
-# steps of this run (all loops together: probes, members and stages count alike)
-FAULT_ENV = "INITLAB_FAULT_AFTER_STEP"
-SIGNAL_ENV = "INITLAB_SIGNAL_AFTER_STEP"
-_PROCESS_STEPS = [0]
-
-
-def reset_step_count() -> None:
-    """A new run starts counting steps for FAULT_ENV / SIGNAL_ENV and progress units for
-    ``tracking.FAULT_PROGRESS_ENV`` (``execute`` calls it)."""
-    from initlab import tracking
-
-    _PROCESS_STEPS[0] = 0
-    tracking._PROGRESS_UNITS[0] = 0
 
 
 @dataclass(kw_only=True)
@@ -531,10 +516,6 @@ def fit(
         return total
 
     single_ok = not has_batch_norm(model)  # BatchNorm: a last piece of one joins the one before
-    fault_step = int(os.environ.get(FAULT_ENV, "0")) or None
-    signal_step = int(os.environ.get(SIGNAL_ENV, "0")) or None
-    pause_at = os.environ.get(preemption.PAUSE_ENV, "")
-    pause_step = int(pause_at[5:]) if pause_at.startswith("step:") else None
     bar = Progress(total, f"{phase}" if progress is None else progress, initial=state.step)
     model.train()
     # a checkpoint written mid-iteration (a signal at the last step) still owes that step its
@@ -560,13 +541,7 @@ def fit(
                     state.step += 1
                     state.batch_index += 1
                     bar.update(1)
-                    _PROCESS_STEPS[0] += 1
-                    if fault_step is not None and _PROCESS_STEPS[0] == fault_step:
-                        os._exit(3)  # simulate a hard kill (tests of resume)
-                    if signal_step is not None and _PROCESS_STEPS[0] == signal_step:
-                        preemption.simulate()
-                    if pause_step is not None and _PROCESS_STEPS[0] == pause_step:
-                        preemption.pause_point(f"step:{pause_step}")  # tests: real signals here
+                    hooks.emit("step", step=state.step)  # initlab.hooks: a step is done
                     logged = state.step % log_every == 0
                     mid = (ckpt.every_steps and state.step % ckpt.every_steps == 0) or (
                         ckpt.every_s and time.monotonic() - last_mid >= ckpt.every_s

@@ -14,7 +14,7 @@ import torch
 
 from initlab.analysis.lanczos import LanczosResult
 from initlab.checkpoints import UnreadableFile, UnsafeFile, load_file, misfit
-from initlab.training import SIGNAL_ENV
+from initlab_harness.faults import SIGNAL_ENV
 from tests.conftest import QUIET, run_train
 
 SMALL = ["data=digits", "task.epochs=2", "model.width=16", "model.depth=2",

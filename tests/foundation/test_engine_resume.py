@@ -17,8 +17,7 @@ import pytest
 
 from initlab.meter import MEASURED_KEYS
 from initlab.preemption import EXIT_CODE
-from initlab.tracking import FAULT_PROGRESS_ENV
-from initlab.training import FAULT_ENV, SIGNAL_ENV
+from initlab_harness.faults import FAULT_ENV, FAULT_PROGRESS_ENV, SIGNAL_ENV
 from tests.conftest import QUIET, run_cli, run_train
 
 VOLATILE = {"wall_time_s", "finished_at", "git_commit", "versions", "skipped", *MEASURED_KEYS}
@@ -171,7 +170,8 @@ def test_hessian_killed_after_a_stage_resumes_at_the_next(tmp_path, stage):
     """A curvature run hard-killed after one stage (Lanczos, Hutchinson, SLQ) redoes only the
     later ones and ends as an uninterrupted run: summary, hessian.csv and spectrum.csv."""
     from initlab.checkpoints import load_file
-    from initlab.tasks.hessian import FAULT_STAGE_ENV, STAGES_FILE
+    from initlab.tasks.hessian import STAGES_FILE
+    from initlab_harness.faults import FAULT_STAGE_ENV
 
     reference = _reference(tmp_path, HESSIAN)
     out = tmp_path / "interrupted"
@@ -189,7 +189,8 @@ def test_hessian_killed_after_a_stage_resumes_at_the_next(tmp_path, stage):
 def test_lanczos_killed_mid_way_resumes_at_its_saved_step(tmp_path):
     """A curvature run hard-killed in the middle of Lanczos (its state saved at every step here)
     resumes at that step, not at step 0, and ends as an uninterrupted run."""
-    from initlab.tasks.hessian import FAULT_LANCZOS_ENV, LANCZOS_FILE
+    from initlab.tasks.hessian import LANCZOS_FILE
+    from initlab_harness.faults import FAULT_LANCZOS_ENV
 
     overrides = [*HESSIAN, "runtime.checkpoint_every_steps=1", "task.tol=1e-12"]  # 8 steps
     reference = _reference(tmp_path, overrides)
@@ -208,7 +209,8 @@ def test_lanczos_killed_mid_way_resumes_at_its_saved_step(tmp_path):
 
 
 def test_a_preemption_signal_mid_lanczos_saves_its_state_and_the_requeue_resumes(tmp_path):
-    from initlab.tasks.hessian import LANCZOS_FILE, SIGNAL_LANCZOS_ENV
+    from initlab.tasks.hessian import LANCZOS_FILE
+    from initlab_harness.faults import SIGNAL_LANCZOS_ENV
 
     overrides = [*HESSIAN, "task.tol=1e-12"]  # every 600 s: only the signal saves
     reference = _reference(tmp_path, overrides)

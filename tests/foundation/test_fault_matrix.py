@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from initlab.training import SIGNAL_ENV
+from initlab_harness.faults import SIGNAL_ENV
 from tests.conftest import QUIET, ROOT, run_train
 
 SMALL = ["data=digits", "task.epochs=2", "model.width=16", "model.depth=2",

@@ -15,7 +15,8 @@
   recorded status and one line.
 
 The signal tests run ``train.py`` in a subprocess and send it real signals; a pause point
-(``initlab.preemption.pause_point``) holds the process at a chosen step until the test lets it go.
+(``initlab_harness.faults.pause_point``) holds the process at a chosen step until the test lets
+it go.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from initlab.preemption import EXIT_CODE, INTERRUPT_EXIT_CODE, PAUSE_ENV, PAUSE_FILE_ENV
-from initlab.training import SIGNAL_ENV
+from initlab.preemption import EXIT_CODE, INTERRUPT_EXIT_CODE
+from initlab_harness.faults import PAUSE_ENV, PAUSE_FILE_ENV, SIGNAL_ENV
 from tests.conftest import QUIET, ROOT, run_cli, run_train
 from tests.foundation.test_engine_resume import _assert_same_run
 

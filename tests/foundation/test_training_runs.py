@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from initlab.main import OutputDirInUse, execute
-from initlab.training import FAULT_ENV
+from initlab_harness.faults import FAULT_ENV
 from tests.conftest import QUIET, quiet_config, run_cli
 
 SHORT = ["data=digits", "task.epochs=4", "model.width=32", "model.depth=2", "device=cpu"]

@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 
-from initlab.training import FAULT_ENV
+from initlab_harness.faults import FAULT_ENV
 from tests.conftest import QUIET, run_cli
 
 ARGS = [

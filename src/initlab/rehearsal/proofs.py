@@ -63,7 +63,12 @@ def _train(out_dir: Path, env: dict[str, str], args: list[str] | None = None) ->
 
 def prove_resume(out_dir: Path) -> dict[str, Any]:
     shutil.rmtree(out_dir, ignore_errors=True)
-    env = {**os.environ, "INITLAB_FAULT_AFTER_STEP": "2"}
+    # the project's fault injection (initlab_harness.faults) kills the run after its 2nd step
+    env = {
+        **os.environ,
+        "INITLAB_PLUGINS": "initlab_harness.faults",
+        "INITLAB_FAULT_AFTER_STEP": "2",
+    }
     killed = _train(out_dir, env)
     env.pop("INITLAB_FAULT_AFTER_STEP")
     again = _train(out_dir, env)

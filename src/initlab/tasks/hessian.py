@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from initlab import preemption
+from initlab import hooks, preemption
 from initlab.analysis.fisher import empirical_fisher, true_fisher
 from initlab.analysis.hvp import (
     ChunkedOperator,
@@ -137,8 +137,6 @@ def curvature_operator(
 log = logging.getLogger("initlab")
 
 START_OVER = "move the run directory aside to start it over"
-#: tests: hard-kill the process (as kill -9) right after this stage is saved
-FAULT_STAGE_ENV = "INITLAB_FAULT_AFTER_STAGE"
 STAGES_FILE = "hessian_stages.pt"
 
 
@@ -165,15 +163,10 @@ class Stages:
                 buffer = io.BytesIO()
                 torch.save(self.done, buffer)
                 atomic_write_bytes(self.path, buffer.getvalue())
-            if os.environ.get(FAULT_STAGE_ENV) == name:
-                os._exit(3)
+            hooks.emit("stage_saved", name=name)
         return self.done[name]
 
 
-#: tests: hard-kill the process right after the Lanczos state of this step is saved
-FAULT_LANCZOS_ENV = "INITLAB_FAULT_AFTER_LANCZOS_STEP"
-#: tests: deliver a preemption signal to this process after this Lanczos step
-SIGNAL_LANCZOS_ENV = "INITLAB_SIGNAL_AFTER_LANCZOS_STEP"
 LANCZOS_FILE = "hessian_lanczos.pt"
 
 
@@ -209,8 +202,7 @@ class PartialLanczos:
         return {**state, "basis": torch.from_numpy(basis)}
 
     def save(self, state: dict) -> None:
-        if os.environ.get(SIGNAL_LANCZOS_ENV) == str(state["m"]):
-            preemption.simulate()
+        hooks.emit("lanczos_step", m=int(state["m"]))
         signal_arrived = preemption.requested() is not None
         due = (self.every_s > 0 and time.monotonic() - self.last >= self.every_s) or (
             self.every_steps > 0 and state["m"] % self.every_steps == 0
@@ -229,8 +221,7 @@ class PartialLanczos:
             torch.save(rest, buffer)
             atomic_write_bytes(self.path, buffer.getvalue())
             self.last = time.monotonic()
-            if os.environ.get(FAULT_LANCZOS_ENV) == str(state["m"]):
-                os._exit(3)
+            hooks.emit("lanczos_saved", m=int(state["m"]))
         if signal_arrived:
             raise preemption.Preempted(preemption.requested(), int(state["m"]))
 
