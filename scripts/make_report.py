@@ -18,6 +18,7 @@ from pathlib import Path
 os.environ["SOURCE_DATE_EPOCH"] = "0"
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import initlab_harness.rehearsal  # noqa: E402, F401 - registers results/rehearsal's own report
 from initlab.report.build import write_outputs  # noqa: E402
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ Idempotent: finished runs are skipped and unfinished ones resume, so a killed in
 picks up where it stopped. ``--force`` (FORCE=1) moves earlier outputs of the selected
 experiments aside (to ``outputs/<profile>/.replaced/<name>-<n>``) and runs them again. The full
 profile first checks that every data set it needs is present and says what is missing. The
-rehearsal first writes its synthetic files in the real formats (``initlab.rehearsal.writers``)
-into their own folder and runs the full profile's data check on them.
+rehearsal first writes its synthetic files in the real formats
+(``initlab_harness.rehearsal.writers``) into their own folder and runs the full profile's data
+check on them.
 """
 
 from __future__ import annotations
@@ -128,8 +129,9 @@ def main() -> int:
             return 2
         names = [n for n in names if n in wanted]
     if args.profile == "rehearsal":
-        from initlab.rehearsal.profile import data_root
-        from initlab.rehearsal.writers import write_all
+        import initlab_harness.rehearsal  # noqa: F401 - registers its sweep plan and checksums
+        from initlab_harness.rehearsal.profile import data_root
+        from initlab_harness.rehearsal.writers import write_all
 
         print(f"rehearsal data: {write_all(data_root()).parent}", flush=True)
         os.environ["INITLAB_DATA_ROOT"] = str(data_root())
@@ -196,8 +198,8 @@ def rehearsal_results() -> Path:
 def plan_markdown() -> str | None:
     """The plan from the rehearsal's costs.csv, and the grid searches on one GPU from the
     launch benchmark; None while there is no costs.csv."""
-    from initlab.rehearsal.costs import plan_text
-    from initlab.rehearsal.gpu_plan import gpu_plan_text
+    from initlab_harness.rehearsal.costs import plan_text
+    from initlab_harness.rehearsal.gpu_plan import gpu_plan_text
 
     text = plan_text(rehearsal_results())
     if text is None:
@@ -219,8 +221,8 @@ def print_plan() -> int:
 
 def finish_rehearsal(names: list[str]) -> None:
     """Costs of the runs, the plan, and the proofs of resume and checkpointing at paper size."""
-    from initlab.rehearsal.costs import write_costs
-    from initlab.rehearsal.proofs import run_proofs
+    from initlab_harness.rehearsal.costs import write_costs
+    from initlab_harness.rehearsal.proofs import run_proofs
 
     print(f"costs: {write_costs(names, rehearsal_results())}", flush=True)
     atomic_write_text(rehearsal_results() / "PLAN.md", plan_markdown() or "")

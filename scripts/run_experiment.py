@@ -29,6 +29,8 @@ def main() -> int:
         known = sorted(p.stem for p in EXPERIMENT_DIR.glob("*.yaml"))
         print(f"unknown experiment {wanted!r}; known: {', '.join(known)}", file=sys.stderr)
         return 2
+    if args.profile == "rehearsal":  # its sweeps are planned outside the engine
+        import initlab_harness.rehearsal  # noqa: F401 - registers the plan
     results = Path(args.results) if args.results else None
     return run_experiment(args.name, args.profile, args.overrides, results)
 

@@ -11,12 +11,15 @@ from pathlib import Path
 
 import pytest
 
+import initlab_harness.rehearsal  # noqa: F401 - registers the rehearsal with the engine's seams
 from initlab.compose import compose
 from initlab.papers import load_rules
 
-# the project's fault injection attaches to every run of the tests, in this process and in its
-# children (initlab.hooks; each fault point is read from the environment at its event)
-os.environ.setdefault("INITLAB_PLUGINS", "initlab_harness.faults")
+# the project's fault injection and the rehearsal's checksums attach to every run of the
+# tests, in this process and in its children (initlab.hooks; each fault point is read from the
+# environment at its event); the rehearsal's report and sweep plan as make report and
+# scripts/reproduce.py have them
+os.environ.setdefault("INITLAB_PLUGINS", "initlab_harness.faults,initlab_harness.rehearsal")
 
 # every paper's rules attached to the claims, as make report has them (initlab.claims never
 # imports the papers above it)

@@ -3,7 +3,8 @@
 An experiment is ``conf/experiment/<name>.yaml`` (quick profile) with ``<name>_full.yaml`` for
 the paper-scale profile, which extends the quick file (its defaults list) and states only what
 the scale changes; the rehearsal profile runs the ``_full`` configs with the work per run
-cut (:mod:`initlab.rehearsal.profile`) on synthetic files in the real formats.
+cut on synthetic files in the real formats: its sweeps are planned by code outside the engine
+(``initlab_harness.rehearsal``), registered in :data:`SWEEP_PLANS`.
 Its sweep runs through Hydra's multirun (locally one run at a time, or
 through any Hydra launcher such as ``hydra/launcher=slurm``) into ``outputs/<profile>/<name>/``,
 one directory per run named by its identity, the keys its experiment records with their values
@@ -19,6 +20,8 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,6 @@ from initlab.collect import ContractError, DuplicateRunError, check_claims, coll
 from initlab.columns import RUN_NAME_RESOLVER, SEED, run_name, summary_identity
 from initlab.compose import CONF_DIR
 from initlab.config import ConfigError
-from initlab.rehearsal import profile as rehearsal
 
 ROOT = CONF_DIR.parent
 EXPERIMENT_DIR = CONF_DIR / "experiment"
@@ -72,13 +74,40 @@ def _params(config: str) -> dict[str, str]:
     return merged
 
 
+@dataclass(frozen=True)
+class SweepPlan:
+    """How a profile runs an experiment's sweep when it is not one Hydra multirun of the
+    experiment's params (quick, full): the rehearsal cuts the work per run and splits big
+    sweeps into segments. ``multiruns(name, profile, params)`` gives the overrides of each
+    multirun and their environment; ``size(params)`` the number of runs. Registered by code
+    outside the engine (``initlab_harness.rehearsal`` registers ``rehearsal``)."""
+
+    multiruns: Callable[[str, str, dict[str, list[str]]], tuple[list[list[str]], dict[str, str]]]
+    size: Callable[[dict[str, list[str]]], int]
+
+
+SWEEP_PLANS: dict[str, SweepPlan] = {}
+
+
+def _plan(profile: str) -> SweepPlan | None:
+    if profile in ("quick", "full"):
+        return None
+    if profile not in SWEEP_PLANS:
+        raise ConfigError(
+            f"profile {profile}: no sweep plan is registered for it (scripts/reproduce.py "
+            "registers the rehearsal's by importing initlab_harness.rehearsal)"
+        )
+    return SWEEP_PLANS[profile]
+
+
 def sweep_size(name: str, profile: str, overrides: list[str] | tuple[str, ...] = ()) -> int | None:
     """Number of runs in the experiment's sweep: the product of its params' choices, with the
-    command line's ``overrides`` replacing or adding axes (None for a rehearsal narrowed by
-    the command line, whose segments the caller's keys reshape)."""
+    command line's ``overrides`` replacing or adding axes (a planned profile: its plan's
+    count, None when the command line narrows it)."""
     params = sweep_params(name, profile)
-    if profile == rehearsal.PROFILE:
-        return None if overrides else rehearsal.sweep_runs(params)
+    plan = _plan(profile)
+    if plan is not None:
+        return None if overrides else plan.size(params)
     for override in overrides:
         key, _, value = override.partition("=")
         if key.startswith("hydra."):
@@ -89,38 +118,12 @@ def sweep_size(name: str, profile: str, overrides: list[str] | tuple[str, ...] =
 
 
 def profile_overrides(name: str, profile: str) -> tuple[list[list[str]], dict[str, str]]:
-    """Overrides of each multirun of a profile's sweep, and its environment.
-
-    One multirun with no extra overrides, except for the rehearsal: its cuts and its segments
-    (:func:`initlab.rehearsal.profile.sweep_segments`) and its data folder.
-    """
-    if profile != rehearsal.PROFILE:
+    """Overrides of each multirun of a profile's sweep, and its environment: one multirun with
+    no extra overrides, except where the profile has a plan (:data:`SWEEP_PLANS`)."""
+    plan = _plan(profile)
+    if plan is None:
         return [[]], {}
-    from initlab.compose import compose
-
-    base = [f"+experiment={config_name(name, profile)}", f"profile={profile}"]
-    params = sweep_params(name, profile)
-    segments = rehearsal.sweep_segments(params)
-    cuts = rehearsal.overrides(compose(base))
-    # an arm may change what is cut (D2's PDI arm: its stages' steps): one multirun per arm then
-    per_arm: dict[str, list[str]] = {}
-    arm_key = next((k for k in params if k.lstrip("+") == "arm"), None)
-    if arm_key and not any(o.startswith(f"{arm_key}=") for seg in segments for o in seg):
-        arms = {
-            arm: rehearsal.overrides(compose([*base, f"{arm_key}={arm}"]))
-            for arm in params[arm_key]
-        }
-        if any(arm_cuts != cuts for arm_cuts in arms.values()):
-            per_arm = arms
-    # the cuts are not recorded, so they stay out of the run directories' names
-    env = {"INITLAB_DATA_ROOT": str(rehearsal.data_root())}
-    if not per_arm:
-        return [[*cuts, *segment] for segment in segments], env
-    return [
-        [*arm_cuts, f"{arm_key}={arm}", *segment]
-        for arm, arm_cuts in per_arm.items()
-        for segment in segments
-    ], env
+    return plan.multiruns(name, profile, sweep_params(name, profile))
 
 
 def data_points(name: str, profile: str) -> list[list[str]]:

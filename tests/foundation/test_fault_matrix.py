@@ -140,7 +140,7 @@ def _dangling_symlink(tmp: Path) -> list[str]:
 
 
 def _relative_mnist(tmp: Path) -> list[str]:
-    from initlab.rehearsal.writers import write_mnist
+    from initlab_harness.rehearsal.writers import write_mnist
 
     write_mnist(tmp / "mnist_files", shape=(40, 12))
     return ["data.root=mnist_files"]

@@ -9,8 +9,8 @@ import os
 import pytest
 
 from initlab.config import ConfigError, check, spec
-from initlab.rehearsal.writers import write_mnist
 from initlab.setup import parse_config
+from initlab_harness.rehearsal.writers import write_mnist
 from tests.conftest import QUIET, quiet_config, run_train
 
 MNIST = ["data=mnist", "data.download=false", "data.val_fraction=0.25", "task.epochs=1",

@@ -241,7 +241,7 @@ def test_a_changed_key_outside_the_identity_is_refused_before_anything_runs(
 
 
 def test_the_gpu_plan_reads_a_runs_overrides_not_its_folder_name():
-    from initlab.rehearsal.gpu_plan import _point
+    from initlab_harness.rehearsal.gpu_plan import _point
 
     row = {"run": "arm=fnn_snn,data.dataset=iris", "overrides": '["+arm=fnn_snn", "data=uci121"]'}
     assert _point(row) == ["+arm=fnn_snn", "data=uci121"]

@@ -52,8 +52,11 @@ def test_wandb_offline_run_is_written(tmp_path):
 
 class _FakeWandbRun:
     def __init__(self, calls: list, **kwargs):
-        self.calls, self.summary = calls, {}
+        self.calls, self.summary, self.id = calls, {}, kwargs.get("id", "rid")
         calls.append(("init", kwargs))
+
+    def log_artifact(self, artifact):
+        self.calls.append(("artifact", artifact.type))
 
     def log(self, row, step=None):
         self.calls.append(("log", step))
@@ -92,6 +95,7 @@ def test_wandb_run_is_finished_whether_or_not_the_task_fails(tmp_path, monkeypat
     assert kind == "init" and init_kwargs["group"] == "g1" and init_kwargs["job_type"] == "train"
     assert init_kwargs["config"]["model"]["width"] == 8  # the resolved config is logged
     assert calls[-1] == ("finish", 1 if fails else 0)
+    assert calls[-2] == ("artifact", "run-files")  # the run's tables, also of a failed run
     status = '"status": "failed"' if fails else '"status": "completed"'
     assert status in (tmp_path / "run" / "summary.json").read_text()
 

@@ -11,9 +11,9 @@ import csv
 import pytest
 
 from initlab.experiments import run_experiment
-from initlab.rehearsal.costs import plan_rows, write_costs
-from initlab.rehearsal.report import render
-from initlab.rehearsal.writers import write_all
+from initlab_harness.rehearsal.costs import plan_rows, write_costs
+from initlab_harness.rehearsal.report import render
+from initlab_harness.rehearsal.writers import write_all
 
 SLICE = {  # experiment -> the sweep point it runs (paper sizes; the rehearsal's cuts apply)
     "a1_a2_hessian_depth": ["+arm=resnet_bn", "model.depth=16"],  # died at 13.5 GB before

@@ -1,4 +1,5 @@
-"""The grid searches' GPU plan (initlab.rehearsal.gpu_plan): the launch model and the stacks."""
+"""The grid searches' GPU plan (initlab_harness.rehearsal.gpu_plan): the launch model and the
+stacks."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from initlab.compose import compose
-from initlab.rehearsal.gpu_plan import member_stacks, member_step_seconds, run_gpu_seconds
+from initlab_harness.rehearsal.gpu_plan import member_stacks, member_step_seconds, run_gpu_seconds
 
 LAUNCHES = json.loads(
     (Path(__file__).parents[2] / "benchmarks" / "results" / "launches.json").read_text()

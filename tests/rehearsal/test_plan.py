@@ -1,4 +1,4 @@
-"""The plan's arithmetic (initlab.rehearsal.costs) and the rehearsal's cuts (profile)."""
+"""The plan's arithmetic (initlab_harness.rehearsal.costs) and the rehearsal's cuts (profile)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 
 from initlab.compose import compose
 from initlab.experiments import discover, sweep_params, sweep_size
-from initlab.rehearsal import profile
-from initlab.rehearsal.costs import (
+from initlab_harness.rehearsal import profile
+from initlab_harness.rehearsal.costs import (
     baseline_seconds,
     format_plan,
     full_work,
@@ -127,8 +127,8 @@ def test_repetition_axes_run_their_first_value() -> None:
 
 
 def test_a_step_is_scaled_by_its_batch_only_not_by_measured_inputs_or_draws():
-    from initlab.rehearsal.costs import work_scale
-    from initlab.rehearsal.profile import STEP_SCALED_KEYS
+    from initlab_harness.rehearsal.costs import work_scale
+    from initlab_harness.rehearsal.profile import STEP_SCALED_KEYS
 
     full = {"task": {"batch_size": 128, "examples": 256, "seeds": 5}}
     rehearsed = {"task": {"batch_size": 64, "examples": 2, "seeds": 1}}

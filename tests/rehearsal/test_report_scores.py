@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from initlab.rehearsal.report import non_finite_scores, verdict_text
+from initlab_harness.rehearsal.report import non_finite_scores, verdict_text
 
 
 def _write(path: Path, rows: list[dict[str, str]]) -> None:

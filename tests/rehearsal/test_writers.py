@@ -11,14 +11,14 @@ import pytest
 from initlab.compose import compose
 from initlab.data import DataUnavailableError, build_data
 from initlab.data.files import MANIFEST
-from initlab.rehearsal.writers import (
+from initlab.setup import parse_config
+from initlab_harness.rehearsal.writers import (
     RehearsalRootError,
     read_manifest,
     write_all,
     write_cifar10,
     write_mnist,
 )
-from initlab.setup import parse_config
 
 SMALL = {
     "cifar10": {"shape": (50, 20)},

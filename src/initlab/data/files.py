@@ -11,6 +11,7 @@ lines, as ``sha256sum`` prints them). A file with no recorded checksum is only p
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,28 +78,20 @@ def recorded_checksums(folder: Path) -> dict[str, str]:
     return sums
 
 
-def rehearsal_sha256(folder: Path, rel: str) -> str | None:
-    """The sha256 the rehearsal writer recorded for ``folder / rel``, if it wrote that file.
-
-    The manifest lives at the data root (``folder``'s parent: ``<root>/uci121/...``); only
-    files it lists are rehearsal files, so a real file next to it is checked as usual.
-    """
-    import json
-
-    manifest = Path(folder).parent / MANIFEST
-    if not manifest.is_file():
-        return None
-    files = json.loads(manifest.read_text()).get("files", {})
-    return files.get(f"{Path(folder).name}/{rel}")
+#: more places a file's expected sha256 may come from, consulted first: ``(folder, relpath) ->
+#: sha256 or None`` (the rehearsal registers the manifest of the synthetic files it wrote, so
+#: those files, and only those, are read with its checksums; every other file as usual)
+CHECKSUM_SOURCES: list[Callable[[Path, str], str | None]] = []
 
 
 def expected_sha256(source: Source, folder: Path, rel: str) -> str | None:
-    """The rehearsal's own record for a file it wrote; else the real file's known checksum."""
-    return (
-        rehearsal_sha256(folder, rel)
-        or source.known_sha256.get(rel)
-        or recorded_checksums(folder).get(rel)
-    )
+    """A registered source's record (:data:`CHECKSUM_SOURCES`); else the real file's known
+    checksum."""
+    for lookup in CHECKSUM_SOURCES:
+        found = lookup(folder, rel)
+        if found:
+            return found
+    return source.known_sha256.get(rel) or recorded_checksums(folder).get(rel)
 
 
 def _where(source: Source, folder: Path) -> str:

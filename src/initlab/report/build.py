@@ -12,6 +12,7 @@ below gives the full ``measured`` text and the scale.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from initlab.claims.catalog import PAPERS
@@ -19,6 +20,9 @@ from initlab.claims.registry import NOT_RUN, Claim, Verdict
 from initlab.papers import load_rules
 
 PROFILES = ("full", "quick")  # largest scale first
+#: results folders with a report of their own, written by code outside the engine: folder name
+#: -> writer of ``<folder>/REPORT.md`` (the rehearsal registers ``rehearsal``)
+EXTRA_REPORTS: dict[str, Callable[[Path], Path]] = {}
 
 
 def _cell(text: str) -> str:
@@ -109,10 +113,9 @@ def write_reports(results_root: Path) -> list[Path]:
             path = results_root / profile / "REPORT.md"
             atomic_write_text(path, render_report(results_root, (profile,), prefix_profile=False))
             written.append(path)
-    if (results_root / "rehearsal").is_dir():  # its own report: rehearsed runs, not verdicts
-        from initlab.rehearsal.report import write_report
-
-        written.append(write_report(results_root / "rehearsal"))
+    for folder, write in sorted(EXTRA_REPORTS.items()):  # e.g. the rehearsal: runs, not verdicts
+        if (results_root / folder).is_dir():
+            written.append(write(results_root / folder))
     path = results_root / "REPORT.md"
     atomic_write_text(path, render_report(results_root))
     return [*written, path]

@@ -1,11 +1,12 @@
 """The plan of the grid searches (E4, E5) on one GPU, one by one vs stacked, without a GPU.
 
-The rehearsal's plan (:mod:`initlab.rehearsal.costs`) costs every run at this machine's measured
-seconds per step. For the grid searches, which dominate the SNN benchmark, this module estimates
-the same runs on one GPU from the kernel-launch benchmark (``benchmarks/bench_launches.py``,
-``benchmarks/results/launches.json``), with each run's members stacked as ``task=grid_search``
-stacks them (:func:`initlab.analysis.stacked.stack_groups` on the full config's members, on the
-meta device) and one by one (``task.stacked=false``). The model, stated:
+The rehearsal's plan (:mod:`initlab_harness.rehearsal.costs`) costs every run at this
+machine's measured seconds per step. For the grid searches, which dominate the SNN benchmark,
+this module estimates the same runs on one GPU from the kernel-launch benchmark
+(``benchmarks/bench_launches.py``, ``benchmarks/results/launches.json``), with each run's
+members stacked as ``task=grid_search`` stacks them
+(:func:`initlab.analysis.stacked.stack_groups` on the full config's members, on the meta device)
+and one by one (``task.stacked=false``). The model, stated:
 
 - A member-step of an FNN variant at width ``w`` and depth ``d`` costs
   ``launches x LAUNCH_S + max(FLOPs / rate, bytes / bandwidth) + syncs x SYNC_S`` (the
@@ -18,7 +19,7 @@ meta device) and one by one (``task.stacked=false``). The model, stated:
 - Scoring: the evaluated examples of the run at a forward's share of a step per batch.
 - Members per run, steps and evaluated examples per member come from ``costs.csv`` (the full
   config's work on the rehearsal's data sizes); the data shapes for building the members are the
-  rehearsal's (``initlab.rehearsal.writers``), since the real files are not needed to plan.
+  rehearsal's (``initlab_harness.rehearsal.writers``), since the real files are not needed to plan.
 """
 
 from __future__ import annotations
@@ -32,15 +33,15 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from initlab.rehearsal.costs import FORWARD_SHARE, _FullConfigs
+from initlab_harness.rehearsal.costs import FORWARD_SHARE, _FullConfigs
 
 BENCH_DEPTH = 8  # the depth the launch benchmark measures the E4 variants at
 
 
 def data_shape(cfg: Mapping[str, Any]) -> tuple[tuple[int, ...], int]:
     """Input shape and classes (or labels) of the full config's data set, as rehearsed."""
-    from initlab.rehearsal.uci_shapes import UCI121_SHAPES
-    from initlab.rehearsal.writers import HTRU2_SHAPE, TOX21_SHAPE
+    from initlab_harness.rehearsal.uci_shapes import UCI121_SHAPES
+    from initlab_harness.rehearsal.writers import HTRU2_SHAPE, TOX21_SHAPE
 
     data = cfg["data"]
     if data["name"] == "uci121":
@@ -142,7 +143,7 @@ def gpu_plan_rows(
 ) -> list[dict[str, Any]]:
     """One line per grid-search experiment: runs, members per run, mean members per stack,
     device-hours on this machine (the rehearsal's plan) and on one GPU one by one and stacked."""
-    from initlab.rehearsal.costs import plan_rows
+    from initlab_harness.rehearsal.costs import plan_rows
 
     grids = sorted({r["experiment"] for r in costs if r["task"] == "grid_search"} & set(full_runs))
     cpu = {line["experiment"]: line for line in plan_rows(costs, {g: full_runs[g] for g in grids})}
@@ -228,7 +229,7 @@ def format_gpu_plan(lines: list[dict[str, Any]], cpu_total: float | None = None)
             f"Full profile, the grids on one GPU: {rest + alone:.1f} h before (one by one), "
             f"{rest + stacked:.1f} h after (stacked). The other experiments' {rest:.1f} h are at "
             "this machine's rate in both (this plan models a GPU for the grids only; the launch "
-            "table in README gives ResNet-110 and VAE steps)."
+            "table in docs/benchmarks.md gives ResNet-110 and VAE steps)."
         )
     return "\n".join(out) + "\n"
 
@@ -238,7 +239,7 @@ def gpu_plan_text(results_dir: Path, launches_path: Path) -> str | None:
     import pandas as pd
 
     from initlab.experiments import discover, sweep_size
-    from initlab.rehearsal.costs import plan_rows
+    from initlab_harness.rehearsal.costs import plan_rows
 
     costs_path = Path(results_dir) / "costs.csv"
     if not costs_path.is_file() or not Path(launches_path).is_file():

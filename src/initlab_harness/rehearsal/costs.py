@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from initlab.analysis.grid import flatten
-from initlab.rehearsal import profile as rehearsal
+from initlab_harness.rehearsal import profile as rehearsal
 
 FORWARD_SHARE = 1 / 3  # a forward pass costs about a third of a training step (fwd + bwd)
 

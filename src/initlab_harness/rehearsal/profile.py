@@ -1,8 +1,8 @@
 """The rehearsal profile: what is cut, in one place.
 
 A rehearsal runs each ``<name>_full`` experiment as it is (models, image sizes, data set shapes,
-grids' widths and depths) on the files of :mod:`initlab.rehearsal.writers`, with only the AMOUNT
-of work per run cut:
+grids' widths and depths) on the files of :mod:`initlab_harness.rehearsal.writers`, with
+only the AMOUNT of work per run cut:
 
 - repetition axes of a sweep (``REPEAT_AXES``: seeds, folds) run their first value only;
 - each task gets the overrides in ``TASK_OVERRIDES`` (a few optimizer steps, a few Lanczos
