@@ -387,11 +387,8 @@ def angle_stream_task(
         progress.update(1)
     progress.close()
     forward_s = time.perf_counter() - started
-    labels = {
+    labels = {  # the model's name, init and norm are in arch (the CSV stays < 5 MiB)
         "arch": arch_label(setup),
-        "model_name": setup.model.name,
-        "init_name": setup.init.name,
-        "norm": setup.model.norm,
         "data_name": setup.data.name,
         "depth": depth,
         "width": setup.model.width,

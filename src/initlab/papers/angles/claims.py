@@ -634,7 +634,7 @@ def _b3_found(results_dir: Path) -> list[str]:
     return [
         f"BN tail exp {short(exponent)}: {shape} ({name})",
         "angle@L " + (short(last, 3) if last is not None else f"{bn.last:.3g}") + theory,
-        f"{grows}/{len(fits)} pair sets grow",
+        f"{grows}/{len(fits)} pair sets rise",
     ]
 
 
@@ -706,13 +706,12 @@ def b3_bn_reciprocal(results_dir: Path, profile: str) -> Verdict:
         parts.append(
             needs_text(replicates_to_place(bn.tail_exponent, bn.draws, low, high), "draws")
         )
-    parts.append(found[1])
+    parts += found[1:]
     try:
         _, scale, _ = _fits(results_dir, SCALE_ARCH)
         parts.append(f"scale norm tail exp {short(scale.tail_exponent)}")
     except NotRun:
         pass
-    parts.append(found[2])
     summary = "; ".join(parts)
     summary += f"; {_short_scale(results_dir, ANGLES_EXP, arch='resnet_bn')}"
     return Verdict(
