@@ -116,9 +116,9 @@ def test_exponential_mlp_and_reciprocal_bn_reproduce_b1_b3_c1(tmp_path):
     write(
         tmp_path,
         [
-            rows("mlp", 500, lambda k, c: np.arccos(c) * np.exp(-0.05 * k)),
-            rows("resnet", 500, lambda k, c: np.arccos(c) * (1 + k) ** -0.5),
-            rows("resnet_bn", 200, lambda k, c: np.arccos(c) * 0.9 / np.maximum(k, 1)),
+            rows("mlp", 500, lambda k, c: np.arccos(c) * np.exp(-0.05 * k), 6),
+            rows("resnet", 500, lambda k, c: np.arccos(c) * (1 + k) ** -0.5, 6),
+            rows("resnet_bn", 200, lambda k, c: np.arccos(c) * 0.9 / np.maximum(k, 1), 6),
         ],
     )
     found = {c: verdict(tmp_path, c).status for c in ("B1", "B2", "C1")}
@@ -141,3 +141,33 @@ def test_c1_inconclusive_when_two_noisy_draws_decide_neither_part(tmp_path):
     c1 = verdict(tmp_path, "C1")
     assert c1.status == "inconclusive", (c1.line, c1.measured)
     assert verdict(tmp_path, "B1").status == "inconclusive"
+
+
+def test_b1_partly_when_the_angle_and_one_minus_cos_laws_differ(tmp_path):
+    """The rule reads both columns: an exponential angle whose 1 - cos column falls like a power
+    law (the two disagree) gives partly, one of the two laws as claimed."""
+    mlp = rows("mlp", 500, lambda k, c: np.arccos(c) * np.exp(-0.02 * k), 6)
+    mlp = mlp.reset_index(drop=True)
+    k = np.maximum(mlp.layer.to_numpy(float), 1)
+    mlp["one_minus_cos_mean"] = (1 - mlp.cos0) / k**2
+    write(
+        tmp_path,
+        [mlp, rows("resnet", 500, resnet_theory, 6), rows("resnet_bn", 200, fixed_point, 6)],
+    )
+    b1 = verdict(tmp_path, "B1")
+    assert b1.status == "partly", (b1.line, b1.measured)
+
+
+def test_c1_partly_when_only_the_mlp_part_holds(tmp_path):
+    """An exponential MLP (as claimed) and a BN angle on a fixed point (not 1/l): partly."""
+    write(
+        tmp_path,
+        [
+            rows("mlp", 500, lambda k, c: np.arccos(c) * np.exp(-0.02 * k), 6),
+            rows("resnet", 500, resnet_theory, 6),
+            rows("resnet_bn", 200, fixed_point, 6),
+        ],
+    )
+    c1 = verdict(tmp_path, "C1")
+    assert c1.status == "partly", c1.line
+    assert "1/l against" in c1.line

@@ -135,7 +135,7 @@ def layer_figure(angles: pd.DataFrame, quantity: str) -> plt.Figure:
         ax.set_xscale("log")
         ax.set_yscale("log")
         depth = float(angles[angles.arch == arch].layer.max())
-        if quantity == "angle" and arch in L_THETA_LIMIT:
+        if quantity == "angle":
             refs = _references(ax, depth, 2.0, y_min)
         ax.set_title(f"{TITLES.get(arch, arch)}\n{_theory_note(angles, arch)}", fontsize=8)
         ax.set_xlabel(x_label(arch))
