@@ -19,7 +19,9 @@ import pandas as pd
 from initlab.analysis.laws import t_quantile
 from initlab.papers.angles.claims import pair_curves, ratio_curves
 
-ARCH_ORDER = ("mlp", "resnet", "resnet_bn", "resnet_scale", "resnet_fixup", "snn_lecun")
+ARCH_ORDER = ("mlp", "resnet", "resnet_bn", "resnet_fixup", "snn_lecun")
+#: the order of B1-B3's panels: the two normalized ResNets side by side
+ANGLE_ORDER = ("mlp", "resnet", "resnet_bn", "resnet_scale", "resnet_fixup")
 #: (y label, column, theory column or None for 1 - theory_cos, file name) of :func:`layer_figure`
 QUANTITIES = {
     "angle": ("angle (rad)", "angle_mean", "theory_angle", "angle_vs_layer.png"),
@@ -38,10 +40,10 @@ L_THETA_LIMIT = {"mlp": 3 * np.pi, "resnet": 4.5 * np.pi}
 BAND = "band: 95% t interval over draws"
 
 
-def archs_of(frame: pd.DataFrame) -> list[str]:
-    """The networks in ``frame``: the known ones in :data:`ARCH_ORDER`, then the others."""
+def archs_of(frame: pd.DataFrame, order: tuple[str, ...] = ARCH_ORDER) -> list[str]:
+    """The networks in ``frame``: the known ones in ``order``, then the others."""
     present = list(dict.fromkeys(frame.arch))
-    return [a for a in ARCH_ORDER if a in present] + [a for a in present if a not in ARCH_ORDER]
+    return [a for a in order if a in present] + [a for a in present if a not in order]
 
 
 def x_label(arch: str) -> str:
@@ -116,12 +118,12 @@ def layer_figure(angles: pd.DataFrame, quantity: str) -> plt.Figure:
     with its limit where theory gives one (the 1/l tail is a flat line there). Cosine: 1 - cos,
     log-log. Rows share their y range; the legend is below the panels."""
     label, column, theory, _ = QUANTITIES[quantity]
-    archs = archs_of(angles)
+    archs = archs_of(angles, ANGLE_ORDER)
     rows = 2 if quantity == "angle" else 1
     fig, axes = plt.subplots(
         rows,
         len(archs),
-        figsize=(3.6 * len(archs), 3.4 * rows + 0.9),
+        figsize=(3.6 * len(archs), 3.4 * rows + 1.0),
         squeeze=False,
         sharey="row",
     )
@@ -165,7 +167,7 @@ def layer_figure(angles: pd.DataFrame, quantity: str) -> plt.Figure:
         title=f"pair sets (initial cosine / MNIST pairs); {BAND}",
         title_fontsize=8,
     )
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.tight_layout(rect=(0, 0.95 / fig.get_figheight(), 1, 1))  # the legend's 0.95 inch
     return fig
 
 
@@ -173,7 +175,7 @@ def arch_figure(angles: pd.DataFrame) -> plt.Figure:
     """B2, B3, C1: per pair set (most / least different synthetic, MNIST pairs), the MLP against
     its layers (top) and the ResNets against their blocks (bottom), never on one axis; every
     panel shares one log y range and x range. Bands over draws, theory dashed, 1/l reference."""
-    archs = archs_of(angles)
+    archs = archs_of(angles, ANGLE_ORDER)
     first = {a: pair_curves(angles, a) for a in archs}
     by_draw = {a: pair_curves(angles, a, by_draw=True) for a in archs}
     synthetic = [n for n in first[archs[0]] if n != "data"]
@@ -224,7 +226,7 @@ def arch_figure(angles: pd.DataFrame) -> plt.Figure:
         title=BAND,
         title_fontsize=8,
     )
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.tight_layout(rect=(0, 0.85 / fig.get_figheight(), 1, 1))  # the legend's 0.85 inch
     return fig
 
 

@@ -27,12 +27,14 @@ from initlab.report.figures import save_figure
 def plot_angles(results: Path) -> None:
     table = read_table(results, ANGLES_EXP, "angles")
     for quantity, (*_, fname) in angles.QUANTITIES.items():
-        save_figure(angles.layer_figure(table, quantity), results / ANGLES_EXP / fname)
+        figure = angles.layer_figure(table, quantity)  # laid out with room for its legend
+        save_figure(figure, results / ANGLES_EXP / fname, tight_bbox=True)
 
 
 def plot_archs(results: Path) -> None:
     table = read_table(results, ANGLES_EXP, "angles")
-    save_figure(angles.arch_figure(table), results / ANGLES_EXP / "angle_by_arch.png")
+    figure = angles.arch_figure(table)
+    save_figure(figure, results / ANGLES_EXP / "angle_by_arch.png", tight_bbox=True)
 
 
 def plot_ratio(results: Path) -> None:
