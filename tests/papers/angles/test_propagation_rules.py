@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from initlab.claims import all_claims
 from initlab.papers.angles.claims import ANGLES_EXP
@@ -112,6 +113,7 @@ def test_theory_shaped_data_decides_every_rule(tmp_path):
     assert all(len(v.line) <= 140 for v in (b1, b2, b3, c1))
 
 
+@pytest.mark.slow  # the default suite reaches reproduced in tests/papers/angles/test_claims.py
 def test_exponential_mlp_and_reciprocal_bn_reproduce_b1_b3_c1(tmp_path):
     write(
         tmp_path,

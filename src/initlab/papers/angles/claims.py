@@ -427,10 +427,9 @@ def _scale(results_dir: Path, experiment: str, table: str = "angles") -> str:
     frame = read_table(results_dir, experiment, table)
     draws = frame.groupby("arch").draw.nunique().min()
     data = ",".join(sorted(frame["data_name"].astype(str).unique()))
-    return (
-        f"depth {int(frame.depth.max())}, width "
-        f"{int(frame.width.max())}, {draws} draws/net, data {data}"
-    )
+    depths = sorted(int(d) for d in frame.depth.unique())
+    depth = f"{depths[0]}" if len(depths) == 1 else f"{depths[0]}-{depths[-1]} (per network)"
+    return f"depth {depth}, width {int(frame.width.max())}, {draws} draws/net, data {data}"
 
 
 def _agreeing(fits: dict[str, CurveFit], deciding: str, law: str) -> str:
