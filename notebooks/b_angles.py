@@ -34,7 +34,7 @@ from scipy.stats import spearmanr
 
 from initlab.analysis.laws import fit_law
 from initlab.papers.angles import figures as plots
-from initlab.papers.angles.claims import fit_curve, pair_curves, ratio_curves
+from initlab.papers.angles.claims import fit_curve, pair_curves, ratio_curves, tail_layers
 
 RESULTS = results_dir()
 
@@ -47,15 +47,17 @@ show_table(table[["verdict", "scale"]])
 
 # %% [markdown]
 # ## B1-B3: angle against layer at initialization
-# Experiment `b1_b3_angles` (`task=angles`): pairs of synthetic inputs with a set initial cosine
-# `cos0` and pairs of data points, pushed through a few independent draws of each network; per
-# layer, the mean angle between the pair's features (`angles.csv`). The deciding curve is the
-# pair set of the smallest `cos0` (the most different inputs), averaged over draws. On layers
-# l >= 1 two laws are fitted by least squares in log(angle): exponential (log y linear in l) and
-# power (log y linear in log l); the smaller RMSE wins. B1 asks the MLP to fit the exponential;
-# B2 the ResNet to fit the power law and end above the MLP; B3 the BN ResNet to have a power
-# exponent within 0.25 of -1 and end above the ResNet. The MLP's dashed curve is the ReLU
-# arc-cosine kernel map (mean-field theory), whose tail is itself a power law, ~3 pi / l.
+# Experiment `b1_b3_angles` (`task=angle_stream`): pairs of synthetic inputs with a set
+# initial cosine `cos0` and pairs of MNIST digits, pushed through 20 independent draws of each
+# network (width 1024; 500 layers / blocks for the MLP and the ResNet, 200 blocks for the
+# normalized ResNets and Fixup; each layer drawn when the forward reaches it); at log-spaced
+# layers, the mean angle between the pair's features (`angles.csv`). On the TAIL,
+# l >= max(10, L/10), two laws are fitted by least squares in log(angle): exponential (log y
+# linear in l) and power (log y linear in log l, slope = the tail exponent). The rules fit every
+# draw and decide by 95% t intervals over draws (below, the fit of the mean curve only). B1 asks
+# the MLP to fit the exponential; B2 the ResNet to fit the power law and stay above the MLP;
+# B3 the batch-statistics BN ResNet to have a tail exponent within 0.25 of -1. Dashed: the
+# mean-field theory (arc-cosine map; residual recursion; Monte-Carlo batch recursion for BN).
 
 # %%
 angles = load(RESULTS, "b1_b3_angles", "angles")
@@ -68,12 +70,13 @@ if angles is not None:
         rows = synthetic[(synthetic["arch"] == arch) & (synthetic["cos0"].round(6) == cos0)]
         curve = rows.groupby("layer")[["angle_mean", "theory_angle"]].mean()
         curves[arch] = curve = curve[curve.index >= 1]
-        layers, angle = curve.index.to_numpy(float), curve["angle_mean"].to_numpy()
+        tail = curve[tail_layers(curve.index.to_numpy(float))]
+        layers, angle = tail.index.to_numpy(float), tail["angle_mean"].to_numpy()
         exp, power = fit_law("exponential", layers, angle), fit_law("power", layers, angle)
         fits.append(
             {
                 "arch": arch,
-                "angle l=1": angle[0],
+                "angle l=1": curve["angle_mean"].iloc[0],
                 "angle l=L": angle[-1],
                 "exp rate /layer": exp.params["rate"],
                 "exp rmse": exp.rmse_log,
@@ -83,7 +86,7 @@ if angles is not None:
             }
         )
     fits = pd.DataFrame(fits).set_index("arch")
-    show_table(fits, f"law fits of the angle, pairs with cos0 = {cos0:g}")
+    show_table(fits, f"law fits of the mean angle on the tail, pairs with cos0 = {cos0:g}")
     # the rules fit every draw's curve (95% t intervals over draws), not these means: recompute
     # their fit of the same pairs from the CSV and find its text in the report
     name = f"cos0={cos0:g}"

@@ -276,7 +276,8 @@ def execute(
             seed_everything(setup.seed, setup.deterministic, setup.device)
             meter = StepMeter.start(setup.device)  # seconds per step and peak memory
             data = build_data(setup.data)  # refused data: nothing is written
-            check_model_memory(setup, data)
+            if not getattr(setup.task, "streams_layers", False):  # holds one layer at a time
+                check_model_memory(setup, data)
             data = data.to(setup.device)
             meter.examples(len(data.x_train), len(data.x_val) + len(data.x_test))  # for the plan
             try:

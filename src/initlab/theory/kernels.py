@@ -27,8 +27,8 @@ theta^2 / (3 pi), so the angle decays like 3 pi / l (a power law), not exponenti
   g(c) = (pi f(c) - 1) / (pi - 1); q <- q + s2; k <- k + s2 g(c). Here c = 1 repels
   (g'(1) = pi / (pi - 1) > 1) and c = 0 attracts: correlations drift towards 0.
 
-True BatchNorm (statistics over a batch) couples the examples of the batch and has no closed
-form here; it is measured only.
+True BatchNorm (statistics over a batch) couples the examples of the batch: no closed form; its
+mean-field batch recursion is computed by Monte Carlo in :mod:`initlab.theory.batchnorm`.
 """
 
 from __future__ import annotations
@@ -90,17 +90,19 @@ def resnet_recursion(
     cs, qs, qos = [c], [q], [qo]
     for block in range(depth):
         gamma = s1[block] * s2[block] / 2.0
-        if mode == "plain":
-            k = k + gamma * np.sqrt(q * qo) * relu_correlation(c)
+        if mode == "plain":  # c' = (c + gamma f(c)) / (1 + gamma) whatever the norms
+            c = (c + gamma * relu_correlation(c)) / (1.0 + gamma)
             q, qo = q * (1.0 + gamma), qo * (1.0 + gamma)
+            k = c * np.sqrt(q) * np.sqrt(qo)  # inf once q overflows (3^l), c stays finite
         elif mode == "normalized":
             k = k + gamma * relu_correlation(c)
             q, qo = q + gamma, qo + gamma
         else:
             k = k + s2[block] * centered_relu_correlation(c)
             q, qo = q + s2[block], qo + s2[block]
-        c = np.clip(k / np.sqrt(q * qo), -1.0, 1.0)
-        cs.append(c)
+        if mode != "plain":
+            c = np.clip(k / np.sqrt(q * qo), -1.0, 1.0)
+        cs.append(np.clip(c, -1.0, 1.0))
         qs.append(q)
         qos.append(qo)
     return np.stack(cs), np.stack(qs), np.stack(qos)

@@ -4,7 +4,8 @@ Paper C's angle claim C1 is measured on B's experiment; its rule is in
 
 Contract, per claim (experiment -> columns its rule reads -> tables shown -> figure):
 
-- B1: ``b1_b3_angles`` -> ``angles.csv``: arch, stage, inputs, cos0, layer, draw, angle_mean,
+- B1: ``b1_b3_angles`` (``task=angle_stream``; ``task=angles`` at paper scale) -> ``angles.csv``:
+  arch, stage, inputs, cos0, layer, draw, angle_mean,
   one_minus_cos_mean, cos_mean, theory_angle, theory_cos, data_name, depth, width -> none ->
   ``b1_b3_angles/angle_vs_layer.png``
 - B2, B3 (and C1): the same experiment and columns -> none -> ``b1_b3_angles/angle_by_arch.png``
@@ -13,6 +14,7 @@ Contract, per claim (experiment -> columns its rule reads -> tables shown -> fig
 - B5: ``b5_trained_ratio`` -> ``draws.csv``: stage, arch, draw, angle_last_data, ratio_last,
   test_accuracy -> none -> ``b5_trained_ratio/ratio_before_after.png``
 
-Arms: ``conf/arm/angles_*.yaml`` (``*_cifar`` at paper scale); the rules read the task's
+Arms: ``conf/arm/stream_*.yaml`` (B1-B3, C1; depth per network), ``conf/arm/angles_*.yaml``
+(B4, B5; ``*_cifar`` at paper scale); the rules read the task's
 ``arch`` column. Modules: ``claims``, ``figures``, ``report``.
 """

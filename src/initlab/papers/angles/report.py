@@ -1,10 +1,13 @@
 """Paper B's figures (and C1's) from the collected CSVs (``make report``). Drawn by
 :mod:`initlab.papers.angles.figures` (the notebooks show the same):
 
-- ``b1_b3_angles/angle_vs_layer.png`` and ``cosine_vs_layer.png``: angle / (1 - cosine) vs layer
-  per network and pair set, log-log (top) and log-linear (bottom), mean-field theory dashed
-  where a closed form exists (none for true BatchNorm: measurement only, said in the panel);
-  ``angle_by_arch.png``: the networks in one panel per pair set (most / least different, data);
+- ``b1_b3_angles/angle_vs_layer.png``: angle vs layer (MLP) / residual block (ResNets), one
+  column per network, bands over draws, mean-field theory dashed (the arc-cosine map, the
+  residual recursion, the Monte-Carlo batch recursion for BatchNorm), reference slopes 1/l and
+  exponential; below, l x angle_l against its limit (3 pi, 9 pi / 2) to show the 1/l tail;
+  ``cosine_vs_layer.png``: 1 - cosine the same way;
+  ``angle_by_arch.png``: per pair set (most / least different, MNIST pairs) the MLP against its
+  layers and the ResNets against their blocks, one shared range;
 - ``b4_distance_ratio/ratio_vs_layer.png``: between/within class distance ratio vs layer;
 - ``b5_trained_ratio/ratio_before_after.png``: last-hidden-layer ratio at init vs after training,
   and test accuracy.
@@ -24,12 +27,14 @@ from initlab.report.figures import save_figure
 def plot_angles(results: Path) -> None:
     table = read_table(results, ANGLES_EXP, "angles")
     for quantity, (*_, fname) in angles.QUANTITIES.items():
-        save_figure(angles.layer_figure(table, quantity), results / ANGLES_EXP / fname)
+        figure = angles.layer_figure(table, quantity)  # laid out with room for its legend
+        save_figure(figure, results / ANGLES_EXP / fname, tight_bbox=True)
 
 
 def plot_archs(results: Path) -> None:
     table = read_table(results, ANGLES_EXP, "angles")
-    save_figure(angles.arch_figure(table), results / ANGLES_EXP / "angle_by_arch.png")
+    figure = angles.arch_figure(table)
+    save_figure(figure, results / ANGLES_EXP / "angle_by_arch.png", tight_bbox=True)
 
 
 def plot_ratio(results: Path) -> None:

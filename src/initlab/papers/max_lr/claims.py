@@ -44,6 +44,7 @@ from initlab.papers.angles.claims import (
     _scale_norm,
     _short_scale,
     b1_check,
+    laws_count,
 )
 from initlab.papers.fixup_hessian.claims import (
     DEPTH_EXP,
@@ -229,13 +230,14 @@ def c3_fisher(results_dir: Path, profile: str) -> Verdict:
 def c1_angles(results_dir: Path, profile: str) -> Verdict:
     """Two checks, read as B1 and B3 read them: the MLP's law is exponential (B1's check: against
     when a power law is found, by the draws or by the arc-cosine theory agreeing with the data)
-    and ResNet + BN decays like 1/l (B3's reciprocal check: against when the exponent's
+    and ResNet + BN decays like 1/l (B3's reciprocal check: against when the TAIL exponent's
     interval lies wholly outside -1 +- 1/4). Both: reproduced; one: partly; none: partly still
     if the per-example scale-normalized ResNet decays like 1/l, else contradicted when one is
-    against, else inconclusive."""
+    against (what fails it: a power-law MLP, or a BN angle that stays, grows or falls at another
+    rate), else inconclusive (neither decided: more draws, as B1 and B3 say)."""
     mlp_check, mlp_found = b1_check(results_dir)
     reciprocal, _, _ = _b3(results_dir)
-    _, mlp, _ = _fits(results_dir, "mlp")
+    _, mlp, mlp_fits = _fits(results_dir, "mlp")
     _, bn, _ = _fits(results_dir, "resnet_bn")
     scale_reciprocal, scale_text = _scale_norm(results_dir)
     status = grade([mlp_check, reciprocal])
@@ -243,13 +245,14 @@ def c1_angles(results_dir: Path, profile: str) -> Verdict:
         status = PARTLY
     text = (
         f"MLP angle law {mlp.law} ({mlp.law_how}; rmse exp - power {mlp.angle_diff.text()}, "
-        f"power exponent {mlp.angle_exponent.text()}); ResNet+BN angle {bn.first:.3g}->"
-        f"{bn.last:.3g} rad, power exponent {bn.angle_exponent.text()} (1/l: "
-        f"{reciprocal.held}); 95% intervals over draws" + (f" | {scale_text}" if scale_text else "")
+        f"tail exponent {mlp.tail_exponent.text()}); ResNet+BN angle {bn.first:.3g}->"
+        f"{bn.last:.3g} rad, tail exponent {bn.tail_exponent.text()} (1/l: "
+        f"{reciprocal.outcome}); 95% t intervals over draws"
+        + (f" | {scale_text}" if scale_text else "")
     )
     summary = (
-        f"MLP {mlp.law}, exponent {short(mlp.angle_exponent)}; BN angle exponent "
-        f"{short(bn.angle_exponent)} (1/l {reciprocal.outcome}); "
+        f"MLP {mlp.law} ({laws_count(mlp_fits, mlp.law)}), tail exp {short(mlp.tail_exponent)}; "
+        f"BN tail exp {short(bn.tail_exponent)} (1/l {reciprocal.outcome}); "
         f"{_short_scale(results_dir, ANGLES_EXP)}"
     )
     return Verdict(
