@@ -34,7 +34,9 @@ from scipy.stats import spearmanr
 
 from initlab.analysis.laws import fit_law
 from initlab.papers.angles import figures as plots
-from initlab.papers.angles.claims import fit_curve, pair_curves, ratio_curves
+from initlab.papers.angles import figures_distance as distance_plots
+from initlab.papers.angles.claims import fit_curve, pair_curves
+from initlab.papers.angles.claims_distance import ratio_curves
 
 RESULTS = results_dir()
 
@@ -118,7 +120,7 @@ if ratios is not None:
     show_table(change, "ratio at the last layer / ratio of the inputs (< 1: worsens)")
     if "mlp" in change.columns:
         check(RESULTS, "B4", f"mlp {change['mlp'].iloc[0]:.3g}")
-    show(plots.ratio_figure(ratios))
+    show(distance_plots.ratio_figure(ratios))
 
 # %% [markdown]
 # ## B5: the ratio after training
@@ -148,4 +150,4 @@ if draws is not None:
         print(f"Spearman: (init angle, trained ratio) {rho_ratio:.2f}, (init angle, acc) ", end="")
         print(f"{rho_acc:.2f}")
         check(RESULTS, "B5", f"Spearman(init angle, trained ratio) {rho_ratio:.2f}")
-    show(plots.trained_figure(draws))
+    show(distance_plots.trained_figure(draws))

@@ -14,5 +14,6 @@ Contract, per claim (experiment -> columns its rule reads -> tables shown -> fig
   test_accuracy -> none -> ``b5_trained_ratio/ratio_before_after.png``
 
 Arms: ``conf/arm/angles_*.yaml`` (``*_cifar`` at paper scale); the rules read the task's
-``arch`` column. Modules: ``claims``, ``figures``, ``report``.
+``arch`` column. Modules: ``claims``, ``figures``, ``report`` (B1-B3); ``claims_distance``,
+``figures_distance``, ``report_distance`` (B4, B5).
 """

@@ -1,0 +1,36 @@
+"""B4 and B5's figures from the collected CSVs (``make report``), drawn by
+:mod:`initlab.papers.angles.figures_distance`:
+
+- ``b4_distance_ratio/ratio_vs_layer.png``: between/within class distance ratio vs layer;
+- ``b5_trained_ratio/ratio_before_after.png``: last-hidden-layer ratio at init vs after training,
+  and test accuracy.
+Reads CSVs only; never trains.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from initlab.claims import NotRun
+from initlab.papers.angles import figures_distance as distance
+from initlab.papers.angles.claims_distance import RATIO_EXP, TRAINED_EXP, read_table
+from initlab.report.figures import save_figure
+
+
+def plot_ratio(results: Path) -> None:
+    table = read_table(results, RATIO_EXP, "angles")
+    save_figure(distance.ratio_figure(table), results / RATIO_EXP / "ratio_vs_layer.png")
+
+
+def plot_trained(results: Path) -> None:
+    draws = read_table(results, TRAINED_EXP, "draws")
+    save_figure(distance.trained_figure(draws), results / TRAINED_EXP / "ratio_before_after.png")
+
+
+def build(results: Path, profile: str) -> None:
+    """B4 and B5's figures under ``results`` (one profile's folder)."""
+    for plot in (plot_ratio, plot_trained):
+        try:
+            plot(Path(results))
+        except NotRun as err:
+            print(f"skipped {plot.__name__}: {err}")
