@@ -1,11 +1,35 @@
 """Verdict rules for B4 and B5 (class distances through depth at initialization, and after
-training), moved out of :mod:`initlab.papers.angles.claims` (B1-B3) unchanged.
+training); B1-B3 are in :mod:`initlab.papers.angles.claims`.
+
+**B4 reads the depth profile, not one layer.** Per draw (one network, one data set), the ratio
+r_l = between-class / within-class mean distance of the features at layer (block) l, l = 0 the
+input, gives the profile's *area*
+
+    A = mean over l = 1..L of log(r_l / r_0),
+
+the area between the log-ratio profile and its input value divided by L (every measured layer
+weighs the same: the B4 experiment measures all of them). A < 0: the classes end up, averaged over
+depth, less apart relative to their spread than in the input (the ratio "worsens"); A = 0 for a
+network that keeps the input's ratio (Fixup at init). Intervals are 95% t intervals over draws
+(the layers of one draw are not independent), differences between networks 95% Welch t
+intervals. The profile's slope (least squares of log r_l on l, per 100 layers) and the area of
+the first tenth of the layers are reported beside it, not decided on.
+
+**B5 tests an association over networks.** Per network (an ``arm``: depths, Fixup, scale norm,
+BatchNorm variants; mean over its draws): the angle of data pairs at the last hidden layer at
+init ("preserves angles": keeps inputs apart), and after training the between/within ratio at the
+last hidden layer and the test accuracy. Spearman's rho over networks with its exact two-sided
+permutation p (every ordering, up to 8 networks; scipy's t approximation above). A network whose
+forward second moment at init grows more than :data:`EXPLODES` fold from the input to the last
+layer (the He ResNet without normalization: 3^L) fails to train for that reason, not for its
+angles: the test runs over the other networks, and the test over all of them is reported beside.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,44 +38,72 @@ from scipy import stats as scipy_stats
 from scipy.stats import spearmanr
 
 from initlab.analysis.laws import LEVEL, Estimate, replicate_interval
-from initlab.claims.decide import needs_text, replicates_needed_for
+from initlab.claims.decide import fit_line, needs_text, replicates_needed_for
 from initlab.claims.registry import (
-    CONTRADICTED,
+    AGAINST,
     INCONCLUSIVE,
-    PARTLY,
-    REPRODUCED,
+    OPEN,
     Check,
     NotRun,
     Verdict,
     evaluator,
     grade,
+    read_table,
 )
-from initlab.papers.angles.claims import _fit_line, _scale, _short_scale, read_table
 
 RATIO_EXP = "b4_distance_ratio"
 TRAINED_EXP = "b5_trained_ratio"
 RATIO_FIGURE = f"{RATIO_EXP}/ratio_vs_layer.png"
 TRAINED_FIGURE = f"{TRAINED_EXP}/ratio_before_after.png"
 
+#: B4: the networks the claim names beside the MLP ("skip and BN relieve this")
+RELIEVING = ("resnet", "resnet_bn")
+#: B4: the first part of the profile whose area is reported beside the whole one (fraction of L)
+EARLY = 0.1
+#: B5: a network whose forward second moment at init grows more than this many fold from the
+#: input to the last hidden layer is left out of the association test (its training fails by
+#: that explosion); any threshold between 10^2 and 10^14 splits the quick networks alike
+EXPLODES = 1e3
+#: B5: the level of the exact Spearman test
+ALPHA = 0.05
+
+
+# --- B4 -------------------------------------------------------------------------------------
+
 
 def ratio_curves(angles: pd.DataFrame, stage: str = "init") -> pd.DataFrame:
     """Draw-averaged between/within ratio per (data, arch, layer) from the data rows."""
-    rows = angles[(angles.inputs == "data") & (angles.stage == stage)]
+    per_draw = ratio_profiles(angles, stage)
     keys = ["data_name", "arch", "layer"]
-    per_draw = rows.groupby([*keys, "draw"]).ratio.first().reset_index()
     return per_draw.groupby(keys).ratio.mean().reset_index()
 
 
-def draw_changes(angles: pd.DataFrame, stage: str = "init") -> pd.DataFrame:
-    """Per (data, arch, draw): the between/within ratio at the last layer over the input's."""
+def ratio_profiles(angles: pd.DataFrame, stage: str = "init") -> pd.DataFrame:
+    """One row per (data, arch, draw, layer): the ratio and log(r_l / r_0), layers sorted."""
     rows = angles[(angles.inputs == "data") & (angles.stage == stage)]
-    per = rows.groupby(["data_name", "arch", "draw", "layer"]).ratio.first().reset_index()
-    per = per.sort_values("layer", kind="stable")
-    ends = per.groupby(["data_name", "arch", "draw"]).ratio.agg(["first", "last"])
-    return (ends["last"] / ends["first"]).rename("change").reset_index()
+    keys = ["data_name", "arch", "draw", "layer"]
+    per = rows.groupby(keys).ratio.first().reset_index().sort_values(keys, kind="stable")
+    first = per.groupby(["data_name", "arch", "draw"]).ratio.transform("first")
+    return per.assign(log_rel=np.log(per.ratio / first))
 
 
-def _welch(a: np.ndarray, b: np.ndarray) -> Estimate | None:
+def profile_areas(angles: pd.DataFrame, stage: str = "init") -> pd.DataFrame:
+    """Per (data, arch, draw): ``area`` (mean of log r_l / r_0 over l >= 1), ``early`` (the same
+    over the first :data:`EARLY` of the layers), ``slope`` (of log r on l, per 100 layers),
+    ``last`` (log r_L / r_0)."""
+    per = ratio_profiles(angles, stage)
+    per = per[per.layer >= 1]
+    out = []
+    for (data, arch, draw), part in per.groupby(["data_name", "arch", "draw"], sort=True):
+        layers, y = part.layer.to_numpy(float), part.log_rel.to_numpy(float)
+        early = y[layers <= max(1.0, EARLY * layers.max())]
+        slope = np.polyfit(layers, y, 1)[0] * 100 if len(y) > 1 else np.nan
+        out.append((data, arch, draw, y.mean(), early.mean(), slope, y[-1]))
+    columns = ["data_name", "arch", "draw", "area", "early", "slope", "last"]
+    return pd.DataFrame(out, columns=columns)
+
+
+def welch(a: np.ndarray, b: np.ndarray) -> Estimate | None:
     """mean(a) - mean(b) with its 95% Welch t interval; None with fewer than 2 of either."""
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
     if len(a) < 2 or len(b) < 2:
@@ -66,79 +118,106 @@ def _welch(a: np.ndarray, b: np.ndarray) -> Estimate | None:
     return Estimate(diff, diff - half, diff + half, "95% Welch t interval over draws")
 
 
+def _tight(estimate: Estimate) -> str:
+    """``v [lo,hi]`` to 2 significant digits (the summary line's compact form)."""
+    return f"{estimate.value:.2g} [{estimate.lo:.2g},{estimate.hi:.2g}]"
+
+
+def _draws_text(areas: pd.DataFrame) -> str:
+    draws = areas.groupby(["data_name", "arch"]).draw.nunique()
+    return f"{draws.min()}" if draws.min() == draws.max() else f"{draws.min()}-{draws.max()}"
+
+
+def _b4_scale(table: pd.DataFrame, areas: pd.DataFrame) -> tuple[str, str]:
+    """(short scale for the summary, long scale for the section)."""
+    depth, width = int(table.depth.max()), int(table.width.max())
+    layers = table[table.inputs == "data"].groupby(["data_name", "arch"]).layer.nunique().min() - 1
+    data = ",".join(sorted(table.data_name.astype(str).unique()))
+    draws = _draws_text(areas)
+    long = (
+        f"depth {depth}, width {width}, {draws} draws per network and data set, statistics at "
+        f"{layers} layers/blocks, data {data}"
+    )
+    return f"L={depth}, w={width}, {draws} draws", long
+
+
 @evaluator("B4", experiment=RATIO_EXP)
 def b4_ratio(results_dir: Path, profile: str) -> Verdict:
-    """The between/within distance ratio, last layer over input (draw-averaged curves):
+    """The profile's area A (module doc), per data set, 95% intervals over draws:
 
-    - reproduced: the MLP's ratio falls on every data set and the ResNet's and ResNet+BN's end
-      above the MLP's on every data set;
-    - partly: the MLP's falls somewhere and skip/BN end above it somewhere;
-    - contradicted: otherwise, when the draws decide the opposite (95% Welch t intervals over
-      draws of the per-draw change): skip/BN's change minus the MLP's below 0 in every
-      comparison, or the MLP's change above 1 on every data set;
-    - inconclusive: otherwise (the verdict says how many draws would decide, were the mean and
-      spread of the differences what they are).
+    - "the MLP's ratio worsens": holds when the MLP's A lies below 0 (its interval); against
+      when it lies above 0 (the ratio grows on average over depth);
+    - "skip and BN relieve this": for the ResNet and ResNet + BN (:data:`RELIEVING`), holds when
+      A(network) - A(MLP) lies above 0 (Welch interval); against when it lies below 0 (they
+      worsen it more than the MLP).
+
+    All checks (2 per data set for the relief, 1 for the MLP) hold: reproduced; some: partly;
+    none: contradicted when one is against (the summary names the areas found), else
+    inconclusive: the summary says how many draws would decide the closest interval, were the
+    means and spreads what they are. It would fail (contradicted) were the MLP's area above 0 or
+    the ResNet's and BN's below the MLP's, with intervals excluding 0.
     """
     table = read_table(results_dir, RATIO_EXP, "angles")
-    curves = ratio_curves(table)
-    per_draw = draw_changes(table)
-    parts, mlp_worsens, relieved, checks = [], [], 0, 0
-    worse, mlp_rises, needed, diffs = [], [], [], []
-    for data, part in curves.groupby("data_name"):
-        change = {}
-        for arch, c in part.groupby("arch"):
-            c = c.sort_values("layer", kind="stable")
-            change[arch] = float(c.ratio.iloc[-1] / c.ratio.iloc[0])
-        if "mlp" not in change:
+    areas = profile_areas(table)
+    checks, parts, found, needed = [], [], [], []
+    for data, part in areas.groupby("data_name", sort=True):
+        by_arch = {a: p for a, p in part.groupby("arch", sort=True)}
+        if "mlp" not in by_arch:
             raise NotRun(f"no MLP ratio rows for {data}")
-        mlp = change["mlp"]
-        mlp_worsens.append(mlp < 1.0)
-        draws = per_draw[per_draw.data_name == data]
-        mlp_draws = draws[draws.arch == "mlp"].change.to_numpy(float)
-        rise = replicate_interval(mlp_draws, what="draws") if len(mlp_draws) else None
-        mlp_rises.append(rise is not None and rise.above(1.0))
-        for arch in ("resnet", "resnet_bn"):
-            if arch in change:
-                checks += 1
-                relieved += change[arch] > mlp
-                diff = _welch(draws[draws.arch == arch].change.to_numpy(float), mlp_draws)
-                worse.append(diff is not None and diff.below(0.0))
+        mlp = by_arch["mlp"]
+        mlp_area = replicate_interval(mlp.area.to_numpy(float), what="draws")
+        checks.append(Check.of(mlp_area.below(0.0), mlp_area.above(0.0)))
+        found.append(f"MLP {_tight(mlp_area)}")
+        if checks[-1].outcome == OPEN:
+            needed.append(replicates_needed_for(mlp_area, len(mlp)))
+        described = []
+        for arch, rows in by_arch.items():
+            area = replicate_interval(rows.area.to_numpy(float), what="draws")
+            slope = replicate_interval(rows.slope.to_numpy(float), what="draws")
+            early = replicate_interval(rows.early.to_numpy(float), what="draws")
+            text = (
+                f"{arch} area {area.text()}, first {EARLY:.0%} {early.text()}, slope/100 "
+                f"{slope.text()}, last log r_L/r_0 {rows['last'].mean():.3g}"
+            )
+            if arch != "mlp":
+                diff = welch(rows.area.to_numpy(float), mlp.area.to_numpy(float))
                 if diff is not None:
-                    diffs.append(f"{data} {arch} - mlp {diff.text()}")
-                    n = min(len(mlp_draws), int((draws.arch == arch).sum()))
-                    needed.append(replicates_needed_for(diff, n))
-        parts.append(
-            f"{data}: ratio last/input " + ", ".join(f"{a} {v:.3g}" for a, v in change.items())
-        )
-    if all(mlp_worsens) and checks and relieved == checks:
-        status = REPRODUCED
-    elif any(mlp_worsens) and relieved > 0:
-        status = PARTLY
-    elif (worse and all(worse)) or all(mlp_rises):
-        status = CONTRADICTED
-    else:
-        status = INCONCLUSIVE
+                    text += f"; minus MLP {diff.text()}"
+                if arch in RELIEVING and diff is None:
+                    checks.append(Check.of(False, False))
+                elif arch in RELIEVING:
+                    checks.append(Check.of(diff.above(0.0), diff.below(0.0)))
+                    found.append(f"{'BN' if arch == 'resnet_bn' else 'ResNet'}-MLP {_tight(diff)}")
+                    if checks[-1].outcome == OPEN:
+                        needed.append(replicates_needed_for(diff, min(len(rows), len(mlp))))
+            described.append(text)
+        r0 = float(table[(table.data_name == data) & (table.layer == 0)].ratio.mean())
+        parts.append(f"{data} (input ratio {r0:.3g}): " + "; ".join(described))
+    if not any(arch in set(areas.arch) for arch in RELIEVING):
+        raise NotRun("no ResNet or ResNet + BN ratio rows")
+    status = grade(checks)
+    held = sum(c.held for c in checks)
+    against = sum(c.outcome == AGAINST for c in checks)
+    short_scale, scale = _b4_scale(table, areas)
+    sets = sorted(areas.data_name.unique())
     text = (
-        "; ".join(parts)
-        + f"; MLP worsens on {sum(mlp_worsens)}/{len(mlp_worsens)} data sets, skip/BN above MLP "
-        f"in {relieved}/{checks}"
-        + (f"; per-draw change differences (95% Welch t): {', '.join(diffs)}" if diffs else "")
+        "Area = mean over layers l >= 1 of log(r_l / r_0), r = between/within class distance "
+        "(95% t over draws; differences: Welch). "
+        + " | ".join(parts)
+        + f" | checks held {held}/{len(checks)}, against {against}/{len(checks)}"
     )
-    summary = (
-        f"MLP ratio falls on {sum(mlp_worsens)}/{len(mlp_worsens)} data sets; skip/BN above MLP "
-        f"{relieved}/{checks}; skip/BN below MLP decided in {sum(worse)}/{len(worse)}"
-    )
+    # summary: one data set's numbers (the first, sorted), the checks over all of them
+    per_set = len(found) // max(len(sets), 1)
+    parts = [f"{sets[0].removesuffix('_flat')}: " + ", ".join(found[:per_set])]
     if status == INCONCLUSIVE:
         known = [n for n in needed if n is not None]
-        summary += "; " + needs_text(max(known) if known else None, "draws")
-    summary += f"; {_short_scale(results_dir, RATIO_EXP)}"
-    return Verdict(
-        status,
-        text,
-        _scale(results_dir, RATIO_EXP),
-        RATIO_FIGURE,
-        summary=_fit_line(summary),
-    )
+        parts.append(needs_text(max(known) if known else None, "draws"))
+    parts += [f"{held}/{len(checks)} held, {against} against", short_scale]
+    summary = "; ".join(parts)
+    return Verdict(status, text, scale, RATIO_FIGURE, summary=fit_line(summary))
+
+
+# --- B5 -------------------------------------------------------------------------------------
 
 
 def exact_spearman_p(x: np.ndarray, y: np.ndarray) -> float:
@@ -165,7 +244,7 @@ def smallest_exact_p(n: int) -> float:
     return 2.0 / math.factorial(n) if n > 1 else 1.0
 
 
-def networks_needed(alpha: float = 0.05) -> int:
+def networks_needed(alpha: float = ALPHA) -> int:
     """The fewest networks whose exact Spearman test can reach p < alpha."""
     n = 2
     while smallest_exact_p(n) >= alpha:
@@ -173,61 +252,128 @@ def networks_needed(alpha: float = 0.05) -> int:
     return n
 
 
-@evaluator("B5", experiment=TRAINED_EXP)
-def b5_trained_ratio(results_dir: Path, profile: str) -> Verdict:
-    """Spearman's rho over networks of the init angle (last layer, data pairs) against the
-    trained ratio and against test accuracy, each with its exact two-sided permutation p:
+@dataclass(frozen=True)
+class Association:
+    """Spearman's rho over networks with its exact p."""
 
-    - each check holds when rho > 0; is against when rho < 0 with p < 0.05; else open;
-    - both hold: reproduced; one: partly; none: contradicted if one is against, else
-      inconclusive (with n networks the exact test cannot go below 2 / n!: the verdict names
-      the networks that would let it reach 0.05).
-    """
+    rho: float
+    p: float
+    n: int
+
+    @classmethod
+    def of(cls, x: pd.Series, y: pd.Series) -> Association:
+        x, y = x.fillna(-np.inf), y.fillna(-np.inf)  # a network whose features broke ranks last
+        if len(x) < 3:
+            return cls(np.nan, 1.0, len(x))
+        return cls(float(spearmanr(x, y).statistic), exact_spearman_p(x, y), len(x))
+
+    def check(self) -> Check:
+        """holds: rho > 0 at p < ALPHA; against: rho < 0 at p < ALPHA; else open."""
+        sure = self.p < ALPHA
+        return Check.of(sure and self.rho > 0, sure and self.rho < 0)
+
+    def text(self) -> str:
+        return f"rho {self.rho:.2f} (exact p {self.p:.2g}, {self.n} nets)"
+
+    def short(self) -> str:
+        return f"{self.rho:.2f} (p {self.p:.2g})"
+
+
+def network_table(results_dir: Path) -> pd.DataFrame:
+    """:func:`networks_of` the B5 experiment's ``draws.csv`` and ``angles.csv``."""
     draws = read_table(results_dir, TRAINED_EXP, "draws")
-    init = draws[draws.stage == "init"].groupby("arch")
-    trained = draws[draws.stage == "trained"].groupby("arch")
+    try:
+        angles = read_table(results_dir, TRAINED_EXP, "angles")
+    except NotRun:
+        angles = None
+    return networks_of(draws, angles)
+
+
+def networks_of(draws: pd.DataFrame, angles: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per network (arm; its draws averaged), sorted by init angle: init angle and ratio,
+    trained ratio and accuracy with their s.d. over draws, the number of draws, and ``growth``
+    (the forward second moment at the last layer over the input's, at init, data inputs, from
+    ``angles``; NaN without it)."""
+    key = "arm" if "arm" in draws.columns else "arch"
+    init = draws[draws.stage == "init"].groupby(key)
+    trained = draws[draws.stage == "trained"].groupby(key)
     table = pd.DataFrame(
         {
+            "arch": init.arch.first(),
+            "depth": init.depth.first(),
             "angle_init": init.angle_last_data.mean(),
             "ratio_init": init.ratio_last.mean(),
             "ratio_trained": trained.ratio_last.mean(),
+            "ratio_trained_sd": trained.ratio_last.std(),
             "accuracy": trained.test_accuracy.mean(),
+            "accuracy_sd": trained.test_accuracy.std(),
+            "draws": trained.draw.nunique(),
         }
     ).dropna(subset=["angle_init"])
+    table["growth"] = np.nan
+    if angles is not None:
+        rows = angles[(angles.stage == "init") & (angles.inputs == "data")]
+        for name, part in rows.groupby(key if key in rows.columns else "arch"):
+            moments = part.groupby("layer").second_moment.mean().sort_index()
+            if name in table.index and len(moments) > 1:
+                table.loc[name, "growth"] = float(moments.iloc[-1] / moments.iloc[0])
+    return table.sort_values("angle_init", kind="stable")
+
+
+@evaluator("B5", experiment=TRAINED_EXP)
+def b5_trained_ratio(results_dir: Path, profile: str) -> Verdict:
+    """Spearman's rho over the networks whose forward variance stays bounded (module doc) of
+    the init angle (last hidden layer, data pairs) against the trained ratio and against test
+    accuracy, each with its exact two-sided permutation p:
+
+    - each check holds when rho > 0 with p < ALPHA; is against when rho < 0 with p < ALPHA;
+      else open;
+    - both hold: reproduced; one: partly; none: contradicted if one is against (the negative
+      rho named), else inconclusive (with n networks the exact test cannot go below 2 / n!: the
+      verdict names the networks that would let it reach ALPHA). It would fail (contradicted)
+      were networks keeping larger angles ranked lower in trained ratio or accuracy at p < 0.05.
+    """
+    table = network_table(results_dir)
     if len(table) < 3:
         raise NotRun("B5 needs trained draws of at least three networks")
-    filled = table.fillna(-np.inf)  # a network whose features broke ranks last
-    rho_ratio = float(spearmanr(filled.angle_init, filled.ratio_trained).statistic)
-    rho_acc = float(spearmanr(filled.angle_init, filled.accuracy).statistic)
-    p_ratio = exact_spearman_p(filled.angle_init, filled.ratio_trained)
-    p_acc = exact_spearman_p(filled.angle_init, filled.accuracy)
-    alpha = 0.05
-    good = [
-        Check.of(rho_ratio > 0, rho_ratio < 0 and p_ratio < alpha),
-        Check.of(rho_acc > 0, rho_acc < 0 and p_acc < alpha),
-    ]
-    status = grade(good)
-    rows = ", ".join(
-        f"{a}: angle@L {r.angle_init:.3g}, ratio {r.ratio_init:.3g}->{r.ratio_trained:.3g}, "
-        f"acc {r.accuracy:.3f}"
-        for a, r in table.sort_values("angle_init", kind="stable").iterrows()
+    bounded = table[~(table.growth > EXPLODES)]
+    left_out = [str(n) for n in table.index if n not in bounded.index]
+    ratio = Association.of(bounded.angle_init, bounded.ratio_trained)
+    acc = Association.of(bounded.angle_init, bounded.accuracy)
+    ratio_all = Association.of(table.angle_init, table.ratio_trained)
+    acc_all = Association.of(table.angle_init, table.accuracy)
+    status = grade([ratio.check(), acc.check()])
+    rows = "; ".join(
+        f"{name}: angle@L {r.angle_init:.3g}, ratio {r.ratio_init:.3g}->{r.ratio_trained:.3g} "
+        f"(sd {r.ratio_trained_sd:.2g}), acc {r.accuracy:.3f} (sd {r.accuracy_sd:.2g}), "
+        f"second moment x{r.growth:.3g} input->L"
+        for name, r in table.iterrows()
     )
-    n = len(table)
+    n = len(bounded)
+    out = (
+        f" (left out: {', '.join(left_out)}: forward second moment > {EXPLODES:g}x)"
+        if left_out
+        else ""
+    )
     text = (
-        f"{rows}; Spearman(init angle, trained ratio) {rho_ratio:.2f} (exact p {p_ratio:.2g}), "
-        f"(init angle, test acc) {rho_acc:.2f} (exact p {p_acc:.2g}); with {n} networks the "
-        f"exact test cannot go below p = {smallest_exact_p(n):.2g}"
+        f"{rows}. Spearman over {n} variance-bounded networks{out}, init angle vs trained ratio "
+        f"{ratio.text()}, vs test accuracy {acc.text()}; over all {len(table)}: vs trained ratio "
+        f"{ratio_all.text()}, vs accuracy {acc_all.text()}; with {n} networks the exact test "
+        f"cannot go below p = {smallest_exact_p(n):.2g}"
     )
     summary = (
-        f"Spearman init angle vs trained ratio {rho_ratio:.2f} (p {p_ratio:.2g}), vs acc "
-        f"{rho_acc:.2f} (p {p_acc:.2g}); {n} nets: p >= {smallest_exact_p(n):.2g}"
+        f"Spearman init angle vs trained ratio {ratio.short()}, vs acc {acc.short()}; {n} nets"
     )
-    if smallest_exact_p(n) >= alpha:
-        summary += f", needs >= {networks_needed(alpha)} nets"
-    return Verdict(
-        status,
-        text,
-        _scale(results_dir, TRAINED_EXP, "draws"),
-        TRAINED_FIGURE,
-        summary=_fit_line(summary),
+    if left_out:
+        summary += f" ({len(left_out)} exploding left out)"
+    if smallest_exact_p(n) >= ALPHA:
+        summary += f": p >= {smallest_exact_p(n):.2g}, needs >= {networks_needed()} nets"
+    draws = int(table.draws.min())
+    summary += f"; L<={int(table.depth.max())}, {draws} draws"
+    draws_table = read_table(results_dir, TRAINED_EXP, "draws")
+    scale = (
+        f"{len(table)} networks x {draws}+ draws, depth {int(draws_table.depth.min())}-"
+        f"{int(draws_table.depth.max())}, width {int(draws_table.width.max())}, data "
+        + ",".join(sorted(draws_table.data_name.astype(str).unique()))
     )
+    return Verdict(status, text, scale, TRAINED_FIGURE, summary=fit_line(summary))

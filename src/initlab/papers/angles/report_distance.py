@@ -1,9 +1,10 @@
 """B4 and B5's figures from the collected CSVs (``make report``), drawn by
 :mod:`initlab.papers.angles.figures_distance`:
 
-- ``b4_distance_ratio/ratio_vs_layer.png``: between/within class distance ratio vs layer;
-- ``b5_trained_ratio/ratio_before_after.png``: last-hidden-layer ratio at init vs after training,
-  and test accuracy.
+- ``b4_distance_ratio/ratio_vs_layer.png``: the between/within class distance ratio over its
+  input value vs layer (MLP) and block (ResNets), bands over draws, and the profile areas;
+- ``b5_trained_ratio/ratio_before_after.png``: the last-hidden-layer ratio at init vs after
+  training, and the trained ratio and test accuracy against the init angle.
 Reads CSVs only; never trains.
 """
 
@@ -13,7 +14,12 @@ from pathlib import Path
 
 from initlab.claims import NotRun
 from initlab.papers.angles import figures_distance as distance
-from initlab.papers.angles.claims_distance import RATIO_EXP, TRAINED_EXP, read_table
+from initlab.papers.angles.claims_distance import (
+    RATIO_EXP,
+    TRAINED_EXP,
+    network_table,
+    read_table,
+)
 from initlab.report.figures import save_figure
 
 
@@ -24,7 +30,8 @@ def plot_ratio(results: Path) -> None:
 
 def plot_trained(results: Path) -> None:
     draws = read_table(results, TRAINED_EXP, "draws")
-    save_figure(distance.trained_figure(draws), results / TRAINED_EXP / "ratio_before_after.png")
+    figure = distance.trained_figure(draws, network_table(results))
+    save_figure(figure, results / TRAINED_EXP / "ratio_before_after.png")
 
 
 def build(results: Path, profile: str) -> None:
