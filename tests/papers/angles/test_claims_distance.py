@@ -185,3 +185,24 @@ def test_b5_leaves_a_variance_exploding_network_out(tmp_path):
 
 def test_rules_without_results_say_not_run_yet(tmp_path):
     assert {verdict(tmp_path, i).status for i in ("B4", "B5")} == {"not run"}
+
+
+def test_b5_permutation_p_over_many_networks_at_two_depths(tmp_path):
+    """Twelve networks (six arms at two depths, named ``net<i> L=<depth>``): past 8 the p comes
+    from 100,000 seeded random orderings, (hits + 1) / (orderings + 1); a perfect ranking gives
+    the smallest, 1e-5."""
+    write_networks(
+        tmp_path,
+        list(np.linspace(0.1, 1.5, 12)),
+        list(np.linspace(0.3, 0.95, 12)),
+        list(np.linspace(1.1, 4, 12)),
+    )
+    frame = pd.read_csv(tmp_path / TRAINED_EXP / "draws.csv")
+    frame["depth"] = np.where(frame.arm.str[3:].astype(int) % 2, 32, 8)
+    frame["arm"] = "net" + (frame.arm.str[3:].astype(int) // 2).astype(str)
+    write(tmp_path, TRAINED_EXP, "draws", frame)
+    (tmp_path / TRAINED_EXP / "angles.csv").unlink()
+    b5 = verdict(tmp_path, "B5")
+    assert b5.status == "reproduced", b5.line
+    assert "net0 L=8: angle@L 0.0" in b5.measured and "; net5 L=32: angle@L 1.5" in b5.measured
+    assert "rho 1.00 (permutation p, 100,000 orderings 1e-05, 12 nets)" in b5.measured

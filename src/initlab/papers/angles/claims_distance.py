@@ -15,11 +15,13 @@ network that keeps the input's ratio (Fixup at init). Intervals are 95% t interv
 intervals. The profile's slope (least squares of log r_l on l, per 100 layers) and the area of
 the first tenth of the layers are reported beside it, not decided on.
 
-**B5 tests an association over networks.** Per network (an ``arm``: depths, Fixup, scale norm,
-BatchNorm variants; mean over its draws): the angle of data pairs at the last hidden layer at
-init ("preserves angles": keeps inputs apart), and after training the between/within ratio at the
-last hidden layer and the test accuracy. Spearman's rho over networks with its exact two-sided
-permutation p (every ordering, up to 8 networks; scipy's t approximation above). A network whose
+**B5 tests an association over networks.** Per network (an ``arm`` at one depth: MLP, ResNets
+with He, scaled branches, Fixup, scale norm, BatchNorm variants; mean over its draws): the angle
+of data pairs at the last hidden layer at init ("preserves angles": keeps inputs apart), and after
+training the between/within ratio at the last hidden layer and the test accuracy. Spearman's rho
+over networks (the draws of a network averaged first: networks, not draws, are the units) with
+its two-sided permutation p (every ordering up to 8 networks, else 100,000 random orderings
+with a fixed seed). A network whose
 forward second moment at init grows more than :data:`EXPLODES` fold from the input to the last
 layer (the He ResNet without normalization: 3^L) fails to train for that reason, not for its
 angles: the test runs over the other networks, and the test over all of them is reported beside.
@@ -220,27 +222,46 @@ def b4_ratio(results_dir: Path, profile: str) -> Verdict:
 # --- B5 -------------------------------------------------------------------------------------
 
 
-def exact_spearman_p(x: np.ndarray, y: np.ndarray) -> float:
-    """Two-sided exact permutation p of Spearman's rho (every ordering of y; up to 8 values,
-    else scipy's t approximation)."""
+#: B5: random orderings of the permutation test above :data:`EXACT_UP_TO` networks
+PERMUTATIONS = 100_000
+#: B5: up to this many networks the permutation test enumerates every ordering
+EXACT_UP_TO = 8
+
+
+def spearman_p(x: np.ndarray, y: np.ndarray) -> float:
+    """Two-sided permutation p of Spearman's rho: exact (every ordering of y) up to
+    :data:`EXACT_UP_TO` values, else from :data:`PERMUTATIONS` random orderings drawn with a
+    fixed seed, (hits + 1) / (orderings + 1)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    rho = float(spearmanr(x, y).statistic)
-    if len(x) > 8:
-        return float(spearmanr(x, y).pvalue)
     rx = pd.Series(x).rank().to_numpy()
     ry = pd.Series(y).rank().to_numpy()
-    perms = np.array(list(itertools.permutations(ry)))
     cx = rx - rx.mean()
+    if len(x) <= EXACT_UP_TO:
+        perms = np.array(list(itertools.permutations(ry)))
+    else:
+        rng = np.random.default_rng(0)
+        perms = rng.permuted(np.tile(ry, (PERMUTATIONS, 1)), axis=1)
     cp = perms - perms.mean(axis=1, keepdims=True)
     denom = np.sqrt((cx**2).sum() * (cp**2).sum(axis=1))
     with np.errstate(invalid="ignore", divide="ignore"):
-        rhos = (cp @ cx) / denom
-    rhos = np.nan_to_num(rhos)
-    return float(np.mean(np.abs(rhos) >= abs(rho) - 1e-12))
+        rhos = np.nan_to_num((cp @ cx) / denom)
+    rho = float(spearmanr(x, y).statistic)
+    hits = int(np.sum(np.abs(rhos) >= abs(rho) - 1e-12))
+    if len(x) <= EXACT_UP_TO:
+        return hits / len(perms)
+    return (hits + 1) / (len(perms) + 1)
+
+
+def p_method(n: int) -> str:
+    """How :func:`spearman_p` computes p for ``n`` networks."""
+    return "exact p" if n <= EXACT_UP_TO else f"permutation p, {PERMUTATIONS:,} orderings"
 
 
 def smallest_exact_p(n: int) -> float:
-    """The smallest two-sided exact Spearman p with n values (a perfect ranking): 2 / n!."""
+    """The smallest two-sided p :func:`spearman_p` can give with n values (a perfect ranking):
+    2 / n! where it enumerates, 1 / (orderings + 1) where it samples."""
+    if n > EXACT_UP_TO:
+        return max(2.0 / math.factorial(n), 1.0 / (PERMUTATIONS + 1))
     return 2.0 / math.factorial(n) if n > 1 else 1.0
 
 
@@ -254,7 +275,7 @@ def networks_needed(alpha: float = ALPHA) -> int:
 
 @dataclass(frozen=True)
 class Association:
-    """Spearman's rho over networks with its exact p."""
+    """Spearman's rho over networks with its permutation p (:func:`spearman_p`)."""
 
     rho: float
     p: float
@@ -265,7 +286,7 @@ class Association:
         x, y = x.fillna(-np.inf), y.fillna(-np.inf)  # a network whose features broke ranks last
         if len(x) < 3:
             return cls(np.nan, 1.0, len(x))
-        return cls(float(spearmanr(x, y).statistic), exact_spearman_p(x, y), len(x))
+        return cls(float(spearmanr(x, y).statistic), spearman_p(x, y), len(x))
 
     def check(self) -> Check:
         """holds: rho > 0 at p < ALPHA; against: rho < 0 at p < ALPHA; else open."""
@@ -273,7 +294,7 @@ class Association:
         return Check.of(sure and self.rho > 0, sure and self.rho < 0)
 
     def text(self) -> str:
-        return f"rho {self.rho:.2f} (exact p {self.p:.2g}, {self.n} nets)"
+        return f"rho {self.rho:.2f} ({p_method(self.n)} {self.p:.2g}, {self.n} nets)"
 
     def short(self) -> str:
         return f"{self.rho:.2f} (p {self.p:.2g})"
@@ -289,14 +310,24 @@ def network_table(results_dir: Path) -> pd.DataFrame:
     return networks_of(draws, angles)
 
 
+def network_names(frame: pd.DataFrame) -> pd.Series:
+    """Each row's network: its arm (``angles_`` dropped; the arch where no arm column) and, where
+    the frame holds several depths, ``L=<depth>``."""
+    base = frame["arm"] if "arm" in frame.columns else frame["arch"]
+    base = base.astype(str).str.removeprefix("angles_")
+    if frame["depth"].nunique() > 1:
+        return base + " L=" + frame["depth"].astype(int).astype(str)
+    return base
+
+
 def networks_of(draws: pd.DataFrame, angles: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per network (arm; its draws averaged), sorted by init angle: init angle and ratio,
-    trained ratio and accuracy with their s.d. over draws, the number of draws, and ``growth``
-    (the forward second moment at the last layer over the input's, at init, data inputs, from
-    ``angles``; NaN without it)."""
-    key = "arm" if "arm" in draws.columns else "arch"
-    init = draws[draws.stage == "init"].groupby(key)
-    trained = draws[draws.stage == "trained"].groupby(key)
+    """Per network (:func:`network_names`; its draws averaged), sorted by init angle: init
+    angle and ratio, trained ratio and accuracy with their s.d. over draws, the number of draws,
+    and ``growth`` (the forward second moment at the last layer over the input's, at init, data
+    inputs, from ``angles``; NaN without it)."""
+    draws = draws.assign(network=network_names(draws))
+    init = draws[draws.stage == "init"].groupby("network")
+    trained = draws[draws.stage == "trained"].groupby("network")
     table = pd.DataFrame(
         {
             "arch": init.arch.first(),
@@ -313,7 +344,8 @@ def networks_of(draws: pd.DataFrame, angles: pd.DataFrame | None = None) -> pd.D
     table["growth"] = np.nan
     if angles is not None:
         rows = angles[(angles.stage == "init") & (angles.inputs == "data")]
-        for name, part in rows.groupby(key if key in rows.columns else "arch"):
+        rows = rows.assign(network=network_names(rows))
+        for name, part in rows.groupby("network"):
             moments = part.groupby("layer").second_moment.mean().sort_index()
             if name in table.index and len(moments) > 1:
                 table.loc[name, "growth"] = float(moments.iloc[-1] / moments.iloc[0])
@@ -324,7 +356,7 @@ def networks_of(draws: pd.DataFrame, angles: pd.DataFrame | None = None) -> pd.D
 def b5_trained_ratio(results_dir: Path, profile: str) -> Verdict:
     """Spearman's rho over the networks whose forward variance stays bounded (module doc) of
     the init angle (last hidden layer, data pairs) against the trained ratio and against test
-    accuracy, each with its exact two-sided permutation p:
+    accuracy, each with its two-sided permutation p (:func:`spearman_p`):
 
     - each check holds when rho > 0 with p < ALPHA; is against when rho < 0 with p < ALPHA;
       else open;
@@ -345,8 +377,8 @@ def b5_trained_ratio(results_dir: Path, profile: str) -> Verdict:
     status = grade([ratio.check(), acc.check()])
     rows = "; ".join(
         f"{name}: angle@L {r.angle_init:.3g}, ratio {r.ratio_init:.3g}->{r.ratio_trained:.3g} "
-        f"(sd {r.ratio_trained_sd:.2g}), acc {r.accuracy:.3f} (sd {r.accuracy_sd:.2g}), "
-        f"second moment x{r.growth:.3g} input->L"
+        f"(sd {r.ratio_trained_sd:.2g}), acc {r.accuracy:.3f} (sd {r.accuracy_sd:.2g})"
+        + (f", second moment x{r.growth:.3g} input->L" if np.isfinite(r.growth) else "")
         for name, r in table.iterrows()
     )
     n = len(bounded)
@@ -359,7 +391,7 @@ def b5_trained_ratio(results_dir: Path, profile: str) -> Verdict:
         f"{rows}. Spearman over {n} variance-bounded networks{out}, init angle vs trained ratio "
         f"{ratio.text()}, vs test accuracy {acc.text()}; over all {len(table)}: vs trained ratio "
         f"{ratio_all.text()}, vs accuracy {acc_all.text()}; with {n} networks the exact test "
-        f"cannot go below p = {smallest_exact_p(n):.2g}"
+        f"cannot go below p = {smallest_exact_p(n):.2g} ({p_method(n)})"
     )
     summary = (
         f"Spearman init angle vs trained ratio {ratio.short()}, vs acc {acc.short()}; {n} nets"

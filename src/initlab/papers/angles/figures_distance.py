@@ -19,6 +19,7 @@ from initlab.analysis.laws import replicate_interval, t_quantile
 from initlab.papers.angles.claims_distance import (
     EXPLODES,
     Association,
+    network_names,
     networks_of,
     profile_areas,
     ratio_profiles,
@@ -155,16 +156,16 @@ def trained_figure(draws: pd.DataFrame, table: pd.DataFrame | None = None) -> pl
     over draws; hollow: a network left out of the test (forward variance exploding).
     ``table``: :func:`initlab.papers.angles.claims_distance.networks_of` (its ``growth`` marks
     the left-out networks; by default computed from ``draws`` alone: none marked)."""
-    key = "arm" if "arm" in draws.columns else "arch"
+    draws = draws.assign(network=network_names(draws))
     if table is None:
         table = networks_of(draws)
     names = list(table.index)
-    cmap = plt.get_cmap("tab10")
-    colors = {n: cmap(i % 10) for i, n in enumerate(names)}
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    cmap = plt.get_cmap("tab20")
+    colors = {n: cmap(i % 20) for i, n in enumerate(names)}
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5.5))
     ax = axes[0]
     for k, name in enumerate(names):
-        rows = draws[draws[key] == name]
+        rows = draws[draws.network == name]
         for j, stage in enumerate(("init", "trained")):
             values = rows[rows.stage == stage].ratio_last.to_numpy(float)
             x = k + (j - 0.5) * 0.35
@@ -181,7 +182,7 @@ def trained_figure(draws: pd.DataFrame, table: pd.DataFrame | None = None) -> pl
             xytext=(k - 0.175, rows[rows.stage == "init"].ratio_last.mean()),
             arrowprops={"arrowstyle": "->", "color": colors[name], "lw": 0.8},
         )
-    ax.set_xticks(range(len(names)), [n.removeprefix("angles_") for n in names], rotation=35)
+    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
     ax.set_ylabel("between / within distance, last hidden layer")
     ax.set_title("init (left dots) -> trained (right dots), each draw a dot", fontsize=9)
     for ax, column, label in (
@@ -215,11 +216,9 @@ def trained_figure(draws: pd.DataFrame, table: pd.DataFrame | None = None) -> pl
         fontsize=9,
     )
     axes[2].set_ylim(0, 1)
-    handles = [
-        plt.Line2D([], [], color=colors[n], marker="o", ls="", label=n.removeprefix("angles_"))
-        for n in names
-    ]
-    fig.legend(handles=handles, loc="lower center", ncol=len(names), fontsize=8, frameon=False)
+    handles = [plt.Line2D([], [], color=colors[n], marker="o", ls="", label=n) for n in names]
+    ncol = min(len(names), 7)
+    fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
     fig.suptitle("B5: the last hidden layer before and after training", fontsize=10)
-    fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+    fig.tight_layout(rect=(0, 0.1, 1, 0.96))
     return fig
