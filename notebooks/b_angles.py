@@ -109,7 +109,7 @@ if curves:
 # Experiment `b4_distance_ratio`: on data points, the mean distance between features of
 # different classes over the mean distance within a class, r_l, at every layer (layer 0: the
 # inputs), for 20 draws per network. The rule reads the whole profile: per draw the area
-# A = mean over l >= 1 of log(r_l / r_0) (< 0: the ratio worsens on average over depth), with
+# A = trapezoid mean over l = 1..L of log(r_l / r_0) (< 0: the ratio worsens over depth), with
 # 95% t intervals over draws; the MLP's must lie below 0, and the ResNet's and BN ResNet's above
 # the MLP's (Welch intervals).
 
@@ -117,7 +117,7 @@ if curves:
 ratios = load(RESULTS, "b4_distance_ratio", "angles")
 if ratios is not None:
     areas = profile_areas(ratios)
-    table = areas.groupby(["data_name", "arch"])[["area", "early", "slope", "last"]].mean()
+    table = areas.groupby(["data_name", "arch"])[["area", "early", "late", "last"]].mean()
     show_table(table, "per-draw profile statistics, mean over draws (area < 0: worsens)")
     first = areas[(areas.data_name == sorted(areas.data_name.unique())[0])]
     mlp = replicate_interval(first[first.arch == "mlp"].area.to_numpy(), what="draws")

@@ -5,15 +5,16 @@ training); B1-B3 are in :mod:`initlab.papers.angles.claims`.
 r_l = between-class / within-class mean distance of the features at layer (block) l, l = 0 the
 input, gives the profile's *area*
 
-    A = mean over l = 1..L of log(r_l / r_0),
+    A = 1 / (L - 1) * integral from l = 1 to L of log(r_l / r_0) dl,
 
-the area between the log-ratio profile and its input value divided by L (every measured layer
-weighs the same: the B4 experiment measures all of them). A < 0: the classes end up, averaged over
-depth, less apart relative to their spread than in the input (the ratio "worsens"); A = 0 for a
-network that keeps the input's ratio (Fixup at init). Intervals are 95% t intervals over draws
-(the layers of one draw are not independent), differences between networks 95% Welch t
-intervals. The profile's slope (least squares of log r_l on l, per 100 layers) and the area of
-the first tenth of the layers are reported beside it, not decided on.
+by the trapezoid rule over the layers the table holds (every layer, or log-spaced ones: the B4
+quick experiment writes layers 0-10, then 16 per decade; the trapezoid weighs each stretch of
+depth by its length, so the sparse deep layers count for the depth they span). A < 0: the classes
+end up, over depth, less apart relative to their spread than in the input (the ratio "worsens");
+A = 0 for a network that keeps the input's ratio. Intervals are 95% t intervals over draws (the
+layers of one draw are not independent), differences between networks 95% Welch t intervals.
+The same area over the first tenth of the depth ("early") and over its second half ("late"), and
+log r_L / r_0, are reported beside it, not decided on.
 
 **B5 tests an association over networks.** Per network (an ``arm`` at one depth: MLP, ResNets
 with He, scaled branches, Fixup, scale norm, BatchNorm variants; mean over its draws): the angle
@@ -60,7 +61,7 @@ TRAINED_FIGURE = f"{TRAINED_EXP}/ratio_before_after.png"
 
 #: B4: the networks the claim names beside the MLP ("skip and BN relieve this")
 RELIEVING = ("resnet", "resnet_bn")
-#: B4: the first part of the profile whose area is reported beside the whole one (fraction of L)
+#: B4: the first part of the depth whose area is reported beside the whole one (fraction of L)
 EARLY = 0.1
 #: B5: a network whose forward second moment at init grows more than this many fold from the
 #: input to the last hidden layer is left out of the association test (its training fails by
@@ -89,19 +90,37 @@ def ratio_profiles(angles: pd.DataFrame, stage: str = "init") -> pd.DataFrame:
     return per.assign(log_rel=np.log(per.ratio / first))
 
 
+def _area(layers: np.ndarray, y: np.ndarray, lo: float, hi: float) -> float:
+    """Mean of y over [lo, hi] by the trapezoid rule on the points inside it."""
+    inside = (layers >= lo) & (layers <= hi)
+    x, v = layers[inside], y[inside]
+    if len(x) < 2:
+        return float(v.mean()) if len(v) else np.nan
+    return float(np.sum((v[1:] + v[:-1]) / 2 * np.diff(x)) / (x[-1] - x[0]))
+
+
 def profile_areas(angles: pd.DataFrame, stage: str = "init") -> pd.DataFrame:
-    """Per (data, arch, draw): ``area`` (mean of log r_l / r_0 over l >= 1), ``early`` (the same
-    over the first :data:`EARLY` of the layers), ``slope`` (of log r on l, per 100 layers),
-    ``last`` (log r_L / r_0)."""
+    """Per (data, arch, draw): ``area`` (module doc: the trapezoid mean of log r_l / r_0 over
+    l in [1, L]), ``early`` (over [1, max(2, L/10)]), ``late`` (over [L/2, L]), ``last``
+    (log r_L / r_0)."""
     per = ratio_profiles(angles, stage)
     per = per[per.layer >= 1]
     out = []
     for (data, arch, draw), part in per.groupby(["data_name", "arch", "draw"], sort=True):
         layers, y = part.layer.to_numpy(float), part.log_rel.to_numpy(float)
-        early = y[layers <= max(1.0, EARLY * layers.max())]
-        slope = np.polyfit(layers, y, 1)[0] * 100 if len(y) > 1 else np.nan
-        out.append((data, arch, draw, y.mean(), early.mean(), slope, y[-1]))
-    columns = ["data_name", "arch", "draw", "area", "early", "slope", "last"]
+        depth = layers.max()
+        out.append(
+            (
+                data,
+                arch,
+                draw,
+                _area(layers, y, 1.0, depth),
+                _area(layers, y, 1.0, max(2.0, EARLY * depth)),
+                _area(layers, y, depth / 2, depth),
+                y[-1],
+            )
+        )
+    columns = ["data_name", "arch", "draw", "area", "early", "late", "last"]
     return pd.DataFrame(out, columns=columns)
 
 
@@ -175,11 +194,11 @@ def b4_ratio(results_dir: Path, profile: str) -> Verdict:
         described = []
         for arch, rows in by_arch.items():
             area = replicate_interval(rows.area.to_numpy(float), what="draws")
-            slope = replicate_interval(rows.slope.to_numpy(float), what="draws")
             early = replicate_interval(rows.early.to_numpy(float), what="draws")
+            late = replicate_interval(rows.late.to_numpy(float), what="draws")
             text = (
-                f"{arch} area {area.text()}, first {EARLY:.0%} {early.text()}, slope/100 "
-                f"{slope.text()}, last log r_L/r_0 {rows['last'].mean():.3g}"
+                f"{arch} area {area.text()}, first {EARLY:.0%} {early.text()}, second half "
+                f"{late.text()}, last log r_L/r_0 {rows['last'].mean():.3g}"
             )
             if arch != "mlp":
                 diff = welch(rows.area.to_numpy(float), mlp.area.to_numpy(float))
@@ -203,8 +222,8 @@ def b4_ratio(results_dir: Path, profile: str) -> Verdict:
     short_scale, scale = _b4_scale(table, areas)
     sets = sorted(areas.data_name.unique())
     text = (
-        "Area = mean over layers l >= 1 of log(r_l / r_0), r = between/within class distance "
-        "(95% t over draws; differences: Welch). "
+        "Area = trapezoid mean over layers 1..L of log(r_l / r_0), r = between/within class "
+        "distance (95% t over draws; differences: Welch). "
         + " | ".join(parts)
         + f" | checks held {held}/{len(checks)}, against {against}/{len(checks)}"
     )

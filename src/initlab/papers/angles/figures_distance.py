@@ -125,7 +125,7 @@ def ratio_figure(angles: pd.DataFrame) -> plt.Figure:
         ax.axvline(0.0, color="k", lw=0.8, ls="--")
         ax.set_yticks(range(len(present)), [NAMES.get(a, a) for a in present], fontsize=8)
         ax.invert_yaxis()
-        ax.set_xlabel("area: mean over l >= 1 of log(r_l / r_0)")
+        ax.set_xlabel("area: mean over l = 1..L of log(r_l / r_0)")
         ax.set_title(f"{name}: the rule's area, 95% t interval over draws", fontsize=9)
     yhi = max(yhi, 1.0)
     pad = 0.05 * (yhi - ylo) if np.isfinite(ylo) else 0.0
