@@ -292,6 +292,21 @@ def networks_needed(alpha: float = ALPHA) -> int:
     return n
 
 
+def networks_for_rho(rho: float, alpha: float = ALPHA) -> int | None:
+    """The fewest networks at which Spearman's rho, were it what it is, would reach p < alpha
+    (t approximation: t = rho sqrt((n - 2) / (1 - rho^2)) on n - 2 degrees of freedom; a
+    projection, not a power analysis); None for rho 0 or beyond 10,000."""
+    if not np.isfinite(rho) or rho == 0:
+        return None
+    if abs(rho) >= 1:
+        return networks_needed(alpha)
+    for n in range(4, 10_001):
+        t = abs(rho) * math.sqrt((n - 2) / (1 - rho**2))
+        if 2 * scipy_stats.t.sf(t, n - 2) < alpha:
+            return n
+    return None
+
+
 @dataclass(frozen=True)
 class Association:
     """Spearman's rho over networks with its permutation p (:func:`spearman_p`)."""
@@ -412,13 +427,19 @@ def b5_trained_ratio(results_dir: Path, profile: str) -> Verdict:
         f"{ratio_all.text()}, vs accuracy {acc_all.text()}; with {n} networks the exact test "
         f"cannot go below p = {smallest_exact_p(n):.2g} ({p_method(n)})"
     )
-    summary = (
-        f"Spearman init angle vs trained ratio {ratio.short()}, vs acc {acc.short()}; {n} nets"
-    )
+    summary = f"Spearman of init angle: trained ratio {ratio.short()}, acc {acc.short()}; {n} nets"
     if left_out:
-        summary += f" ({len(left_out)} exploding left out)"
+        summary += f", {len(left_out)} exploding out"
     if smallest_exact_p(n) >= ALPHA:
         summary += f": p >= {smallest_exact_p(n):.2g}, needs >= {networks_needed()} nets"
+    elif status == INCONCLUSIVE:
+        best, what = max((abs(ratio.rho), "ratio"), (abs(acc.rho), "acc"))
+        more = networks_for_rho(best)
+        summary += f"; {what} " + needs_text(more, "nets")
+        text += (
+            f"; were |rho| {best:.2f} ({what}) what it is, {needs_text(more, 'networks')} "
+            "(t approximation)"
+        )
     draws = int(table.draws.min())
     summary += f"; L<={int(table.depth.max())}, {draws} draws"
     draws_table = read_table(results_dir, TRAINED_EXP, "draws")

@@ -126,7 +126,7 @@ def ratio_figure(angles: pd.DataFrame) -> plt.Figure:
         ax.set_yticks(range(len(present)), [NAMES.get(a, a) for a in present], fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel("area: mean over l = 1..L of log(r_l / r_0)")
-        ax.set_title(f"{name}: the rule's area, 95% t interval over draws", fontsize=9)
+        ax.set_title(f"{name}: area (the rule), 95% t over draws", fontsize=9)
     yhi = max(yhi, 1.0)
     pad = 0.05 * (yhi - ylo) if np.isfinite(ylo) else 0.0
     xlo = min(ax.get_xlim()[0] for ax in axes[:, 2])
@@ -160,8 +160,15 @@ def trained_figure(draws: pd.DataFrame, table: pd.DataFrame | None = None) -> pl
     if table is None:
         table = networks_of(draws)
     names = list(table.index)
+    # one hue per architecture, dark at the deepest depth, light at the others; circles deepest
+    arms = sorted({str(n).split(" L=")[0] for n in names})
+    deepest = table.depth.max()
     cmap = plt.get_cmap("tab20")
-    colors = {n: cmap(i % 20) for i, n in enumerate(names)}
+    colors, markers = {}, {}
+    for name in names:
+        deep = table.loc[name, "depth"] == deepest
+        colors[name] = cmap((2 * arms.index(str(name).split(" L=")[0]) + (0 if deep else 1)) % 20)
+        markers[name] = "o" if deep else "s"
     fig, axes = plt.subplots(1, 3, figsize=(17, 5.5))
     ax = axes[0]
     for k, name in enumerate(names):
@@ -195,7 +202,7 @@ def trained_figure(draws: pd.DataFrame, table: pd.DataFrame | None = None) -> pl
                 r.angle_init,
                 r[column],
                 yerr=r[f"{column}_sd"] if np.isfinite(r[f"{column}_sd"]) else None,
-                fmt="o",
+                fmt=markers[name],
                 color=colors[name],
                 mfc="none" if left_out else colors[name],
                 capsize=3,
@@ -205,20 +212,23 @@ def trained_figure(draws: pd.DataFrame, table: pd.DataFrame | None = None) -> pl
     axes[1].set_ylim(axes[0].get_ylim())  # the same ratio axis as the left panel
     bounded = table[~(table.growth > EXPLODES)]
     rho = {c: Association.of(bounded.angle_init, bounded[c]) for c in ("ratio_trained", "accuracy")}
-    axes[1].set_title(
-        f"trained ratio vs init angle (mean +- s.d. over draws)\nSpearman over filled markers: "
-        f"{rho['ratio_trained'].text()}",
-        fontsize=9,
-    )
-    axes[2].set_title(
-        f"test accuracy vs init angle; hollow: variance explodes (left out)\nSpearman over "
-        f"filled markers: {rho['accuracy'].text()}",
-        fontsize=9,
-    )
+    for ax, column, what in (
+        (axes[1], "ratio_trained", "trained ratio"),
+        (axes[2], "accuracy", "test accuracy"),
+    ):
+        r = rho[column]
+        ax.set_title(
+            f"{what} vs init angle (mean +- s.d. over draws)\nSpearman over filled: rho "
+            f"{r.rho:.2f}, p {r.p:.2g}, {r.n} nets; hollow: variance explodes",
+            fontsize=9,
+        )
     axes[2].set_ylim(0, 1)
-    handles = [plt.Line2D([], [], color=colors[n], marker="o", ls="", label=n) for n in names]
-    ncol = min(len(names), 7)
-    fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+    handles = [
+        plt.Line2D([], [], color=colors[n], marker=markers[n], ls="", label=n) for n in names
+    ]
     fig.suptitle("B5: the last hidden layer before and after training", fontsize=10)
-    fig.tight_layout(rect=(0, 0.1, 1, 0.96))
+    fig.tight_layout(rect=(0, 0, 0.88, 0.96))
+    fig.legend(
+        handles=handles, loc="center left", bbox_to_anchor=(0.885, 0.5), fontsize=8, frameon=False
+    )
     return fig

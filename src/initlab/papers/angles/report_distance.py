@@ -25,13 +25,14 @@ from initlab.report.figures import save_figure
 
 def plot_ratio(results: Path) -> None:
     table = read_table(results, RATIO_EXP, "angles")
-    save_figure(distance.ratio_figure(table), results / RATIO_EXP / "ratio_vs_layer.png")
+    figure = distance.ratio_figure(table)  # laid out by itself: its legend below the panels
+    save_figure(figure, results / RATIO_EXP / "ratio_vs_layer.png", tight_bbox=True)
 
 
 def plot_trained(results: Path) -> None:
     draws = read_table(results, TRAINED_EXP, "draws")
     figure = distance.trained_figure(draws, network_table(results))
-    save_figure(figure, results / TRAINED_EXP / "ratio_before_after.png")
+    save_figure(figure, results / TRAINED_EXP / "ratio_before_after.png", tight_bbox=True)
 
 
 def build(results: Path, profile: str) -> None:
