@@ -10,11 +10,13 @@ Contract, per claim (experiment -> columns its rule reads -> tables shown -> fig
   ``b1_b3_angles/angle_vs_layer.png``
 - B2, B3 (and C1): the same experiment and columns -> none -> ``b1_b3_angles/angle_by_arch.png``
 - B4: ``b4_distance_ratio`` -> ``angles.csv``: inputs, stage, data_name, arch, layer, draw,
-  ratio -> none -> ``b4_distance_ratio/ratio_vs_layer.png``
-- B5: ``b5_trained_ratio`` -> ``draws.csv``: stage, arch, draw, angle_last_data, ratio_last,
-  test_accuracy -> none -> ``b5_trained_ratio/ratio_before_after.png``
+  ratio, depth, width -> none -> ``b4_distance_ratio/ratio_vs_layer.png``
+- B5: ``b5_trained_ratio`` -> ``draws.csv``: stage, arm, arch, depth, draw, angle_last_data,
+  ratio_last, test_accuracy; ``angles.csv``: stage, arm, inputs, draw, layer, second_moment ->
+  none -> ``b5_trained_ratio/ratio_before_after.png``
 
 Arms: ``conf/arm/stream_*.yaml`` (B1-B3, C1; depth per network), ``conf/arm/angles_*.yaml``
-(B4, B5; ``*_cifar`` at paper scale); the rules read the task's
-``arch`` column. Modules: ``claims``, ``figures``, ``report``.
+(B4, B5; ``*_cifar`` at paper scale); the rules read the task's ``arch`` column. Modules:
+``claims``, ``figures``, ``report`` (B1-B3, C1); ``claims_distance``, ``figures_distance``,
+``report_distance`` (B4, B5).
 """

@@ -8,10 +8,8 @@
   ``cosine_vs_layer.png``: 1 - cosine the same way;
   ``angle_by_arch.png``: per pair set (most / least different, MNIST pairs) the MLP against its
   layers and the ResNets against their blocks, one shared range;
-- ``b4_distance_ratio/ratio_vs_layer.png``: between/within class distance ratio vs layer;
-- ``b5_trained_ratio/ratio_before_after.png``: last-hidden-layer ratio at init vs after training,
-  and test accuracy.
-Reads CSVs only; never trains.
+B4 and B5's figures: :mod:`initlab.papers.angles.report_distance`. Reads CSVs only; never
+trains.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ from pathlib import Path
 
 from initlab.claims import NotRun
 from initlab.papers.angles import figures as angles
-from initlab.papers.angles.claims import ANGLES_EXP, RATIO_EXP, TRAINED_EXP, read_table
+from initlab.papers.angles.claims import ANGLES_EXP, read_table
 from initlab.report.figures import save_figure
 
 
@@ -37,19 +35,9 @@ def plot_archs(results: Path) -> None:
     save_figure(figure, results / ANGLES_EXP / "angle_by_arch.png", tight_bbox=True)
 
 
-def plot_ratio(results: Path) -> None:
-    table = read_table(results, RATIO_EXP, "angles")
-    save_figure(angles.ratio_figure(table), results / RATIO_EXP / "ratio_vs_layer.png")
-
-
-def plot_trained(results: Path) -> None:
-    draws = read_table(results, TRAINED_EXP, "draws")
-    save_figure(angles.trained_figure(draws), results / TRAINED_EXP / "ratio_before_after.png")
-
-
 def build(results: Path, profile: str) -> None:
-    """Every figure of paper B under ``results`` (one profile's folder)."""
-    for plot in (plot_angles, plot_archs, plot_ratio, plot_trained):
+    """Every figure of B1-B3 (and C1) under ``results`` (one profile's folder)."""
+    for plot in (plot_angles, plot_archs):
         try:
             plot(Path(results))
         except NotRun as err:
