@@ -84,9 +84,9 @@ def test_fixup_keeps_every_angle():
 
 
 def test_normalized_branch_recursion_against_simulation():
-    """No initlab model has a per-example normalized branch input: simulate one (width 512,
-    4 independent draws averaged, since the pairs of one draw share its weights)."""
-    n, depth, c0, draws = 512, DEPTH, 0.2, 4
+    """No initlab model has a per-example normalized branch input: simulate one (width 1024,
+    2 independent draws averaged, since the pairs of one draw share its weights)."""
+    n, depth, c0, draws = WIDTH, DEPTH, 0.2, 2
     gen = torch.Generator().manual_seed(0)
 
     def mean_cos(x: torch.Tensor) -> float:
