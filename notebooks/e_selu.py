@@ -172,9 +172,10 @@ if activations is not None:
 # Experiments `e4_uci_fnn` (`task=grid_search`: every variant's grid trained, the (member, epoch)
 # with the best smoothed validation score picked, its test score reported) and
 # `e4_uci_baselines` (SVM, random forest, gradient boosting, logistic regression, k-NN, each
-# chosen on the same validation split). The quick profile has 4 embedded sets, the paper 121 UCI
+# chosen on the same validation split). The quick profile has the 36 usable KEEL copies of the
+# paper's UCI sets x 2 split seeds (scores averaged over the seeds per set), the paper 121 UCI
 # sets. Ranks per set (1 = best, ties averaged), their mean, and a paired Wilcoxon test of SNN
-# against each method; with 4 sets no test can reach p < 0.05 (the report says how low it can go).
+# against each method (the report adds Holm's correction, Friedman / Nemenyi and effect sizes).
 
 # %%
 fnn_selected = load(RESULTS, "e4_uci_fnn", "selected")

@@ -14,7 +14,7 @@ FNNS = ("snn", "msra", "batchnorm", "layernorm", "weightnorm", "highway", "resne
 
 @pytest.mark.parametrize(
     ("experiment", "extra"),
-    [("e4_uci_fnn", ["data=digits_flat"]), ("e5_htru2_full", ["data.fold=9"])],
+    [("e4_uci_fnn", ["data.dataset=letter"]), ("e5_htru2_full", ["data.fold=9"])],
 )
 def test_fnn_grids_parse_for_every_variant(experiment, extra):
     for fnn in FNNS:
@@ -31,7 +31,7 @@ def test_fnn_grids_parse_for_every_variant(experiment, extra):
     [
         ("e4_uci_fnn_full", ["+arm=fnn_resnet", "data.dataset=zoo"]),
         ("e5_tox21_full", ["+arm=fnn_snn", "seed=4"]),
-        ("e4_uci_baselines", ["data=wine"]),
+        ("e4_uci_baselines", ["data.dataset=wine", "data.seed=2"]),
         ("e4_uci_baselines_full", ["data.dataset=abalone"]),
     ],
 )
@@ -53,4 +53,24 @@ def test_uci121_sweeps_cover_121_distinct_sets_in_both_configs():
         names[experiment] = str(params["data.dataset"]).split(",")
         assert len(set(names[experiment])) == len(names[experiment]) == 121
     assert names["e4_uci_fnn_full"] == names["e4_uci_baselines_full"]
-    assert sweep_size("e4_uci_fnn", "quick") == 28 and sweep_size("e4_uci_fnn", "full") == 847
+    assert sweep_size("e4_uci_fnn", "full") == 847
+
+
+def test_quick_e4_sweeps_the_usable_keel_sets_and_leaves_the_full_grids_alone():
+    """Quick: the 36 usable KEEL sets x 2 split seeds, FNNs and baselines on the same points;
+    the full profile's sweep and splits do not inherit the quick data keys."""
+    from initlab.data.keel import USABLE
+    from initlab.experiments import sweep_params
+
+    quick = {e: sweep_params(e, "quick") for e in ("e4_uci_fnn", "e4_uci_baselines")}
+    for params in quick.values():
+        assert sorted(params["data.dataset"]) == sorted(USABLE) and len(USABLE) == 36
+        assert params["data.seed"] == ["0", "1"]
+    assert len(quick["e4_uci_fnn"]["+arm"]) == 7
+    assert sweep_size("e4_uci_fnn", "quick") == 7 * 36 * 2
+    for experiment in ("e4_uci_fnn_full", "e4_uci_baselines_full"):
+        arm = ["+arm=fnn_snn"] if "fnn" in experiment else []
+        cfg = quiet_config(f"+experiment={experiment}", *arm, "data.dataset=zoo")
+        assert cfg["data"]["name"] == "uci121" and cfg["data"]["max_train"] is None
+        assert cfg["data"]["val_fraction"] == 0.0
+    assert "data.seed" not in sweep_params("e4_uci_fnn", "full")

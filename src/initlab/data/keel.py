@@ -408,3 +408,30 @@ def build_keel(cfg: KeelConfig) -> DataBundle:
         f"keel/{cfg.dataset}", x[train], y[train], x[val], y[val], x[test], y[test], len(classes)
     )
     return finish_bundle(parts, cfg)
+
+
+def paper_differences(name: str, root: str | Path | None = None) -> list[str]:
+    """How the set as loaded here differs from the SNN paper's (UCI-121) copy: rows, attributes
+    and classes of the file against ``initlab.rehearsal.uci_shapes`` (the paper's table of sets as
+    far as this repository knows it), and the columns the loader drops (``VERDICTS``). Empty: no
+    difference known. Reads the file (``DataUnavailableError`` without it)."""
+    from initlab.rehearsal.uci_shapes import UCI121_SHAPES
+
+    table = read_table(data_file(name, root))
+    attributes = len(table.rows[0]) - 1
+    classes = len(set(column(table, attributes)))
+    found = []
+    reference = UCI121_SHAPES.get(KEEL_TO_UCI121[name])
+    if reference is not None:
+        for what, got, want in zip(
+            ("rows", "attributes", "classes"), (len(table.rows), attributes, classes), reference
+        ):
+            if got != want:
+                found.append(f"{got:,} {what} (UCI-121: {want:,})")
+    v = verdict(name)
+    if v.drop:
+        found.append(
+            f"column{'s' if len(v.drop) > 1 else ''} {', '.join(map(str, v.drop))} dropped "
+            f"({len(table.rows[0]) - 1 - len(v.drop)} attributes used)"
+        )
+    return found

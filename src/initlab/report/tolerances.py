@@ -131,7 +131,7 @@ _FAMILIES: dict[Tolerance, str] = {
         selected_member selected_epoch tied_members model.dropout model.bottleneck
         diverged_at_step train_examples heldout_examples cos0 rows model.width data.fold
         model.block_shape optim.weight_decay passed work_scale full_steps full_eval_examples
-        full_batch task.input_mean task.input_var units
+        full_batch task.input_mean task.input_var units data.seed
     """,
     VOLATILE: "timed_steps seconds_per_step peak_rss_mb wall_time_s seconds est_full_seconds",
 }
@@ -147,7 +147,9 @@ EXACT_QUANTITIES = frozenset(
 DERIVED_TABLES = frozenset(
     {
         "d2_pdi_vae/l1_table.csv",
+        "e4_uci_fnn/comparisons.csv",
         "e4_uci_fnn/ranks.csv",
+        "e4_uci_fnn/scores_by_split.csv",
         "e4_uci_fnn/wilcoxon.csv",
         "e6_selu_cnn/accuracy_table.csv",
     }

@@ -10,22 +10,31 @@ import pandas as pd
 import pytest
 
 from initlab.analysis.benchmark import (
+    bootstrap_median,
     by_depth_table,
     complete_sets,
+    complete_splits,
+    detectable_shift,
+    friedman,
+    holm,
     mean_ranks,
     min_attainable_p,
+    nemenyi_cd,
     rank_table,
     score_table,
+    split_scores,
     wilcoxon_vs,
 )
 from initlab.claims import CLAIMS, all_claims
 from initlab.papers.snn.claims_benchmark import (
     BASELINES_EXP,
+    E4_FIGURE,
     FNN_EXP,
     FNN_METHODS,
     HTRU2_EXP,
     METHOD_OF_ARM,
     TOX21_EXP,
+    comparisons,
     e4_uci_ranks,
     e5_tox21_htru2,
 )
@@ -184,13 +193,99 @@ def test_by_depth_table_averages_the_by_depth_rows():
 # ---- claim rules --------------------------------------------------------------------------
 
 
-def test_e4_snn_best_on_8_sets_and_not_beaten_by_baselines_is_reproduced(tmp_path):
-    fnn = fnn_frame(8, 0.02)
-    root = write_e4(tmp_path / "full", fnn, baseline_frame(8, -0.01, fnn))
+def split_frame(
+    n_sets: int, splits: int, offsets: dict[str, float | str], seed: int = 0
+) -> pd.DataFrame:
+    """grid_search selections of the 7 FNNs on ``n_sets`` sets x ``splits`` split seeds (the
+    ``data.dataset``/``data.seed`` columns of the KEEL sweep). Per set a random base score;
+    SNN scores the base, another method the base + its offset, or, for ``"alt"``, the base
+    +- 0.01 in turn over the sets (as many wins as losses for SNN: no effect)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n_sets):
+        base = float(rng.uniform(0.6, 0.9))
+        for split in range(splits):
+            for j, method in enumerate(FNN_METHODS):
+                offset = offsets.get(method, 0.0) if method != "snn" else 0.0
+                if offset == "alt":
+                    offset = 0.01 if (i + j) % 2 else -0.01
+                rows.append(
+                    {
+                        "arm": f"fnn_{method}",
+                        "data.dataset": f"set{i:02d}",
+                        "data.seed": split,
+                        "selection": "overall",
+                        "test_score": base + float(offset) + 0.001 * split,
+                        "tied_members": 1,
+                    }
+                )
+    return _selected(rows)
+
+
+OTHERS = [m for m in FNN_METHODS if m != "snn"]
+
+
+@pytest.mark.parametrize(
+    ("offsets", "status", "counts"),
+    [
+        ({m: -0.03 for m in OTHERS}, "reproduced", "6 better, 0 worse, 0 n.s."),
+        ({m: "alt" for m in OTHERS}, "inconclusive", "0 better, 0 worse, 6 n.s."),
+        ({**{m: "alt" for m in OTHERS}, **{m: -0.05 for m in OTHERS[:3]}}, "partly", "3 better"),
+        ({**{m: -0.03 for m in OTHERS}, "resnet": 0.02}, "contradicted", "5 better, 1 worse"),
+    ],
+)
+def test_e4_rule_on_36_sets_x_2_splits(tmp_path, offsets, status, counts):
+    """Per comparison: Holm-corrected Wilcoxon over 36 sets; overall: all reproduced ->
+    reproduced, some -> partly, none -> inconclusive, any FNN significantly better -> contradicted
+    (even with 5 comparisons reproduced)."""
+    root = write_e4(tmp_path / "quick", split_frame(36, 2, offsets))
     verdict = e4_uci_ranks(root, "quick")
-    assert verdict.status == "reproduced", verdict.measured
-    assert "SNN 1.00" in verdict.measured
-    assert verdict.tables == (f"{FNN_EXP}/ranks.md",)
+    assert verdict.status == status, verdict.line
+    assert counts in verdict.line and "36 sets x 2 splits" in verdict.line
+    assert "averaged over the seeds" in verdict.measured
+    if status == "inconclusive":  # says what would decide
+        assert "detectable median diff" in verdict.measured and "Nemenyi CD" in verdict.measured
+
+
+def test_e4_comparisons_holm_effect_sizes_and_detectable_difference():
+    frame = split_frame(36, 1, {"msra": -0.02, "batchnorm": "alt"})
+    scores = score_table([frame.assign(method=frame["arm"].map(METHOD_OF_ARM))])
+    comp = comparisons(scores).set_index("method")
+    msra, bn = comp.loc["msra"], comp.loc["batchnorm"]
+    assert msra["median_diff"] == pytest.approx(0.02)
+    assert msra["ci_low"] == pytest.approx(0.02) and msra["ci_high"] == pytest.approx(0.02)
+    assert msra["verdict"] == "reproduced" and msra["p_holm"] < 0.05
+    assert bn["verdict"] == "inconclusive" and bn["p_holm"] == pytest.approx(1.0)
+    # rejected: msra alone; the 5 others would be tested at 0.05 / 5
+    assert bn["level"] == pytest.approx(0.01)
+    # +-0.01 around 0: moving every difference to median d needs d > 0.01 to make them all
+    # positive (36 of one sign: p ~ 1e-7 < 0.01); d just above 0.01 suffices, far below not
+    assert 0.0 < bn["detectable"] <= 0.0101
+    assert bn["cd"] == pytest.approx(nemenyi_cd(7, 36))
+
+
+def test_holm_friedman_nemenyi_and_bootstrap():
+    adjusted = holm([0.01, 0.04, math.nan, 0.03])
+    assert adjusted[0] == pytest.approx(0.03) and math.isnan(adjusted[2])
+    assert adjusted[3] == pytest.approx(0.06) and adjusted[1] == pytest.approx(0.06)  # monotone
+    # Demsar (2006), Table 5: q_0.05 = 2.949 for k = 7, 3.268 for k = 12
+    assert nemenyi_cd(7, 1) == pytest.approx(2.949 * math.sqrt(7 * 8 / 6), rel=1e-3)
+    assert nemenyi_cd(12, 1) == pytest.approx(3.268 * math.sqrt(12 * 13 / 6), rel=1e-3)
+    scores = pd.DataFrame({"a": [3.0, 3, 3, 3], "b": [2.0, 2, 2, 2], "c": [1.0, 1, 1, 1]})
+    fr = friedman(scores)  # the same order on all 4 sets: chi2 = 12n/(k(k+1)) * sum(R^2) - ...
+    assert fr["chi2"] == pytest.approx(12 * 4 / 12 * (1 + 4 + 9 - 3 * 16 / 4))
+    assert fr["p_chi2"] == pytest.approx(math.exp(-fr["chi2"] / 2))  # chi2 with 2 df
+    low, high = bootstrap_median(np.arange(11.0), 2000, seed=0)
+    assert low < 5.0 < high and (low, high) == bootstrap_median(np.arange(11.0), 2000, seed=0)
+    assert math.isinf(detectable_shift(np.array([0.01, -0.01, 0.0]), 0.05))  # 3 sets: never
+
+
+def test_complete_splits_drops_sets_with_a_missing_split():
+    frame = split_frame(3, 2, {})
+    long = split_scores([frame.assign(method=frame["arm"].map(METHOD_OF_ARM))])
+    long = long[~((long["dataset"] == "set01") & (long["split"] == 1) & (long["method"] == "msra"))]
+    kept, dropped = complete_splits(long)
+    assert dropped == ["set01"] and sorted(kept["dataset"].unique()) == ["set00", "set02"]
 
 
 def test_e4_counts_the_picks_the_tie_break_made(tmp_path):
@@ -211,33 +306,16 @@ def test_e4_counts_the_picks_the_tie_break_made(tmp_path):
 def test_e4_on_4_sets_cannot_be_significant_and_says_why(tmp_path):
     root = write_e4(tmp_path / "quick", fnn_frame(4, 0.02))
     verdict = e4_uci_ranks(root, "quick")
-    assert verdict.status == "partly"
+    assert verdict.status == "inconclusive"
     assert "p = 0.125" in verdict.measured and "baselines not run" in verdict.measured
 
 
-def test_e4_snn_worst_on_8_sets_is_contradicted(tmp_path):
-    """Every other FNN beats SNN on all 8 sets: exact Wilcoxon p = 2/256 in their favour."""
-    root = write_e4(tmp_path / "quick", fnn_frame(8, -0.5))
-    verdict = e4_uci_ranks(root, "quick")
-    assert verdict.status == "contradicted", verdict.line
-    assert "position 7 of 7" in verdict.measured
-    assert verdict.line.startswith("SNN mean rank 7.00 (#7/7)")
-
-
-def test_e4_snn_worst_on_4_sets_is_inconclusive_and_names_the_floor(tmp_path):
-    """The same ranking on 4 sets: the exact test cannot go below p = 0.125."""
-    root = write_e4(tmp_path / "quick", fnn_frame(4, -0.5))
-    verdict = e4_uci_ranks(root, "quick")
-    assert verdict.status == "inconclusive", verdict.line
-    assert "exact floor p=0.125: needs >= 6 sets" in verdict.line
-
-
-def test_e4_a_baseline_significantly_better_than_snn_makes_it_partly(tmp_path):
+def test_e4_baselines_are_reported_not_graded(tmp_path):
     fnn = fnn_frame(8, 0.02)
     root = write_e4(tmp_path / "full", fnn, baseline_frame(8, 0.05, fnn))
     verdict = e4_uci_ranks(root, "quick")
-    assert verdict.status == "partly"
-    assert "SNN position 2 of 12" in verdict.measured
+    assert "SNN position 2 of 12" in verdict.measured and "SVM -5.0 pts" in verdict.measured
+    assert verdict.status == e4_uci_ranks(write_e4(tmp_path / "alone", fnn), "quick").status
 
 
 def _e5_frame(experiment: str, snn_offset: float, repeats: int) -> pd.DataFrame:
@@ -291,8 +369,12 @@ def test_e5_rules(tmp_path, tox_offset, htru_offset, status):
 # ---- the paper's report module (tables and figure) ----------------------------------------
 
 
-def test_report_writes_tables_and_does_nothing_without_csvs(tmp_path):
+def test_report_writes_tables_and_does_nothing_without_csvs(tmp_path, monkeypatch):
+    from initlab.data import keel
     from initlab.papers.snn import report_benchmark
+
+    # the KEEL files are not read here (tests/data/test_keel.py checks paper_differences)
+    monkeypatch.setattr(keel, "paper_differences", lambda name: ["x"] if name == "iris" else [])
 
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -309,8 +391,13 @@ def test_report_writes_tables_and_does_nothing_without_csvs(tmp_path):
     assert len(ranks) == 5 * 12
     assert ranks.loc[ranks["method"] == "snn", "rank_fnn"].eq(1.0).all()
     text = (root / FNN_EXP / "ranks.md").read_text()
-    assert "3.244" in text and "SNN" in text and "0.0625" in text  # paper rank, min p at n=5
-    assert (root / FNN_EXP / "mean_ranks.png").exists()
+    assert "3.244" in text and "SNN" in text  # the paper's rank beside ours
+    assert "| ring | ringnorm | refused (unusable) |" in text  # the KEEL -> UCI-121 names
+    assert "36 used; 1 of them differ from the paper's copies: iris)" in text
+    comp = pd.read_csv(root / FNN_EXP / "comparisons.csv")
+    assert sorted(comp["family"].value_counts().items()) == [("all", 11), ("fnn", 6)]
+    assert len(pd.read_csv(root / FNN_EXP / "scores_by_split.csv")) == 5 * 12
+    assert (root / FNN_EXP / "mean_ranks.png").exists() and (root / E4_FIGURE).exists()
     tox = (root / TOX21_EXP / "by_depth.md").read_text()
     assert "SNN (paper)" in tox and "0.837" in tox
     assert "0.9803" in (root / HTRU2_EXP / "by_depth.md").read_text()

@@ -10,8 +10,8 @@ Contract, per claim (experiment -> columns its rule reads -> tables shown -> fig
   seed, layer, kind, mean, var, units -> none -> ``e3_activation_stats/attraction.png`` (and
   ``activation_stats.png``)
 - E4: ``e4_uci_fnn`` (+ ``e4_uci_baselines``) -> ``selected.csv``: arm (resp. method), data or
-  data.dataset, selection, test_score, tied_members -> ``e4_uci_fnn/ranks.md`` ->
-  ``e4_uci_fnn/mean_ranks.png``
+  data.dataset, data.seed (quick: KEEL split seeds), selection, test_score, tied_members ->
+  ``e4_uci_fnn/ranks.md`` -> ``e4_uci_fnn/cd_diagram.png`` (and ``mean_ranks.png``)
 - E5: ``e5_tox21``, ``e5_htru2`` (full only) -> ``selected.csv``: arm, selection, test_score,
   model.depth -> ``e5_*/by_depth.md`` -> none
 - E6: ``e6_selu_cnn`` (+ ``e6_cifar_cnn``, full only) -> ``summary.csv``: arm, data, seed,

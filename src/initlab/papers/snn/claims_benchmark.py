@@ -3,8 +3,10 @@
 Inputs, collected under ``results/<profile>/``:
 
 * ``e4_uci_fnn/selected.csv``: ``task=grid_search`` model selections of the 7 FNN variants
-  (column ``fnn``) per data set (``data`` or ``data.dataset``);
-* ``e4_uci_baselines/selected.csv`` (optional): ``task=sklearn_baselines`` (column ``method``);
+  (column ``arm``) per data set (``data`` or ``data.dataset``) and split seed (``data.seed``,
+  quick profile: the KEEL sets' splits; absent: one split);
+* ``e4_uci_baselines/selected.csv`` (optional): ``task=sklearn_baselines`` (column ``method``)
+  on the same sets and splits;
 * ``e5_tox21/selected.csv``, ``e5_htru2/selected.csv`` (full profile only): FNN selections over
   5 seeds, resp. 10 test folds.
 
@@ -17,25 +19,34 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from initlab.analysis.benchmark import (
     DATASET_COLUMNS,
-    complete_sets,
+    bootstrap_median,
+    complete_splits,
+    detectable_shift,
+    friedman,
+    holm,
     mean_ranks,
     min_attainable_p,
+    nemenyi_cd,
     pick_column,
     rank_table,
-    score_table,
+    split_scores,
     wilcoxon_vs,
 )
 from initlab.claims.decide import fit_line
 from initlab.claims.registry import (
+    AGAINST,
     CONTRADICTED,
+    HOLDS,
     INCONCLUSIVE,
     NOT_RUN_AT_SCALE,
-    PARTLY,
+    OPEN,
     REPRODUCED,
     Check,
     NotRun,
@@ -52,7 +63,7 @@ BASELINES_EXP = "e4_uci_baselines"
 TOX21_EXP = "e5_tox21"
 HTRU2_EXP = "e5_htru2"
 E4_TABLE = f"{FNN_EXP}/ranks.md"
-E4_FIGURE = f"{FNN_EXP}/mean_ranks.png"
+E4_FIGURE = f"{FNN_EXP}/cd_diagram.png"
 
 REFERENCE = "snn"
 FNN_METHODS = ("snn", "msra", "batchnorm", "layernorm", "weightnorm", "highway", "resnet")
@@ -74,6 +85,9 @@ LABELS = {
 }
 #: significance level of the paper's comparisons
 ALPHA = 0.05
+#: bootstrap of the median accuracy difference over data sets: resamples and numpy seed
+BOOTSTRAP_RESAMPLES = 10_000
+BOOTSTRAP_SEED = 0
 
 #: Paper Table 1 (121 UCI sets, 7 FNNs): mean rank and Wilcoxon p of SNN vs each method
 PAPER_TABLE1_MEAN_RANK = {
@@ -141,45 +155,146 @@ def read_selected(results_dir: Path, experiment: str) -> pd.DataFrame:
     return frame
 
 
-def e4_tables(results_dir: Path) -> dict[str, pd.DataFrame | list[str]]:
-    """Scores, ranks and Wilcoxon tests of E4 (FNNs alone, and with the baselines if present).
+def _scores(long: pd.DataFrame) -> pd.DataFrame:
+    """Data set x method table: each set's test score averaged over its split seeds."""
+    table = long.pivot_table(index="dataset", columns="method", values="test_score", aggfunc="mean")
+    table.columns.name = None
+    table.index.name = None
+    return table.sort_index()
 
-    Returns ``fnn_scores``/``fnn_ranks``/``fnn_wilcoxon`` (complete data sets of the FNNs only),
-    ``fnn_selected`` (the collected selections as read),
-    ``all_scores``/``all_ranks``/``all_wilcoxon`` (with baselines; empty frames without them),
-    and ``dropped`` (data sets left out because a method has no score there).
+
+def comparisons(
+    scores: pd.DataFrame, reference: str = REFERENCE, tests: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """``reference`` against every other method of ``scores`` (data sets x methods), one row each:
+
+    ``mean_rank`` (the other's) and ``rank_gap`` (its mean rank - the reference's: > 0 when the
+    reference ranks better); ``wins``/``ties``/``losses`` of the reference; the paired two-sided
+    Wilcoxon ``p_value`` and ``p_holm`` (Holm over this table's comparisons); ``median_diff``
+    (reference - other) with its bootstrap interval ``ci_low``/``ci_high`` (BOOTSTRAP_RESAMPLES
+    resamples of the data sets, seed BOOTSTRAP_SEED, 95% percentile); ``level`` (the raw p a
+    not-yet-rejected comparison must reach under Holm, given the rejections: alpha / (m - r))
+    and ``detectable`` (the smallest median difference the test detects at that level with this
+    comparison's spread: :func:`detectable_shift`); ``cd`` (Nemenyi's critical difference of
+    this table) and ``verdict`` (:func:`comparison_verdict`). ``tests``: ``wilcoxon_vs(scores,
+    reference)`` if already computed.
+    """
+    ranks = rank_table(scores)
+    mr = ranks.mean(axis=0)
+    tests = (wilcoxon_vs(scores, reference) if tests is None else tests).set_index("method")
+    tests["p_holm"] = holm(tests["p_value"].to_numpy())
+    rejected = int((tests["p_holm"] < ALPHA).sum())
+    level = ALPHA / max(len(tests) - rejected, 1)
+    cd = nemenyi_cd(scores.shape[1], len(scores), ALPHA)
+    rows = []
+    for method, test in tests.iterrows():
+        diff = (scores[reference] - scores[method]).to_numpy(dtype=float)
+        low, high = bootstrap_median(diff, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)
+        row = {
+            "method": method,
+            "mean_rank": float(mr[method]),
+            "rank_gap": float(mr[method] - mr[reference]),
+            "wins": int(test["wins"]),
+            "ties": int(test["n_sets"] - test["n_nonzero"]),
+            "losses": int(test["losses"]),
+            "r_plus": float(test["r_plus"]),
+            "r_minus": float(test["r_minus"]),
+            "p_value": float(test["p_value"]),
+            "p_holm": float(test["p_holm"]),
+            "median_diff": float(np.median(diff)),
+            "ci_low": low,
+            "ci_high": high,
+            "level": level if not test["p_holm"] < ALPHA else ALPHA,
+            "detectable": detectable_shift(diff, level) if not test["p_holm"] < ALPHA else 0.0,
+            "cd": cd,
+        }
+        row["verdict"] = comparison_verdict(row)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    return frame.sort_values("mean_rank", kind="stable").reset_index(drop=True)
+
+
+def comparison_verdict(row: dict | pd.Series) -> str:
+    """One comparison of SNN with another method: reproduced if the Holm-corrected Wilcoxon p is
+    below ALPHA and SNN is the better one (its signed-rank sum of wins exceeds that of its
+    losses: the paper's finding); contradicted if significant in the other's favour; else
+    inconclusive. No equivalence test is made: "significantly no better" is not decided here
+    (a margin would have to be fixed before the run), so a small true difference stays
+    inconclusive, with the detectable median difference and the critical difference beside it."""
+    if not row["p_holm"] < ALPHA:
+        return INCONCLUSIVE
+    return REPRODUCED if row["r_plus"] > row["r_minus"] else CONTRADICTED
+
+
+def e4_tables(results_dir: Path) -> dict[str, Any]:
+    """E4's tables from the collected selections, FNNs alone and with the baselines (if run).
+
+    ``fnn_long``/``all_long``: one test score per data set, split seed and method (only data sets
+    where every method has every split seed); ``fnn_scores``/``all_scores``: those averaged over
+    the split seeds per set (what is ranked and tested); ``fnn_ranks``/``all_ranks``;
+    ``fnn_wilcoxon``/``all_wilcoxon`` (:func:`initlab.analysis.benchmark.wilcoxon_vs`);
+    ``fnn_comparisons``/``all_comparisons`` (:func:`comparisons`; the baselines' Holm family is
+    the all-methods table's); ``fnn_friedman``/``all_friedman``; ``fnn_selected`` (the FNN
+    selections as read); ``dropped`` (data sets left out: a method or a split missing);
+    ``splits`` (split seeds per set).
     """
     fnn = read_selected(results_dir, FNN_EXP)
     try:
         baselines = [read_selected(results_dir, BASELINES_EXP)]
     except NotRun:
         baselines = []
-    fnn_scores, dropped = complete_sets(score_table([fnn]))
+    fnn_long, dropped = complete_splits(split_scores([fnn]))
+    fnn_scores = _scores(fnn_long) if not fnn_long.empty else pd.DataFrame()
     if fnn_scores.empty or REFERENCE not in fnn_scores.columns:
         raise NotRun(f"no data set with every FNN variant and {REFERENCE} scored")
-    tables: dict[str, pd.DataFrame | list[str]] = {
+    fnn_tests = wilcoxon_vs(fnn_scores, REFERENCE)
+    tables: dict[str, Any] = {
+        "fnn_long": fnn_long,
         "fnn_scores": fnn_scores,
         "fnn_ranks": rank_table(fnn_scores),
-        "fnn_wilcoxon": wilcoxon_vs(fnn_scores, REFERENCE),
+        "fnn_wilcoxon": fnn_tests,
+        "fnn_comparisons": comparisons(fnn_scores, REFERENCE, fnn_tests),
+        "fnn_friedman": friedman(fnn_scores),
         "fnn_selected": fnn,
         "dropped": dropped,
+        "splits": int(fnn_long.groupby("dataset")["split"].nunique().max()),
     }
-    all_scores = pd.DataFrame()
+    all_long = pd.DataFrame()
     if baselines:
-        all_scores, dropped_all = complete_sets(score_table([fnn, *baselines]))
+        all_long, dropped_all = complete_splits(split_scores([fnn, *baselines]))
         tables["dropped"] = sorted(set(dropped) | set(dropped_all))
+    has_all = not all_long.empty
+    all_scores = _scores(all_long) if has_all else pd.DataFrame()
+    tables["all_long"] = all_long
     tables["all_scores"] = all_scores
-    tables["all_ranks"] = rank_table(all_scores) if not all_scores.empty else pd.DataFrame()
-    tables["all_wilcoxon"] = (
-        wilcoxon_vs(all_scores, REFERENCE) if not all_scores.empty else pd.DataFrame()
+    tables["all_ranks"] = rank_table(all_scores) if has_all else pd.DataFrame()
+    all_tests = wilcoxon_vs(all_scores, REFERENCE) if has_all else pd.DataFrame()
+    tables["all_wilcoxon"] = all_tests
+    tables["all_comparisons"] = (
+        comparisons(all_scores, REFERENCE, all_tests) if has_all else pd.DataFrame()
     )
+    tables["all_friedman"] = friedman(all_scores) if has_all else {}
     return tables
 
 
-def _p_text(row: pd.Series) -> str:
-    if math.isnan(row["p_value"]):
-        return f"{label(row['method'])} p n/a ({row['note']})"
-    return f"{label(row['method'])} p={row['p_value']:.2g}"
+def _points(value: float) -> str:
+    """An accuracy difference in percentage points, signed."""
+    return f"{round(100 * value, 1) + 0.0:+.1f}" if math.isfinite(value) else "inf"
+
+
+def comparison_text(row: pd.Series) -> str:
+    """One comparison in words: gap, effect, test and, when not significant, what would decide."""
+    text = (
+        f"vs {label(row['method'])}: rank gap {row['rank_gap']:+.2f}, median diff "
+        f"{_points(row['median_diff'])} pts [{_points(row['ci_low'])}, "
+        f"{_points(row['ci_high'])}], Holm p={row['p_holm']:.2g}: {row['verdict']}"
+    )
+    if row["verdict"] == INCONCLUSIVE:
+        text += (
+            f" (detectable median diff {_points(row['detectable'])} pts at p<{row['level']:.3g}; "
+            f"Nemenyi CD {row['cd']:.2f} vs gap {abs(row['rank_gap']):.2f})"
+        )
+    return text
 
 
 def _tie_break_text(selected: pd.DataFrame) -> str | None:
@@ -204,80 +319,88 @@ def _tie_break_text(selected: pd.DataFrame) -> str | None:
 
 @evaluator("E4", experiment=FNN_EXP)
 def e4_uci_ranks(results_dir: Path, profile: str) -> Verdict:
-    """Reproduced: SNN has the lowest mean rank of the 7 FNNs, every paired Wilcoxon test
-    against another FNN gives p < 0.05 in SNN's favour (as in the paper's Table 1), and, with
-    baselines run, no method ranks above SNN with p < 0.05. Partly: SNN has the lowest mean
-    rank but some test is not significant (or cannot be: too few data sets), or a baseline is
-    significantly better. When another FNN's mean rank is as good or better: contradicted if some
-    FNN beats SNN with p < 0.05 (paired Wilcoxon, in its favour), else inconclusive (no test
-    significant: the verdict says whether the exact test's floor forbids it, and how many data
-    sets would let it reach p < 0.05)."""
+    """SNN against each of the 6 other FNN variants over the data sets (each set's test accuracy
+    averaged over its split seeds), paired two-sided Wilcoxon tests with Holm's correction over
+    the 6 (the paper's Table 1 tests, uncorrected there). Per comparison
+    (:func:`comparison_verdict`): reproduced (Holm p < 0.05, SNN better), contradicted (Holm
+    p < 0.05, SNN worse) or inconclusive (not significant; the smallest detectable median
+    difference and Nemenyi's critical difference vs the observed mean-rank gap say what would
+    decide). Overall: reproduced if all 6 comparisons are reproduced (the paper: SNN
+    significantly better than every other FNN); contradicted if any is contradicted (some FNN
+    significantly better than SNN: the claim fails), whatever the others; else partly if some
+    are reproduced, inconclusive if none is. Friedman's test, the mean ranks, the critical
+    difference and the comparison with the scikit-learn baselines (their own Holm family with
+    all methods; the paper's baseline claim is on its 46 large sets) are reported, not graded."""
     tables = e4_tables(results_dir)
-    scores, ranks, tests = tables["fnn_scores"], tables["fnn_ranks"], tables["fnn_wilcoxon"]
-    mr = mean_ranks(ranks)
+    scores, comp = tables["fnn_scores"], tables["fnn_comparisons"]
+    mr = mean_ranks(tables["fnn_ranks"])
     n_sets = len(scores)
     snn_rank = float(mr[REFERENCE])
-    best_other = mr.drop(REFERENCE).idxmin()
-    snn_best = snn_rank < float(mr[best_other])
-    significant = bool(((tests["p_value"] < ALPHA) & (tests["mean_diff"] > 0)).all())
+    position = list(mr.index).index(REFERENCE) + 1
+    fr = tables["fnn_friedman"]
+    counts = {
+        v: int((comp["verdict"] == v).sum()) for v in (REPRODUCED, CONTRADICTED, INCONCLUSIVE)
+    }
     parts = [
-        f"{n_sets} data sets, {len(mr)} FNNs: mean rank SNN {snn_rank:.2f} "
-        f"(position {list(mr.index).index(REFERENCE) + 1} of {len(mr)}), best other "
-        f"{label(best_other)} {float(mr[best_other]):.2f}; paper (121 sets): SNN "
-        f"{PAPER_TABLE1_MEAN_RANK[REFERENCE]:.3f}, best other "
-        f"{min(v for k, v in PAPER_TABLE1_MEAN_RANK.items() if k != REFERENCE):.3f}",
-        "Wilcoxon SNN vs " + ", ".join(_p_text(row) for _, row in tests.iterrows()),
+        f"{n_sets} data sets x {tables['splits']} split seeds (score: test accuracy averaged "
+        f"over the seeds), {len(mr)} FNNs: mean rank SNN {snn_rank:.2f} (position {position} "
+        f"of {len(mr)}; paper, 121 sets: {PAPER_TABLE1_MEAN_RANK[REFERENCE]:.3f}, first)",
+        f"Friedman chi2={fr['chi2']:.1f} (p={fr['p_chi2']:.2g}), Nemenyi CD "
+        f"{float(comp['cd'].iloc[0]):.2f} ranks at alpha {ALPHA}",
+        *[comparison_text(row) for _, row in comp.iterrows()],
+        f"comparisons: {counts[REPRODUCED]} reproduced, {counts[CONTRADICTED]} contradicted, "
+        f"{counts[INCONCLUSIVE]} inconclusive (of {len(comp)})",
     ]
-    floor = float(tests["min_p"].min())
+    floor = float(tables["fnn_wilcoxon"]["min_p"].min())
     if not math.isnan(floor) and floor >= ALPHA:
         parts.append(
-            f"with {int(tests['n_nonzero'].max())} non-zero differences the exact test cannot "
-            f"go below p = {floor:.3g}, so no difference can reach p < {ALPHA}"
+            f"with {int(tables['fnn_wilcoxon']['n_nonzero'].max())} non-zero differences the "
+            f"exact test cannot go below p = {floor:.3g}: needs >= {sets_needed(ALPHA)} sets"
         )
-    beaten_by_baseline = False
-    all_scores = tables["all_scores"]
-    if isinstance(all_scores, pd.DataFrame) and not all_scores.empty:
+    all_comp = tables["all_comparisons"]
+    if isinstance(all_comp, pd.DataFrame) and not all_comp.empty:
         mr_all = mean_ranks(tables["all_ranks"])
-        position = list(mr_all.index).index(REFERENCE) + 1
-        all_tests = tables["all_wilcoxon"].set_index("method")
-        better = list(mr_all.index[: position - 1])
-        beaten_by_baseline = any(
-            all_tests.loc[m, "p_value"] < ALPHA and all_tests.loc[m, "mean_diff"] < 0
-            for m in better
-        )
+        base = all_comp[~all_comp["method"].isin(FNN_METHODS)]
         parts.append(
-            f"with {len(mr_all) - len(mr)} baselines: SNN position {position} of {len(mr_all)} "
-            f"(mean rank {float(mr_all[REFERENCE]):.2f}; best {label(mr_all.index[0])} "
-            f"{float(mr_all.iloc[0]):.2f}); paper (46 large sets, 24 methods): SNN first, "
-            f"{PAPER_LARGE_MEAN_RANK[REFERENCE]}, SVM {PAPER_LARGE_MEAN_RANK['svm']}"
+            f"with {len(mr_all) - len(mr)} baselines: SNN position "
+            f"{list(mr_all.index).index(REFERENCE) + 1} of {len(mr_all)} (mean rank "
+            f"{float(mr_all[REFERENCE]):.2f}; best {label(mr_all.index[0])} "
+            f"{float(mr_all.iloc[0]):.2f}; CD {float(all_comp['cd'].iloc[0]):.2f}); SNN vs "
+            + ", ".join(
+                f"{label(r['method'])} {_points(r['median_diff'])} pts, Holm p={r['p_holm']:.2g}"
+                for _, r in base.iterrows()
+            )
+            + f"; paper (46 large sets, 24 methods): SNN first, {PAPER_LARGE_MEAN_RANK[REFERENCE]}"
         )
     else:
         parts.append("baselines not run")
     if tables["dropped"]:
-        parts.append(f"left out (a method missing): {', '.join(tables['dropped'])}")
+        parts.append(f"left out (a method or split missing): {', '.join(tables['dropped'])}")
     tie_text = _tie_break_text(tables["fnn_selected"])
     if tie_text:
         parts.append(tie_text)
-    fnn_beats = bool(((tests["p_value"] < ALPHA) & (tests["mean_diff"] < 0)).any())
-    if not snn_best:
-        status = CONTRADICTED if fnn_beats else INCONCLUSIVE
-    elif significant and not beaten_by_baseline:
-        status = REPRODUCED
+    if counts[CONTRADICTED]:
+        status = CONTRADICTED
     else:
-        status = PARTLY
+        status = grade(
+            [
+                Check(HOLDS if v == REPRODUCED else AGAINST if v == CONTRADICTED else OPEN)
+                for v in comp["verdict"]
+            ]
+        )
     summary = (
-        f"SNN mean rank {snn_rank:.2f} (#{list(mr.index).index(REFERENCE) + 1}/{len(mr)}), best "
-        f"other {label(best_other)} {float(mr[best_other]):.2f}; Wilcoxon min p "
-        f"{float(tests['p_value'].min()):.2g}"
+        f"SNN mean rank {snn_rank:.2f} (#{position}/{len(mr)}); vs 6 FNNs (Holm-Wilcoxon): "
+        f"{counts[REPRODUCED]} better, {counts[CONTRADICTED]} worse, {counts[INCONCLUSIVE]} "
+        f"n.s.; CD {float(comp['cd'].iloc[0]):.2f}; {n_sets} sets x {tables['splits']} splits"
     )
-    if not math.isnan(floor) and floor >= ALPHA:
-        summary += f"; exact floor p={floor:.3g}: needs >= {sets_needed(ALPHA)} sets"
-    summary += f"; {n_sets} data sets"
-    scale = f"{profile}: {n_sets} data sets ({', '.join(scores.index)})"
-    if n_sets > 8:
-        scale = f"{profile}: {n_sets} data sets"
+    scale = f"{profile}: {n_sets} data sets x {tables['splits']} split seeds"
     return Verdict(
-        status, "; ".join(parts), scale, E4_FIGURE, (E4_TABLE,), summary=fit_line(summary)
+        status,
+        "; ".join(parts),
+        scale,
+        E4_FIGURE,
+        (E4_TABLE,),
+        summary=fit_line(summary),
     )
 
 

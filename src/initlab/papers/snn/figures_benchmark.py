@@ -2,6 +2,7 @@
 
 * :func:`mean_ranks_figure` (E4): mean rank per method across data sets, the FNN variants with
   the paper's Table 1 marked, and FNNs with the scikit-learn baselines;
+* :func:`cd_diagram` (E4): critical-difference diagrams (Nemenyi) of the same mean ranks;
 * :func:`cnn_accuracy_figure` (E6): test accuracy against the epoch per data set and activation
   (line: seed mean, band: min-max), the final mean +- std, the slides' numbers dashed.
 """
@@ -120,5 +121,79 @@ def cnn_accuracy_figure(table: pd.DataFrame, curves: pd.DataFrame | None) -> plt
         drawn.append("dashed: slides")
     fig.suptitle(
         f"E6: CNNs, SELU + LeCun normal vs ReLU + He normal\n({'; '.join(drawn)})", fontsize=10
+    )
+    return fig
+
+
+def nemenyi_groups(ranks: pd.Series, cd: float) -> list[tuple[int, int]]:
+    """Maximal runs ``(first, last)`` (positions in ``ranks`` sorted best first) of at least two
+    methods whose mean ranks lie within ``cd`` of each other: Nemenyi cannot tell them apart."""
+    values = ranks.sort_values(kind="stable").to_numpy(dtype=float)
+    runs = []
+    for i in range(len(values)):
+        j = i
+        while j + 1 < len(values) and values[j + 1] - values[i] < cd:
+            j += 1
+        if j > i and not any(a <= i and j <= b for a, b in runs):
+            runs.append((i, j))
+    return runs
+
+
+def cd_diagram(panels: list[tuple[str, pd.Series, pd.DataFrame]]) -> plt.Figure:
+    """E4: critical-difference diagrams (Demsar 2006), one per (title, mean ranks, comparisons
+    with a ``cd`` column): each method at its mean rank (1 = best, left), thick bars join methods
+    within Nemenyi's critical difference of each other, the CD drawn to scale above the axis;
+    SNN in red, the other FNNs black, baselines grey."""
+    heights = [1.4 + 0.32 * ((len(ranks) + 1) // 2) for _, ranks, _ in panels]
+    fig, axes = plt.subplots(
+        len(panels), 1, figsize=(8.5, sum(heights)), squeeze=False,
+        gridspec_kw={"height_ratios": heights},
+    )  # fmt: skip
+    for ax, (title, ranks, comp) in zip(axes[:, 0], panels, strict=True):
+        ordered = ranks.sort_values(kind="stable")
+        k, cd = len(ordered), float(comp["cd"].iloc[0])
+        half = (k + 1) // 2
+        step = 0.32
+        ax.hlines(0.0, 1.0, k, color="black", lw=1)
+        for tick in range(1, k + 1):
+            ax.vlines(tick, 0.0, 0.08, color="black", lw=1)
+            ax.text(tick, 0.14, str(tick), ha="center", va="bottom", fontsize=8)
+        ax.hlines(0.55, 1.0, 1.0 + cd, color="black", lw=1.5)
+        ax.vlines([1.0, 1.0 + cd], 0.5, 0.6, color="black", lw=1.5)
+        ax.text(1.0 + cd / 2, 0.63, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=8)
+        for i, (method, rank) in enumerate(ordered.items()):
+            colour = (
+                "tab:red"
+                if method == REFERENCE
+                else "black"
+                if method in FNN_METHODS
+                else "dimgray"
+            )
+            left = i < half
+            row = i if left else k - 1 - i
+            y = -step * (row + 1) - 0.25
+            x_text = 0.6 if left else k + 0.4
+            ax.plot([rank, rank, x_text], [0.0, y, y], color=colour, lw=0.8)
+            ax.text(
+                x_text - 0.05 if left else x_text + 0.05,
+                y,
+                f"{label(method)} {rank:.2f}",
+                ha="right" if left else "left",
+                va="center",
+                fontsize=8,
+                color=colour,
+            )
+        values = ordered.to_numpy(dtype=float)
+        for n, (a, b) in enumerate(nemenyi_groups(ordered, cd)):
+            y = -0.1 - 0.07 * n
+            ax.hlines(y, values[a] - 0.03, values[b] + 0.03, color="tab:blue", lw=3)
+        ax.set_xlim(-0.9, k + 1.9)
+        ax.set_ylim(-step * (half + 1) - 0.25, 0.9)
+        ax.axis("off")
+        ax.set_title(title, loc="left", fontsize=9)
+    fig.suptitle(
+        "E4: mean ranks (1 = best); blue bars join methods within Nemenyi's critical "
+        "difference (alpha 0.05); SNN red, baselines grey",
+        fontsize=9,
     )
     return fig
