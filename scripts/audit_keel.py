@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from initlab.data import keel
-from initlab_harness.rehearsal.uci_shapes import UCI121_SHAPES
+from initlab.data.uci121_shapes import UCI121_SHAPES
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "data" / "keel.md"
@@ -211,7 +211,7 @@ integer-typed at the source); ranges outside UCI's documented ones are not check
 source of those ranges).
 
 **UCI-121 comparison.** Rows, attributes and classes are compared with
-`initlab_harness.rehearsal.uci_shapes` (the paper's table of sets as far as this repository
+`initlab.data.uci121_shapes` (the paper's table of sets as far as this repository
 knows it);
 a **bold** cell differs. KEEL dropped the rows with missing values (credit-approval,
 congressional-voting, mushroom, breast-cancer, ...), and several KEEL sets carry other attribute

@@ -412,10 +412,10 @@ def build_keel(cfg: KeelConfig) -> DataBundle:
 
 def paper_differences(name: str, root: str | Path | None = None) -> list[str]:
     """How the set as loaded here differs from the SNN paper's (UCI-121) copy: rows, attributes
-    and classes of the file against ``initlab.rehearsal.uci_shapes`` (the paper's table of sets as
+    and classes of the file against ``initlab.data.uci121_shapes`` (the paper's table of sets as
     far as this repository knows it), and the columns the loader drops (``VERDICTS``). Empty: no
     difference known. Reads the file (``DataUnavailableError`` without it)."""
-    from initlab.rehearsal.uci_shapes import UCI121_SHAPES
+    from initlab.data.uci121_shapes import UCI121_SHAPES
 
     table = read_table(data_file(name, root))
     attributes = len(table.rows[0]) - 1

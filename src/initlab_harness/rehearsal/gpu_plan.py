@@ -40,7 +40,7 @@ BENCH_DEPTH = 8  # the depth the launch benchmark measures the E4 variants at
 
 def data_shape(cfg: Mapping[str, Any]) -> tuple[tuple[int, ...], int]:
     """Input shape and classes (or labels) of the full config's data set, as rehearsed."""
-    from initlab_harness.rehearsal.uci_shapes import UCI121_SHAPES
+    from initlab.data.uci121_shapes import UCI121_SHAPES
     from initlab_harness.rehearsal.writers import HTRU2_SHAPE, TOX21_SHAPE
 
     data = cfg["data"]

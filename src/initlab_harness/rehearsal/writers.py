@@ -9,7 +9,7 @@ The rehearsal reads these through the same loaders as the real files (``initlab.
 - UCI-121: ``uci121/<set>/`` in Fernandez-Delgado et al.'s layout (``<set>_R.dat``,
   ``conxuntos.dat``, ``conxuntos_kfold.dat``; sets with a fixed test file
   ``<set>_train_R.dat`` / ``<set>_test_R.dat``), every set at its shape
-  (:mod:`initlab_harness.rehearsal.uci_shapes`);
+  (:mod:`initlab.data.uci121_shapes`);
 - Tox21: ``tox21/tox21_{dense,labels}_{train,test}.csv.gz`` (12,060 + 647 compounds, 801 dense
   features, 12 assays with missing labels);
 - HTRU2: ``htru2/HTRU_2.csv`` (17,898 candidates, 8 features, 1,639 pulsars).
@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 
 from initlab.data.files import CHECKSUM_FILE, MANIFEST, sha256
+from initlab.data.uci121_shapes import UCI121_SHAPES
 from initlab.tracking import atomic_write_text
-from initlab_harness.rehearsal.uci_shapes import UCI121_SHAPES
 
 TOX21_TASKS = [
     "NR.AhR",

@@ -1,4 +1,5 @@
-"""Shapes of the 121 UCI sets of Fernandez-Delgado et al. (2014), for the rehearsal's files.
+"""Shapes of the 121 UCI sets of Fernandez-Delgado et al. (2014): the rehearsal writes files of
+these shapes, and the KEEL audit compares the KEEL copies with them.
 
 ``name: (examples, features, classes, test)``: ``test`` is the size of the set's fixed test file
 (``<set>_test_R.dat``; the training file then holds ``examples - test`` rows) or 0 for sets that
