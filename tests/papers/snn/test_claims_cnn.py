@@ -198,6 +198,10 @@ def test_tost_matches_the_welch_formulas_by_hand() -> None:
     half = stats.t.ppf(0.95, dof) * se
     assert (eq.lo, eq.hi) == pytest.approx((0.5 - half, 0.5 + half))
     assert eq.outcome == UNDECIDED and eq.p == pytest.approx(p_upper)  # the upper test binds
+    # and scipy's Welch t test run once per side on shifted data says the same
+    lower = stats.ttest_ind(np.add(a, 2.0), b, equal_var=False, alternative="greater").pvalue
+    upper = stats.ttest_ind(np.subtract(a, 2.0), b, equal_var=False, alternative="less").pvalue
+    assert eq.p == pytest.approx(max(lower, upper), rel=1e-9)
     # the interval inside the margin <=> p < alpha, on either side of alpha
     for margin in (half + 0.5 - 1e-6, half + 0.5 + 1e-6):
         inside = tost(a, b, margin)
