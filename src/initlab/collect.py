@@ -96,12 +96,16 @@ def collect(sweep_dir: Path, out_dir: Path) -> dict[str, Path]:
     return written
 
 
-def check_claims(out_dir: Path, claims: dict[str, dict[str, list[str]]]) -> None:
+def check_claims(out_dir: Path, claims: dict[str, dict[str, Any]]) -> None:
     """Raise ContractError naming the first declared column (claim -> table -> columns) that a
-    collected table under ``out_dir`` lacks, or the table itself when it is absent."""
+    collected table under ``out_dir`` lacks, or the table itself when it is absent. An entry
+    whose value is not a list of columns is a parameter of the claim's rule, set in the
+    experiment config before its runs (E6's ``equivalence_margin``), and is not checked here."""
     out_dir = Path(out_dir)
     for claim, tables in claims.items():
         for table, columns in tables.items():
+            if not isinstance(columns, list):  # a rule parameter (E6's equivalence_margin)
+                continue
             path = out_dir / f"{table}.csv"
             if not path.is_file():
                 raise ContractError(f"claim {claim} reads {path}, which the sweep did not write")

@@ -205,3 +205,14 @@ def test_a_record_key_that_is_not_in_the_config_is_refused_before_anything_runs(
     with pytest.raises(ConfigError, match="record: 'model.dept' is not a key of the config"):
         execute(compose(["record=[model.dept]", "logger.wandb.mode=disabled"]), tmp_path / "r")
     assert not (tmp_path / "r").exists()
+
+
+def test_a_claims_rule_parameter_is_not_taken_for_a_table(tmp_path):
+    import pytest
+
+    from initlab.collect import ContractError, check_claims
+
+    (tmp_path / "summary.csv").write_text("arm,test_accuracy\ncnn_selu,0.9\n")
+    check_claims(tmp_path, {"E6": {"summary": ["arm"], "equivalence_margin": 0.5}})
+    with pytest.raises(ContractError, match="'seed'"):
+        check_claims(tmp_path, {"E6": {"summary": ["seed"], "equivalence_margin": 0.5}})

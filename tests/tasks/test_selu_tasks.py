@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from initlab.analysis.activations import activation_stats, hidden_linears
+from initlab.analysis.activations import activation_stats, hidden_linears, log_spaced_layers
 from initlab.compose import compose
 from initlab.main import execute
 from initlab.models import build_model
@@ -69,6 +69,25 @@ def test_pre_activation_hooks_see_linear_outputs() -> None:
     post = [r for r in rows if r.kind == "post"]
     out = model.layer_outputs(x)[-1].detach().double()
     assert post[-1].mean == pytest.approx(float(out.mean()), abs=1e-6)
+
+
+def test_kept_layers_are_log_spaced_and_their_statistics_unchanged() -> None:
+    kept = log_spaced_layers(128, 24)  # E3's choice
+    assert kept[0] == 1 and kept[-1] == 128 and len(kept) <= 24
+    assert all(a < b for a, b in zip(kept, kept[1:], strict=False))
+    top = kept[len(kept) // 2 :]  # past the rounding of the first few: a geometric step
+    steps = [b / a for a, b in zip(top, top[1:], strict=False)]
+    assert max(steps) / min(steps) < 1.15 and min(steps) == pytest.approx(128 ** (1 / 23), rel=0.1)
+    assert log_spaced_layers(5, 24) == [1, 2, 3, 4, 5] == log_spaced_layers(5, None)
+    setup = parse_config(compose([*QUIET, "model=mlp", "model.depth=12", "model.width=8"]))
+    model = build_model(setup.model, (5,), 2).eval()
+    x = torch.randn(64, 5)
+    every = {(r.layer, r.kind): r for r in activation_stats(model, x)}
+    kept = activation_stats(model, x, keep=5)
+    assert sorted({r.layer for r in kept}) == log_spaced_layers(12, 5) == [1, 2, 3, 6, 12]
+    assert len(kept) == 2 * 5
+    for row in kept:  # the same forward through all 12 layers: the very same numbers
+        assert row == every[(row.layer, row.kind)]
 
 
 def test_standardized_inputs_have_unit_moments() -> None:

@@ -7,8 +7,9 @@ so every input feature has mean 0 and variance 1 as the SNN theory assumes; ``in
 test that the network draws them back (E3's attraction). ``mode: train`` keeps
 dropout (alpha-dropout for SNNs) and BatchNorm's batch statistics active, as during training.
 ``activations.csv`` holds one row per (layer, kind) with kind ``pre`` (Linear outputs) or
-``post`` (layer outputs, after the activation and dropout); see
-:mod:`initlab.analysis.activations`.
+``post`` (layer outputs, after the activation and dropout), at every layer or, with
+``record_layers: k``, at k log-spaced layers (the first and the last among them; the forward
+still goes through all); see :mod:`initlab.analysis.activations`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ class ActivationStatsConfig(TaskConfig):
     input_mean: float = spec(help="mean every input feature is moved to: x = mean + sqrt(var) * z")
     input_var: float = spec(
         min=0.0, min_exclusive=True, help="variance every input feature is scaled to (after z)"
+    )
+    record_layers: int | None = spec(
+        min=2,
+        help="keep statistics at this many log-spaced layers (first and last among them; the "
+        "forward goes through all); null: every layer",
     )
 
 
@@ -69,7 +75,7 @@ def activation_stats_task(
     x = shifted_inputs(x, cfg.input_mean, cfg.input_var)
     model = setup.new_model(data, run)
     model.train(cfg.mode == "train")
-    rows = [asdict(r) for r in activation_stats(model, x.to(setup.device))]
+    rows = [asdict(r) for r in activation_stats(model, x.to(setup.device), cfg.record_layers)]
     frame = pd.DataFrame(rows)
     atomic_write_text(run.out_dir / "activations.csv", frame.to_csv(index=False))
     metrics: dict[str, float] = {"samples": float(len(x))}

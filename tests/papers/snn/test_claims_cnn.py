@@ -10,9 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy import stats
 from torch import nn
 
 from initlab.claims import CLAIMS, all_claims
+from initlab.claims.decide import DIFFERENT, EQUIVALENT, UNDECIDED, tost
 from initlab.compose import CONF_DIR
 from initlab.data import build_data
 from initlab.inits.base import initialize
@@ -20,11 +22,14 @@ from initlab.models.base import build_model
 from initlab.papers.snn.claims_cnn import (
     CIFAR_EXP,
     MAIN_EXP,
+    MNIST_SUBSET_EXP,
     TABLE,
     TEST_IMAGES,
     accuracy_table,
     compare,
     e6_selu_cnn,
+    equivalence,
+    equivalence_margin,
     load_runs,
 )
 from initlab.setup import Setup, parse_config
@@ -34,12 +39,22 @@ SEEDS = 5
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _write(root: Path, experiment: str, data: str, selu: float, relu: float, spread: float):
-    """A collected summary.csv: SEEDS runs per arm, accuracies (fractions) around the means."""
+def _write(
+    root: Path,
+    experiment: str,
+    data: str,
+    selu: float,
+    relu: float,
+    spread: float,
+    seeds: int = SEEDS,
+    records: dict[str, int] | None = None,
+):
+    """A collected summary.csv: ``seeds`` runs per arm, accuracies (fractions) whose sample mean
+    and std are exactly the ones asked; ``records``: extra recorded columns (train_examples...)."""
     rng = np.random.default_rng(0)
     rows = []
     for act, mean in (("selu", selu), ("relu", relu)):
-        noise = rng.standard_normal(SEEDS)
+        noise = rng.standard_normal(seeds)
         noise = (noise - noise.mean()) / noise.std(ddof=1)  # sample mean/std exactly as asked
         for seed, acc in enumerate(mean + spread * noise):
             rows.append(
@@ -50,6 +65,7 @@ def _write(root: Path, experiment: str, data: str, selu: float, relu: float, spr
                     "seed": seed,
                     "status": "completed",
                     "test_accuracy": acc / 100.0,
+                    **(records or {}),
                 }
             )
     (root / experiment).mkdir(parents=True, exist_ok=True)
@@ -166,6 +182,116 @@ def test_report_writes_the_table_and_figure(full) -> None:
     assert (full / MAIN_EXP / "selu_cnn_accuracy.png").stat().st_size > 0
 
 
+# --- the equivalence test (TOST) of the MNIST-subset parity claim ---------------------------
+
+
+def test_tost_matches_the_welch_formulas_by_hand() -> None:
+    a, b = [10.0, 12.0, 11.0, 13.0], [11.0, 11.0, 12.0, 10.0]
+    # by hand: means 11.5 and 11, variances 5/3 and 2/3; se^2 = (5/3 + 2/3) / 4 = 7/12;
+    # Welch dof = (7/12)^2 / ((5/12)^2 / 3 + (1/6)^2 / 3) = 147/29
+    se, dof = math.sqrt(7 / 12), 147 / 29
+    eq = tost(a, b, margin=2.0)
+    assert eq.diff == pytest.approx(0.5) and eq.dof == pytest.approx(dof)
+    p_lower = stats.t.sf((0.5 + 2.0) / se, dof)  # H0: diff <= -2
+    p_upper = stats.t.cdf((0.5 - 2.0) / se, dof)  # H0: diff >= +2
+    assert eq.p == pytest.approx(max(p_lower, p_upper), rel=1e-9)
+    half = stats.t.ppf(0.95, dof) * se
+    assert (eq.lo, eq.hi) == pytest.approx((0.5 - half, 0.5 + half))
+    assert eq.outcome == UNDECIDED and eq.p == pytest.approx(p_upper)  # the upper test binds
+    # and scipy's Welch t test run once per side on shifted data says the same
+    lower = stats.ttest_ind(np.add(a, 2.0), b, equal_var=False, alternative="greater").pvalue
+    upper = stats.ttest_ind(np.subtract(a, 2.0), b, equal_var=False, alternative="less").pvalue
+    assert eq.p == pytest.approx(max(lower, upper), rel=1e-9)
+    # the interval inside the margin <=> p < alpha, on either side of alpha
+    for margin in (half + 0.5 - 1e-6, half + 0.5 + 1e-6):
+        inside = tost(a, b, margin)
+        assert (inside.p < 0.05) == (inside.hi < margin) == (inside.outcome == EQUIVALENT)
+
+
+def test_tost_size_at_the_margin_is_alpha() -> None:
+    """Monte Carlo: two normal groups of 5 (sd 0.1, so the 90% interval is far narrower than the
+    margin) whose true difference sits exactly on the margin are declared equivalent in about
+    alpha = 5 % of 1,000 draws (the binomial s.e. of the rate is 0.69 points: the band is
+    +-2.9 s.e.; Welch's dof, below the pooled 8, makes it slightly conservative)."""
+    rng = np.random.default_rng(1)
+    draws = 1_000
+    a = rng.normal(0.5, 0.1, (draws, 5))
+    b = rng.normal(0.0, 0.1, (draws, 5))
+    rate = np.mean([tost(x, y, 0.5).outcome == EQUIVALENT for x, y in zip(a, b, strict=True)])
+    assert 0.03 <= rate <= 0.07, rate
+
+
+def test_tost_refuses_what_it_cannot_test() -> None:
+    with pytest.raises(ValueError, match="margin"):
+        tost([1.0, 2.0], [1.0, 2.0], 0.0)
+    with pytest.raises(ValueError, match=">= 2"):
+        tost([1.0], [1.0, 2.0], 0.5)
+    exact = tost([1.0, 1.0], [1.2, 1.2], 0.5)  # no spread: the difference is known
+    assert exact.outcome == EQUIVALENT and exact.p == 0.0
+
+
+RECORDS = {"train_examples": 3210, "heldout_examples": 790, "epochs": 17}
+
+
+def _subset(tmp_path: Path, selu: float, relu: float, spread: float, seeds: int = SEEDS):
+    quick = tmp_path / "quick"
+    _write(quick, MNIST_SUBSET_EXP, "mnist_subset", selu, relu, spread, seeds, RECORDS)
+    return quick
+
+
+def test_margin_comes_from_the_experiment_config() -> None:
+    from omegaconf import OmegaConf
+
+    raw = OmegaConf.load(CONF_DIR / "experiment" / f"{MNIST_SUBSET_EXP}.yaml")
+    assert equivalence_margin("mnist_subset", "quick") == raw.claims.E6.equivalence_margin > 0
+    assert equivalence_margin("digits", "quick") is None  # digits keeps its parity tolerance
+
+
+def test_subset_equivalence_shown_is_the_parity_check_holding(tmp_path) -> None:
+    quick = _subset(tmp_path, 97.6, 97.5, 0.1)  # +0.1, 90% interval +-0.12: inside +-0.5
+    verdict = e6_selu_cnn(quick, "quick")
+    assert verdict.status == "partly", verdict.line  # the parity half; CIFAR-10 not run
+    assert "equivalent" in verdict.line and "not equivalent" not in verdict.line
+    eq = equivalence(load_runs(quick), "mnist_subset", 0.5)
+    assert eq.outcome == EQUIVALENT and eq.p < 0.05 and -0.5 < eq.lo < eq.hi < 0.5
+    assert f"[{eq.lo:+.2f}, {eq.hi:+.2f}]" in verdict.line
+    # every count comes from the records, none typed: 3,210 / 790 images, 17 epochs, 5 seeds
+    assert "3,210 train / 790 held-out images, 17 epochs, 5 seeds per arm" in verdict.scale
+    assert "5 seeds/arm, 17 epochs" in verdict.line
+
+
+def test_subset_interval_beyond_the_margin_is_contradicted(tmp_path) -> None:
+    quick = _subset(tmp_path, 96.5, 97.5, 0.2)  # -1.0, interval -1.0 +- 0.24: below -0.5
+    verdict = e6_selu_cnn(quick, "quick")
+    assert verdict.status == "contradicted", verdict.line
+    assert "not equivalent" in verdict.line
+    assert "SELU behind ReLU by 1.00 points" in verdict.measured
+
+
+def test_subset_undecided_is_inconclusive_and_names_the_seeds_that_decide(tmp_path) -> None:
+    quick = _subset(tmp_path, 97.3, 97.5, 0.4)  # -0.2, interval -0.2 +- 0.47: over -0.5
+    verdict = e6_selu_cnn(quick, "quick")
+    assert verdict.status == "inconclusive", verdict.line
+    eq = equivalence(load_runs(quick), "mnist_subset", 0.5)
+    assert eq.outcome == UNDECIDED and eq.needed is not None and eq.needed > SEEDS
+    assert f"about {eq.needed} seeds per arm would decide" in verdict.measured
+    # the projection is right: that many seeds at the same mean and spread decide, one fewer not
+    decided = _subset(tmp_path / "more", 97.3, 97.5, 0.4, seeds=eq.needed)
+    assert equivalence(load_runs(decided), "mnist_subset", 0.5).outcome == EQUIVALENT
+    fewer = _subset(tmp_path / "fewer", 97.3, 97.5, 0.4, seeds=eq.needed - 1)
+    assert equivalence(load_runs(fewer), "mnist_subset", 0.5).outcome == UNDECIDED
+
+
+def test_report_table_shows_the_equivalence_test(tmp_path) -> None:
+    from initlab.papers.snn import report_cnn
+
+    quick = _subset(tmp_path, 96.5, 97.5, 0.2)
+    report_cnn.build(quick, "quick")
+    text = (quick / TABLE).read_text()
+    assert "TOST p" in text and "+-0.5" in text and DIFFERENT in text
+    assert "3,210 train / 790 held-out images, 17 epochs, 5 seeds per arm" in text
+
+
 # --- the arms and the architectures, from the composed configs ------------------------------
 
 
@@ -224,6 +350,7 @@ def test_architectures_match_the_slides(experiment, shape, kinds) -> None:
         ("e6_selu_cnn", "digits", 3),
         ("e6_selu_cnn_full", "mnist", 5),
         ("e6_cifar_cnn_full", "cifar10", 5),
+        ("e6_mnist_subset", "mnist_subset", 5),
     ],
 )
 def test_sweeps_cover_both_arms_and_name_the_data(experiment, data, seeds) -> None:
@@ -236,6 +363,12 @@ def test_sweeps_cover_both_arms_and_name_the_data(experiment, data, seeds) -> No
     assert len(params["seed"]) == seeds
     for act in ("selu", "relu"):
         assert (CONF_DIR / "arm" / f"cnn_{act}.yaml").exists()
+
+
+def test_mnist_subset_trains_on_every_training_image_for_the_slides_epochs() -> None:
+    setup = parse_config(quiet_config("+experiment=e6_mnist_subset", "+arm=cnn_selu"))
+    assert setup.data.max_train is None and setup.data.val_fraction == 0.0  # held out = test
+    assert setup.task.epochs == 30
 
 
 def test_digits_test_size_is_what_the_loader_holds_out() -> None:

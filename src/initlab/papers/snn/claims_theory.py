@@ -209,8 +209,9 @@ def e3_activations(results_dir: Path, profile: str) -> Verdict:
     - attraction, per start (task.input_mean, task.input_var) != (0, 1): holds when every seed's
       last layer is in the band and its distance is below the start's; against when the last
       layer is outside the band in every seed; else open;
-    - stays, the start (0, 1): holds when every layer of every seed is in the band; against when
-      the last layer is outside it in every seed; else open;
+    - stays, the start (0, 1): holds when every recorded layer (all, or the log-spaced ones of
+      ``task.record_layers``, the first and the last among them) of every seed is in the band;
+      against when the last layer is outside it in every seed; else open;
     - contrast: every ReLU+He / tanh+Xavier run from (0, 1) is outside the band at its last layer.
 
     contradicted: some SNN check is against. reproduced: every SNN check holds and the contrast

@@ -24,7 +24,7 @@ from initlab.papers.snn.claims_cnn import ACTIVATIONS, LABELS
 
 DATA_LABELS = {
     "digits": "digits 8x8 (quick)",
-    "mnist_subset": "MNIST subset 5k (quick)",
+    "mnist_subset": "MNIST subset (quick)",
     "mnist": "MNIST",
     "cifar10": "CIFAR-10",
 }
@@ -62,6 +62,17 @@ def mean_ranks_figure(fnn: pd.Series, everything: pd.Series | None, n_sets: int)
         ax.set_xlabel("mean rank (1 = best)")
         ax.set_title(title, loc="left")
     return fig
+
+
+def _recorded_scale(part: pd.DataFrame) -> str:
+    """``\n4,000 train images, 30 epochs, 5 seeds`` from the table's records (or nothing)."""
+    bits = []
+    for column, unit in (("train_examples", "train images"), ("epochs", "epochs")):
+        if column in part.columns and part[column].notna().any():
+            bits.append(f"{int(part[column].max()):,} {unit}")
+    if "runs" in part.columns and len(part):
+        bits.append(f"{int(part['runs'].min())} seeds")
+    return "\n" + ", ".join(bits) if bits else ""
 
 
 def cnn_accuracy_figure(table: pd.DataFrame, curves: pd.DataFrame | None) -> plt.Figure:
@@ -111,7 +122,7 @@ def cnn_accuracy_figure(table: pd.DataFrame, curves: pd.DataFrame | None) -> plt
         if not last_epoch:
             ax.set_xticks([])
         ax.set_ylabel("test accuracy (%)")
-        ax.set_title(DATA_LABELS.get(data, data))
+        ax.set_title(DATA_LABELS.get(data, data) + _recorded_scale(part))
         ax.legend(fontsize=7, loc="lower right")
     drawn = []  # the key names only what some panel draws
     if curves is not None and "data" in curves.columns and len(curves):

@@ -92,6 +92,7 @@ def activation_stats_figure(activations: pd.DataFrame) -> plt.Figure:
         axes[0, col].set_title(f"{kind}-activations: mean")
         axes[1, col].set_title(f"{kind}-activations: variance")
         axes[1, col].set_xlabel("layer")
+        axes[1, col].set_xscale("log")  # the runs keep log-spaced layers (task.record_layers)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
     fig.suptitle(

@@ -4,7 +4,8 @@ ReLU. Reads ``e6_selu_cnn/summary.csv`` (quick: digits; full: MNIST) and
 when present, and writes under ``e6_selu_cnn/``:
 - ``accuracy_table.csv`` / ``accuracy_table.md``: test accuracy mean +- std over seeds per data
   set and activation next to the slides' numbers, and SELU - ReLU with the verdict rule's
-  tolerance (``initlab.papers.snn.claims_cnn``);
+  tolerance (``initlab.papers.snn.claims_cnn``), and the equivalence test (TOST: difference,
+  90% interval, p, margin, seeds per arm) where the experiment config fixes a margin;
 - ``selu_cnn_accuracy.png`` (+ .pdf): test accuracy against the epoch per data set and activation
   (line: seed mean, band: min-max), the final mean +- std, and the slides' numbers dashed.
 Does nothing when no E6 summary.csv is there.
@@ -17,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from initlab.claims import NotRun
+from initlab.claims.decide import Equivalence
 from initlab.papers.snn.claims_cnn import (
     ACTIVATION_OF_ARM,
     EXPERIMENTS,
@@ -26,7 +28,10 @@ from initlab.papers.snn.claims_cnn import (
     TABLE,
     accuracy_table,
     compare,
+    equivalence,
+    equivalence_margin,
     load_runs,
+    scale_text,
 )
 from initlab.papers.snn.figures_benchmark import DATA_LABELS, cnn_accuracy_figure, plus_minus
 from initlab.report.figures import save_figure
@@ -34,7 +39,9 @@ from initlab.report.tables import markdown_table
 from initlab.tracking import atomic_write_text
 
 
-def write_tables(table: pd.DataFrame, md_path: Path) -> None:
+def write_tables(
+    table: pd.DataFrame, md_path: Path, tests: dict[str, Equivalence | None] | None = None
+) -> None:
     """``md_path`` (rendered by initlab.report.tables) and the raw numbers as CSV beside it."""
     shown = pd.DataFrame(
         {
@@ -56,6 +63,8 @@ def write_tables(table: pd.DataFrame, md_path: Path) -> None:
     parts = [markdown_table(shown)]
     diffs = []
     for data in table["data"].unique():
+        if data in (tests or {}):  # the equivalence test below decides it
+            continue
         try:
             res = compare(table, data)
         except NotRun:  # one arm missing: no difference to show
@@ -74,6 +83,28 @@ def write_tables(table: pd.DataFrame, md_path: Path) -> None:
         )
     if diffs:
         parts.append(markdown_table(pd.DataFrame(diffs)))
+    rows = []
+    for data, eq in (tests or {}).items():
+        if eq is None:
+            continue
+        rows.append(
+            {
+                "data set": DATA_LABELS.get(data, data),
+                "runs (records)": scale_text(table, data),
+                "SELU - ReLU (points)": f"{eq.diff:+.2f}",
+                f"{eq.level:.0%} interval": f"[{eq.lo:+.2f}, {eq.hi:+.2f}]",
+                "margin": f"+-{eq.margin:g}",
+                "TOST p": f"{eq.p:.3g}",
+                "outcome": eq.outcome
+                + (f" (~{eq.needed} seeds/arm would decide)" if eq.needed else ""),
+            }
+        )
+    if rows:
+        parts.append(
+            "Equivalence test (two one-sided Welch t tests over seeds, alpha 0.05; the margin "
+            "is fixed in the experiment config before the runs):\n"
+        )
+        parts.append(markdown_table(pd.DataFrame(rows)))
     parts.append(
         "Mean +- standard deviation over seeds. The slides publish only the architecture; our "
         "widths, optimizer and preprocessing are in conf/experiment/e6_*.yaml.\n"
@@ -108,6 +139,11 @@ def build(results: Path, profile: str) -> None:
         print(f"skipped E6: no {' or '.join(f'{e}/summary.csv' for e in EXPERIMENTS)} in {results}")
         return
     table = accuracy_table(runs)
+    tests = {}
+    for data in table["data"].unique():
+        margin = equivalence_margin(data, profile)
+        if margin is not None:
+            tests[data] = equivalence(runs, data, margin)
     (results / MAIN_EXP).mkdir(parents=True, exist_ok=True)
-    write_tables(table, results / TABLE)
+    write_tables(table, results / TABLE, tests)
     save_figure(cnn_accuracy_figure(table, _curves(results)), results / FIGURE, dpi=150)
