@@ -104,7 +104,7 @@ if angles is not None:
         mlp_fit = fit_curve(
             pair_curves(angles, "mlp")[name], pair_curves(angles, "mlp", by_draw=True)[name]
         )
-        check(RESULTS, "C1", f"power exponent {mlp_fit.angle_exponent.text()}")
+        check(RESULTS, "C1", f"tail exponent {mlp_fit.angle_exponent.text()}")
 
 # %% [markdown]
 # ## C2: the largest convergent learning rate against depth

@@ -103,7 +103,8 @@ _FAMILIES: dict[Tolerance, str] = {
         theorem1_max_spectral_norm theorem2_max_variance_change theorem3_min_variance_change
     """,
     STATISTICS: """
-        cos_mean cos_std angle_mean angle_std one_minus_cos_mean within between ratio
+        cos_mean cos_std angle_mean angle_std one_minus_cos_mean within between ratio angle_float64
+        log10_second_moment
         second_moment angle_last_data angle_last_synthetic ratio_input ratio_last
         init_angle_last_data init_angle_last_synthetic init_ratio_input init_ratio_last
         trained_angle_last_data trained_angle_last_synthetic trained_ratio_input
@@ -131,9 +132,13 @@ _FAMILIES: dict[Tolerance, str] = {
         selected_member selected_epoch tied_members model.dropout model.bottleneck
         diverged_at_step train_examples heldout_examples cos0 rows model.width data.fold
         model.block_shape optim.weight_decay passed work_scale full_steps full_eval_examples
-        full_batch task.input_mean task.input_var units data.seed
+        full_batch task.input_mean task.input_var units data.seed draws measured_layers
     """,
-    VOLATILE: "timed_steps seconds_per_step peak_rss_mb wall_time_s seconds est_full_seconds",
+    # float64_max_abs_angle_diff: a rounding-level difference (~1e-6 rad), a machine's own
+    VOLATILE: """
+        timed_steps seconds_per_step peak_rss_mb wall_time_s seconds est_full_seconds
+        seconds_per_draw theory_seconds float64_max_abs_angle_diff
+    """,
 }
 #: numeric column of a collected CSV -> its tolerance
 COLUMNS: dict[str, Tolerance] = {
