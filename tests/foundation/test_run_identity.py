@@ -90,6 +90,7 @@ def test_a_sweep_over_a_key_that_is_not_recorded_is_refused_before_anything_runs
     assert experiments.unrecorded_sweep_keys("smoke_train", "quick", []) == ["model.width"]
 
 
+@pytest.mark.slow  # in the fault matrix (scripts/fault_matrix.py runs slow cases too)
 def test_a_rerun_with_logger_and_device_keys_runs_nothing_and_collects_the_same_rows(
     tmp_path, monkeypatch, capfd
 ):

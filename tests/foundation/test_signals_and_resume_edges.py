@@ -209,6 +209,7 @@ def test_a_sigterm_during_start_up_is_recorded_and_resumes(tmp_path, launch):
     _assert_same_run(reference, out, [])
 
 
+@pytest.mark.slow  # in the fault matrix (scripts/fault_matrix.py runs slow cases too)
 def test_a_sigterm_between_sweep_runs_is_recorded_by_the_next(tmp_path, launch):
     sweep = tmp_path / "sweep"
     args = ["-m", *QUIET, *SMALL, "seed=0,1", f"hydra.sweep.dir={sweep}",
@@ -435,6 +436,7 @@ def test_hydras_own_flags_still_work(tmp_path):
 # ---------------------------------------------------------------- W&B online, unreachable
 
 
+@pytest.mark.slow  # in the fault matrix (scripts/fault_matrix.py runs slow cases too)
 def test_wandb_online_unreachable_fails_fast_into_a_recorded_status(tmp_path):
     out = tmp_path / "run"
     env = {
@@ -455,6 +457,7 @@ def test_wandb_online_unreachable_fails_fast_into_a_recorded_status(tmp_path):
     assert summary["status"] == "failed" and "W&B could not be reached" in summary["error"]
 
 
+@pytest.mark.slow  # in the fault matrix (scripts/fault_matrix.py runs slow cases too)
 def test_ctrl_c_in_an_experiment_reaches_the_run_not_a_parents_traceback(tmp_path):
     """``make experiment``: the terminal's Ctrl-C goes to the whole process group. The parent
     waits for the sweep (rather than killing it 0.25 s later, as ``subprocess.run`` does), so

@@ -68,6 +68,7 @@ def test_a_finished_run_is_skipped_and_another_config_is_refused(tmp_path):
         execute(quiet_config(*SHORT, "seed=3"), tmp_path / "run")
 
 
+@pytest.mark.slow  # the same kill/resume is in test_engine_resume's default cases
 def test_killed_run_resumes_to_the_same_result(tmp_path):
     """A hard kill mid-epoch (os._exit), then the same command again: equals an unbroken run."""
     args = [
