@@ -514,7 +514,7 @@ def compare_at_depth(
     networks' common depth (min of their depths; every run measures the round depths)."""
     layer = min(first.depth, second.depth)
     a, b = (angles_at(results_dir, x, name, layer) for x in (arch, other))
-    return layer, _welch(a, b)
+    return layer, welch(a, b)
 
 
 @evaluator("B2", experiment=ANGLES_EXP)
@@ -711,7 +711,7 @@ def b3_bn_reciprocal(results_dir: Path, profile: str) -> Verdict:
     )
 
 
-def _welch(a: np.ndarray, b: np.ndarray) -> Estimate | None:
+def welch(a: np.ndarray, b: np.ndarray) -> Estimate | None:
     """mean(a) - mean(b) with its 95% Welch t interval; None with fewer than 2 of either."""
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
     if len(a) < 2 or len(b) < 2:

@@ -40,7 +40,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 from scipy.stats import spearmanr
 
-from initlab.analysis.laws import LEVEL, Estimate, replicate_interval
+from initlab.analysis.laws import Estimate, replicate_interval
 from initlab.claims.decide import fit_line, needs_text, replicates_needed_for
 from initlab.claims.registry import (
     AGAINST,
@@ -54,6 +54,7 @@ from initlab.claims.registry import (
     grade,
     read_table,
 )
+from initlab.papers.angles.claims import welch  # one Welch interval for paper B
 
 RATIO_EXP = "b4_distance_ratio"
 TRAINED_EXP = "b5_trained_ratio"
@@ -126,21 +127,6 @@ def profile_areas(angles: pd.DataFrame, stage: str = "init") -> pd.DataFrame:
         )
     columns = ["data_name", "arch", "draw", "area", "early", "late", "last"]
     return pd.DataFrame(out, columns=columns)
-
-
-def welch(a: np.ndarray, b: np.ndarray) -> Estimate | None:
-    """mean(a) - mean(b) with its 95% Welch t interval; None with fewer than 2 of either."""
-    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-    if len(a) < 2 or len(b) < 2:
-        return None
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    se = float(np.sqrt(va + vb))
-    diff = float(a.mean() - b.mean())
-    if se == 0:
-        return Estimate(diff, diff, diff, "Welch t interval over draws")
-    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    half = float(scipy_stats.t.ppf(0.5 + LEVEL / 2, dof)) * se
-    return Estimate(diff, diff - half, diff + half, "95% Welch t interval over draws")
 
 
 def _tight(estimate: Estimate) -> str:
