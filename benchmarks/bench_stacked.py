@@ -4,7 +4,10 @@ The grid: 4 learning rates x 4 init seeds (16 members) of one MLP shape on breas
 member trained for the same epochs and batch size. ``--order shared`` (default): every member
 sees the same batches, as in ``task=grid_search``, so the members run as batched layers (one
 bmm per layer); ``--order own``: each member its own batch order (seeded by its init seed),
-which goes through ``vmap``. Sequential training is the bare loop (``torch.optim.SGD``, one
+which goes through ``vmap``. A third row trains the same grid with torch.func alone (the
+models' parameters stacked by ``stack_module_state``, one ``vmap`` of ``functional_call`` per
+step, a plain SGD update of the stacked tensors with each member's lr): what the batched layers
+are measured against. Sequential training is the bare loop (``torch.optim.SGD``, one
 member after another); stacked training is ``initlab.analysis.stacked.train_stacked``. Both
 end with a train and test evaluation. Throughput: member-steps per second (members x steps /
 wall time, median of interleaved repeats). The CPU is shared, so each case records the load
@@ -17,6 +20,7 @@ with 2 torch threads.
 from __future__ import annotations
 
 import argparse
+import copy
 import itertools
 import json
 import os
@@ -82,6 +86,43 @@ def stacked(models, data, lrs, seeds, epochs, batch_size) -> tuple[float, int]:
     return time.perf_counter() - start, result.steps * len(models)
 
 
+def torch_func(models, data, lrs, seeds, epochs, batch_size) -> tuple[float, int]:
+    """The grid through torch.func only: vmap(functional_call) over stacked parameters, one
+    backward of the summed member losses, SGD with a per-member lr (batches of ``seeds[0]``'s
+    order, shared by every member)."""
+    from torch.func import functional_call, stack_module_state, vmap
+
+    params, buffers = stack_module_state(models)
+    base = copy.deepcopy(models[0]).to("meta")
+    lr = torch.tensor(lrs)
+
+    def one(p, b, xb):
+        return functional_call(base, (p, b), (xb,))
+
+    forward = vmap(one, in_dims=(0, 0, None))
+    x, y = data.x_train, data.y_train
+    n, steps = len(x), 0
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        order = epoch_order(n, seeds[0], epoch)
+        for i in range(0, n, batch_size):
+            idx = order[i : i + batch_size]
+            logits = forward(params, buffers, x[idx])  # (K, b, classes)
+            target = y[idx].expand(len(models), -1)
+            loss = F.cross_entropy(logits.flatten(0, 1), target.flatten(), reduction="none")
+            loss.view(len(models), -1).mean(1).sum().backward()
+            with torch.no_grad():
+                for p in params.values():
+                    p -= lr.view(-1, *[1] * (p.dim() - 1)) * p.grad
+                    p.grad = None
+            steps += 1
+    with torch.no_grad():
+        for xs, ys in ((x, y), (data.x_test, data.y_test)):
+            logits = forward(params, buffers, xs)
+            (logits.argmax(-1) == ys).float().mean(1).tolist()
+    return time.perf_counter() - start, steps * len(models)
+
+
 # (activation, init, width): ReLU+He and the SNN's SELU+LeCun at the SNN grid's small end (width
 # 256), and narrower nets, where one member's step is mostly Python overhead, not arithmetic.
 CASES = {
@@ -131,13 +172,17 @@ def run_case(args, activation: str, init: str, width: int) -> dict:
     run_args = (data, lrs, orders, args.epochs, args.batch_size)
     batched = StackedModels(grid_models(setup, data, seeds[:2])).batched is not None
     load_before = os.getloadavg()[0]  # other processes on the shared CPU skew the timings
-    seq_times, stack_times, member_steps = [], [], 0
+    seq_times, stack_times, func_times, member_steps = [], [], [], 0
     for _ in range(args.repeats):  # interleaved, so drifts hit both alike
         elapsed, member_steps = sequential(grid_models(setup, data, seeds), *run_args)
         seq_times.append(elapsed)
         elapsed, stacked_steps = stacked(grid_models(setup, data, seeds), *run_args)
         stack_times.append(elapsed)
         assert stacked_steps == member_steps
+        if args.order == "shared":
+            elapsed, func_steps = torch_func(grid_models(setup, data, seeds), *run_args)
+            func_times.append(elapsed)
+            assert func_steps == member_steps
     seq, stk = statistics.median(seq_times), statistics.median(stack_times)
     gflop = training_gflop(
         grid_models(setup, data, seeds[:1])[0], len(data.x_train), args.epochs, len(grid)
@@ -157,6 +202,11 @@ def run_case(args, activation: str, init: str, width: int) -> dict:
         "sequential_member_steps_per_s": member_steps / seq,
         "stacked_member_steps_per_s": member_steps / stk,
         "speedup": seq / stk,
+        "torch_func_s": func_times,
+        "torch_func_member_steps_per_s": (
+            member_steps / statistics.median(func_times) if func_times else None
+        ),
+        "stacked_vs_torch_func": statistics.median(func_times) / stk if func_times else None,
         "meets_target": seq / stk >= TARGET,
         "sequential_gflops": gflop / seq,
         "stacked_gflops": gflop / stk,

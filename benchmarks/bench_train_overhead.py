@@ -3,6 +3,9 @@
 Both train the same model (same init, data, batch order, optimizer) for the same steps and
 evaluate once at the end. initlab's loop adds what a run needs: divergence checks every step,
 metrics.csv + W&B (offline) logging every ``log_every`` steps, a checkpoint every epoch.
+Also counted, with PyTorch's profiler: ATen operators per step of both loops (what the loop's
+own bookkeeping adds, independent of the machine's speed) and the host reads (``aten::item``)
+of one train/val/test evaluation (target: none; the numbers come back in one transfer).
 Writes benchmarks/results/train_overhead.json. Target: overhead under 5%.
 
     python benchmarks/bench_train_overhead.py [--repeats 5]
@@ -28,7 +31,7 @@ from initlab.setup import parse_config
 from initlab.training import epoch_order, evaluate_splits, train_model
 
 CASES = {
-    "mlp_digits": ["model=mlp", "model.depth=4", "model.width=256", "data=digits"],
+    "mlp_digits": ["model=mlp", "model.depth=4", "model.width=128", "data=digits"],
     "resnet_digits_conv": [
         "model=resnet",
         "init=fixup",
@@ -80,6 +83,33 @@ def initlab_loop(setup, data, wandb_mode: str) -> tuple[float, int]:
     return elapsed, outcome.steps
 
 
+def aten_ops(fn) -> dict[str, int]:
+    """Calls of each ATen operator while ``fn()`` runs (CPU profiler, no shapes or stacks)."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        fn()
+    counts: dict[str, int] = {}
+    for event in prof.events():
+        if event.name.startswith("aten::"):
+            counts[event.name] = counts.get(event.name, 0) + 1
+    return counts
+
+
+def op_counts(setup, data, steps: int) -> dict[str, float]:
+    """ATen operators per step of each loop (their final evaluations included) and the host
+    reads of one evaluation of the three splits."""
+    bare = sum(aten_ops(lambda: bare_loop(setup, data)).values())
+    ours = sum(aten_ops(lambda: initlab_loop(setup, data, "disabled")).values())
+    seed_everything(setup.seed, True)
+    model = setup.new_model(data)
+    reads = aten_ops(lambda: evaluate_splits(model, data, 1024))
+    return {
+        "bare_aten_ops_per_step": bare / steps,
+        "initlab_aten_ops_per_step": ours / steps,
+        "aten_ops_ratio": ours / bare,
+        "evaluation_host_reads": reads.get("aten::item", 0),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
@@ -98,6 +128,7 @@ def main() -> None:
             ours_wandb.append(initlab_loop(setup, data, "offline")[0])
         b, o, w = (statistics.median(t) for t in (bare, ours, ours_wandb))
         results[name] = {
+            **op_counts(setup, data, steps),
             "steps": steps,
             "bare_ms_per_step": 1e3 * b / steps,
             "initlab_ms_per_step": 1e3 * o / steps,

@@ -19,6 +19,7 @@ os.environ["SOURCE_DATE_EPOCH"] = "0"
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import initlab_harness.rehearsal  # noqa: E402, F401 - registers results/rehearsal's own report
+from initlab.papers import load_rules  # noqa: E402 - the papers' rules and figure writers
 from initlab.report.build import write_outputs  # noqa: E402
 
 if __name__ == "__main__":
@@ -27,6 +28,7 @@ if __name__ == "__main__":
     parser.add_argument("--wandb", choices=("offline", "online"), default=None)
     args = parser.parse_args()
     results = Path(args.results)
+    load_rules()
     for path in write_outputs(results):
         print(f"wrote {path}")
     if args.wandb:

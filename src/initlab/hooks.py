@@ -10,8 +10,12 @@ train.py`` without a line of the engine knowing it.
 Events (keyword arguments):
 
 - ``run_start`` (``out_dir``): a run holds its directory and starts its task;
+- ``loop_start``: a pass of :func:`initlab.training.fit` over an epoch's batches starts (the
+  gap to its first ``step`` is a step's work; what ran before it, an evaluation, is not);
 - ``step`` (``step``: the loop's step count after it): an optimizer step of :func:`initlab.
   training.fit` is done (every loop: a run, a probe, a grid member, a PDI stage);
+- ``timed`` (``seconds``): one unit of work its caller timed itself (a curvature operator's
+  application: :mod:`initlab.analysis.hvp`);
 - ``progress`` (``units``): units of a :class:`initlab.tracking.Progress` are done;
 - ``stage_saved`` (``name``): a curvature run's stage is on disk;
 - ``lanczos_step`` (``m``): Lanczos step ``m`` is done, before its state may be saved;
@@ -29,7 +33,9 @@ from typing import Any
 PLUGINS_ENV = "INITLAB_PLUGINS"
 EVENTS = (
     "run_start",
+    "loop_start",
     "step",
+    "timed",
     "progress",
     "stage_saved",
     "lanczos_step",

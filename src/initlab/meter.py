@@ -1,11 +1,12 @@
 """What one run costs: seconds per optimizer step (or operator application) and peak memory.
 
 :class:`StepMeter` is started by :func:`initlab.main.execute` for every run and puts its numbers
-into ``summary.json``:
+into ``summary.json``. It listens to the engine's events (:mod:`initlab.hooks`: ``loop_start``,
+``step``, ``timed``); nothing in the engine calls it.
 
 - ``seconds_per_step``: the median time between consecutive optimizer steps (the one loop,
   :func:`initlab.training.fit`, ticks after each), or the median duration of the
-  Hessian/Fisher-vector products (:func:`timed`); the median keeps evaluations and
+  Hessian/Fisher-vector products (the ``timed`` event); the median keeps evaluations and
   checkpoints out of it.
   ``timed_steps`` says how many steps it saw.
 - ``peak_rss_mb``: the peak resident memory of this run. The kernel's high-water mark is reset
@@ -27,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from initlab import hooks
 
 #: summary keys that measure the machine, not the run's numbers (they differ between equal runs)
 MEASURED_KEYS = (
@@ -123,3 +126,8 @@ class StepMeter:
         if self.device is not None and self.device.type == "cuda":
             out["peak_device_mb"] = round(torch.cuda.max_memory_allocated(self.device) / 2**20, 1)
         return out
+
+
+hooks.on("loop_start", lambda **_: mark())
+hooks.on("step", lambda **_: tick())
+hooks.on("timed", lambda seconds: timed(seconds))

@@ -87,6 +87,10 @@ class Setup:
         initialize(model, init or self.init, context)
         return model.to(self.device)
 
+    def derive(self, resolved: dict[str, Any]) -> Setup:
+        """The setup of another resolved config (a grid member's), checked like any run's."""
+        return parse_config(resolved)
+
 
 def parse_config(resolved: dict[str, Any]) -> Setup:
     """Check a resolved config dict; raise ConfigError naming the first bad key."""

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from initlab import hooks, meter, preemption
+from initlab import hooks, preemption
 from initlab.accel import prepare_batch, prepare_model
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
@@ -107,8 +107,11 @@ def predict(model: Any, x: torch.Tensor, batch_size: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> dict:
-    """Every key of ``model.objective`` averaged over (x, y), in eval mode."""
+def objective_totals(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024
+) -> dict[str, torch.Tensor]:
+    """Every key of ``model.objective`` summed over (x, y) in eval mode, as float64 tensors on
+    the model's device (nothing read back: a caller fetches all its numbers in one transfer)."""
     was_training = model.training
     model.eval()
     totals: dict[str, torch.Tensor] = {}
@@ -118,8 +121,14 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
             part = per_example.sum().double()
             totals[key] = totals[key] + part if key in totals else part
     model.train(was_training)
-    n = max(len(x), 1)
-    return {key: total.item() / n for key, total in totals.items()}
+    return totals
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> dict:
+    """Every key of ``model.objective`` averaged over (x, y), in eval mode."""
+    totals = objective_totals(model, x, y, batch_size)
+    values = torch.stack(list(totals.values())).tolist() if totals else []
+    return {key: value / max(len(x), 1) for key, value in zip(totals, values, strict=True)}
 
 
 def score_outputs(outputs: torch.Tensor, y: torch.Tensor, metric: str) -> float:
@@ -171,17 +180,23 @@ def evaluate_splits(
     model: nn.Module, data: DataBundle, batch_size: int, examples: int | None = None
 ) -> dict[str, float]:
     """``evaluate`` on train/val/test (the first ``examples`` of each; None: all), plus the data
-    set's AUC metric where it has one."""
-    metrics = {}
+    set's AUC metric where it has one; the objective's numbers come to the host in one transfer."""
+    order, totals, sizes, aucs = [], [], [], {}
     for split in ("train", "val", "test"):
         x, y = data.split(split)
         x, y = x[:examples], y[:examples]
         if len(x):
-            for key, value in evaluate(model, x, y, batch_size).items():
-                metrics[f"{split}_{key}"] = float(value)
+            for key, total in objective_totals(model, x, y, batch_size).items():
+                order.append(f"{split}_{key}")
+                totals.append(total)
+                sizes.append(len(x))
             if data.metric in ("auc", "mean_auc"):
-                metrics[f"{split}_{data.metric}"] = score(model, x, y, data.metric, batch_size)
-    return metrics
+                order.append(f"{split}_{data.metric}")
+                aucs[order[-1]] = score(model, x, y, data.metric, batch_size)
+    values = torch.stack(totals).tolist() if totals else []
+    means = dict(zip([n for n in order if n not in aucs], values, strict=True))
+    sizes_of = dict(zip(means, sizes, strict=True))
+    return {name: aucs[name] if name in aucs else means[name] / sizes_of[name] for name in order}
 
 
 # ----------------------------------------------------------------------------- batches
@@ -264,18 +279,11 @@ def batches_for(
 
 @dataclass
 class LoopState:
-    """Where the loop is; device tensors hold the per-member accumulators (see module doc)."""
+    """Where the loop is: steps so far, the epoch and the batch within it."""
 
     step: int = 0
     epoch: int = 0
     batch_index: int = 0
-    first_loss: torch.Tensor | None = None  # () or (K,)
-    epoch_sum: torch.Tensor | None = None  # float64, size-weighted sum of this epoch's losses
-    bad: torch.Tensor | None = None
-    bad_step: torch.Tensor | None = None
-    bad_value: torch.Tensor | None = None
-    peak: torch.Tensor | None = None  # the largest loss seen (probes report it)
-    last: torch.Tensor | None = None  # the last step's loss
 
 
 @dataclass
@@ -294,6 +302,104 @@ class FitResult:
 
 
 EpochHook = Callable[[int, torch.Tensor, bool, int], "list[int] | None | bool"]
+
+
+class LossLedger:
+    """Each member's losses, kept on the device: the first, the last, the peak, the first bad
+    step and value (non-finite or above ``diverge_factor`` x the first loss) and the epoch's
+    size-weighted sum.
+
+    A step costs two tensor ops (the epoch sum, added in step order so that a resumed run sums
+    exactly as an uninterrupted one); everything else is worked out for all the steps since the
+    last check in one go when a check point asks (:meth:`all_bad`, :meth:`epoch_losses`,
+    :meth:`result`), without reading anything back to the host.
+    """
+
+    def __init__(self, diverge_factor: float, n_examples: int, device: torch.device) -> None:
+        self.factor, self.n, self.device = diverge_factor, n_examples, device
+        self.first: torch.Tensor | None = None  # () or (K,)
+        self.epoch_sum: torch.Tensor | None = None  # float64
+        self.last: torch.Tensor | None = None
+        self.bad = self.bad_step = self.bad_value = self.peak = None
+        self._since_check: list[tuple[torch.Tensor, int]] = []
+
+    def add(self, loss: torch.Tensor, size: int, step: int) -> None:
+        weighted = loss.double() * size
+        self.epoch_sum = weighted if self.epoch_sum is None else self.epoch_sum + weighted
+        self._since_check.append((loss, step))
+        self.last = loss
+
+    def settle(self) -> None:
+        """Fold the losses since the last check into first / bad / peak."""
+        if not self._since_check:
+            return
+        losses = torch.stack([loss for loss, _ in self._since_check])  # (n,) or (n, K)
+        steps = torch.tensor([step for _, step in self._since_check], device=losses.device)
+        self._since_check.clear()
+        if self.first is None:
+            self.first = losses[0].clone()
+        if self.bad is None:
+            self.bad = torch.zeros_like(self.first, dtype=torch.bool)
+            self.bad_step = torch.full_like(self.first, -1, dtype=torch.long)
+            self.bad_value = torch.zeros_like(self.first)
+            self.peak = losses[0].clone()
+        bad_now = ~torch.isfinite(losses)
+        if math.isfinite(self.factor):
+            bad_now |= losses > self.factor * self.first.clamp_min(1e-8)
+        hits = bad_now.int()
+        first_hit = hits.argmax(0)  # each member's first bad loss in this stretch (0: none)
+        newly = bad_now.any(0) & ~self.bad
+        self.bad_step = torch.where(newly, steps[first_hit], self.bad_step)
+        self.bad_value = torch.where(newly, losses.gather(0, first_hit[None])[0], self.bad_value)
+        # the peak counts the losses up to and including the first bad one; NaN never counts
+        counted = ~(self.bad | (hits.cumsum(0) - hits > 0)) & ~losses.isnan()
+        top = torch.where(counted, losses, -math.inf).amax(0)
+        self.peak = torch.where(top == -math.inf, self.peak, torch.fmax(self.peak, top))
+        self.bad |= bad_now.any(0)
+
+    def all_bad(self) -> bool:
+        """A single model stops at its first bad loss; a stack's hook drops bad members at the
+        epoch's end (the others go on, as they would alone)."""
+        self.settle()
+        return self.bad is not None and self.bad.dim() == 0 and bool(self.bad)
+
+    def any_bad(self) -> bool:
+        self.settle()
+        return self.bad is not None and bool(self.bad.any())
+
+    def epoch_losses(self) -> torch.Tensor:
+        """Each member's size-weighted mean loss of the epoch, or its first bad value."""
+        self.settle()
+        mean = self.epoch_sum / self.n
+        return mean if self.bad is None else torch.where(self.bad, self.bad_value.double(), mean)
+
+    def keep(self, rows: list[int]) -> None:
+        """Keep the members ``rows`` of a stack (the hook has cut the model to them)."""
+        index = torch.as_tensor(rows, device=self.device)
+        for name in ("first", "bad", "bad_step", "bad_value", "peak", "last", "epoch_sum"):
+            value = getattr(self, name)
+            if value is not None and value.dim():
+                setattr(self, name, value[index])
+
+    def result(self, status: str, where: LoopState, resumed_at_end: bool = False) -> FitResult:
+        self.settle()
+
+        def values(t: torch.Tensor | None) -> list:
+            return [] if t is None else torch.atleast_1d(t).tolist()
+
+        bad = values(self.bad) or [False] * len(values(self.last))
+        steps, bad_values = values(self.bad_step), values(self.bad_value)
+        return FitResult(
+            status,
+            where.step,
+            where.epoch,
+            values(self.first),
+            values(self.last),
+            values(self.peak),
+            [int(s) if b else None for s, b in zip(steps, bad, strict=False)],
+            [float(v) if b else None for v, b in zip(bad_values, bad, strict=False)],
+            resumed_at_end,
+        )
 
 
 @dataclass
@@ -318,6 +424,169 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class BatchLoss:
+    """Forward and backward of one batch: the batch's mean loss (detached) is returned and its
+    gradient accumulated in the parameters, under autocast at ``precision`` (fp16 adds a loss
+    scaler: :attr:`scaler`), in pieces of ``micro_batch`` examples if asked (each piece's loss
+    weighted by its share of the batch), with ``objective(x, y, step)`` in place of
+    ``model.objective`` if given (mixup)."""
+
+    def __init__(
+        self,
+        model: Any,
+        precision: str,
+        device_type: str,
+        objective: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor] | None,
+        micro_batch: int | None,
+    ) -> None:
+        self.model, self.objective, self.micro_batch = model, objective, micro_batch
+        self.device_type, self.amp_dtype = device_type, AMP_DTYPES.get(precision)
+        self.scaler = torch.amp.GradScaler(device_type) if precision == "fp16" else None
+        self.single_ok = not has_batch_norm(model)  # BatchNorm: a last piece of one joins
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device_type, dtype=self.amp_dtype)
+
+    def plain(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        """The model's own mean loss (one per member of a stack)."""
+        with self.autocast():
+            return self.model.objective(xb, yb)["loss"].float().mean(-1)
+
+    def __call__(self, xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
+        if self.micro_batch:
+            size, ok = self.micro_batch, self.single_ok
+            pieces = zip(split_pieces(xb, size, ok), split_pieces(yb, size, ok), strict=True)
+        else:
+            pieces = ((xb, yb),)
+        total = None
+        for xc, yc in pieces:
+            if self.objective is None:
+                loss = self.plain(xc, yc)
+            else:
+                with self.autocast():
+                    loss = self.objective(xc, yc, step)
+            if loss.dim() and len(xc) < len(xb):
+                raise ValueError("micro_batch: a stack of models trains on whole batches")
+            share = len(xc) / len(xb)
+            scaled = (loss if loss.dim() == 0 else loss.sum()) * share
+            (scaled if self.scaler is None else self.scaler.scale(scaled)).backward()
+            part = loss.detach() if share == 1.0 else loss.detach() * share
+            total = part if total is None else total + part
+        return total
+
+
+class Checkpointer:
+    """The loop's checkpoint: what it holds, when one is due, and resuming from it.
+
+    A run resumes from its checkpoint of the same ``phase``; ``settled`` False marks one written
+    mid-iteration (a signal at the last step), whose step still owes its epoch end.
+    """
+
+    def __init__(
+        self,
+        run: RunLike,
+        phase: str,
+        when: Checkpointing,
+        parts: dict[str, Any],
+        extra_state: Callable[[], dict[str, Any]] | None,
+    ) -> None:
+        self.run, self.phase, self.when, self.extra_state = run, phase, when, extra_state
+        self.parts = parts  # model, optimizer, scheduler (or None), scaler (or None)
+        self.last = self.last_mid = time.monotonic()
+
+    def resume(self, where: LoopState, ledger: LossLedger, device: torch.device) -> bool | None:
+        """Load the checkpoint of this phase into the parts, ``where`` and ``ledger``; its
+        ``settled`` flag, or None when there is none."""
+        saved = self.run.load_checkpoint()
+        if saved is None or saved.get("phase") != self.phase:
+            return None
+        model, optimizer = self.parts["model"], self.parts["optimizer"]
+        scheduler, scaler = self.parts["scheduler"], self.parts["scaler"]
+        check_train_state(
+            saved, model, optimizer, scheduler, getattr(self.run, "checkpoint_path", None)
+        )
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        if scheduler is not None and saved.get("scheduler") is not None:
+            scheduler.load_state_dict(saved["scheduler"])
+        if scaler is not None and saved.get("scaler"):
+            scaler.load_state_dict(saved["scaler"])
+        where.step, where.epoch, where.batch_index = (
+            saved["step"],
+            saved["epoch"],
+            saved["batch_index"],
+        )
+        if saved.get("first_loss") is not None:
+            ledger.first = torch.as_tensor(saved["first_loss"], device=device)
+        if saved.get("epoch_sum") is not None:
+            ledger.epoch_sum = torch.as_tensor(
+                saved["epoch_sum"], dtype=torch.float64, device=device
+            )
+        _set_rng_state(saved["rng"])
+        return saved.get("settled", True)
+
+    def mid_epoch_due(self, step: int) -> bool:
+        when = self.when
+        return bool(when.every_steps and step % when.every_steps == 0) or bool(
+            when.every_s and time.monotonic() - self.last_mid >= when.every_s
+        )
+
+    def epoch_due(self, epoch: int, epoch_done: bool, finished: bool) -> bool:
+        when = self.when
+        if not when.every_epochs:
+            return False
+        due = epoch_done and epoch % when.every_epochs == 0
+        return finished or (due and time.monotonic() - self.last >= when.min_interval_s)
+
+    def save(self, where: LoopState, ledger: LossLedger, settled: bool = True) -> None:
+        self.last = self.last_mid = time.monotonic()
+        ledger.settle()
+        scheduler, scaler = self.parts["scheduler"], self.parts["scaler"]
+        payload = {
+            "phase": self.phase,
+            "settled": settled,
+            "model": self.parts["model"].state_dict(),
+            "optimizer": self.parts["optimizer"].state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "step": where.step,
+            "epoch": where.epoch,
+            "batch_index": where.batch_index,
+            "first_loss": None if ledger.first is None else ledger.first.tolist(),
+            "epoch_sum": None if ledger.epoch_sum is None else ledger.epoch_sum.tolist(),
+            "rng": _rng_state(),
+            "scaler": scaler.state_dict() if scaler is not None else {},
+        }
+        if self.extra_state is not None:
+            payload.update(self.extra_state())
+        self.run.save_checkpoint(payload)
+
+
+class LossRows:
+    """The rows the loop logs: the training loss every ``log_every`` steps (single models) and
+    the step a model diverged at."""
+
+    def __init__(self, run: RunLike, phase: str, per_epoch: int, optimizer: Any) -> None:
+        self.run, self.phase, self.per_epoch, self.optimizer = run, phase, per_epoch, optimizer
+
+    def loss(self, where: LoopState, last: torch.Tensor) -> str | None:
+        """Log the last step's loss (a stack logs none); the progress bar's note."""
+        if last.dim():
+            return None
+        value = last.item()
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.run.log({"step": where.step, "epoch": where.epoch, "phase": self.phase,
+                      "train_batch_loss": value, "lr": lr})  # fmt: skip
+        return f"loss {value:.4g}"
+
+    def diverged(self, ledger: LossLedger) -> None:
+        step = int(torch.atleast_1d(ledger.bad_step)[0])
+        value = float(torch.atleast_1d(ledger.bad_value)[0])
+        self.run.log({"step": step, "epoch": step // self.per_epoch, "phase": self.phase,
+                      "train_batch_loss": value})  # fmt: skip
 
 
 def fit(
@@ -345,261 +614,101 @@ def fit(
 ) -> FitResult:
     """Train ``model`` for ``epochs`` epochs (or ``max_steps`` steps) of ``batches``.
 
-    ``on_epoch_end(epoch, epoch_losses, last, step)`` runs after every epoch (``epoch`` counts
-    from 1; ``epoch_losses`` holds each member's size-weighted mean batch loss of the epoch in
-    float64, or its first non-finite / diverged value; ``last``: no epoch follows; ``step``: steps
-    so far). It returns None to go
-    on, True to stop, or the rows of a stacked model that go on training (the model and the
-    optimizer have been cut to them by the hook). ``on_finish(epoch, step)`` runs once if the
-    loop ends mid-epoch (``max_steps``), before its last checkpoint (a final evaluation logged
-    there is in the checkpoint's rows: a resume from it does not log it again;
-    :attr:`FitResult.resumed_at_end`). ``check_after_last``: also compute and check
-    the loss of the batch after the last step (a probe's "did it stay stable" includes the state
-    it ends in). Rows go to ``run`` tagged with ``phase``; a run resumes from its checkpoint of
-    the same phase and truncates its ``metrics.csv`` rows of this phase to the checkpoint's step.
-    ``transform(x, step)``, if given, turns each training batch's inputs into what the model sees
-    (:func:`initlab.accel.prepare_batch`: on-device augmentation seeded by step, memory layout).
-    ``objective(x, y, step)``, if given, is the training loss of a batch in place of
-    ``model.objective`` (mixup: :func:`initlab.data.mixup.mixup_loss`); evaluation never uses it.
-    ``micro_batch``: each batch goes forward and backward in pieces of this many examples, each
-    piece's loss weighted by its share of the batch, so the step's gradient and logged loss are
-    the whole batch's (up to rounding) while only one piece's activations are held (a single
-    model only; BatchNorm then normalizes over pieces, as it would per GPU under DDP).
+    Callbacks: ``on_epoch_end(epoch, epoch_losses, last, step)`` after every epoch (evaluation,
+    scoring, stopping: ``epoch`` counts from 1; ``epoch_losses`` holds each member's mean batch
+    loss of the epoch in float64, or its first bad value; ``last``: no epoch follows) returns None
+    to go on, True to stop, or the rows of a stacked model that go on (the hook has cut the
+    model and optimizer to them); ``on_finish(epoch, step)`` once if the loop ends mid-epoch
+    (``max_steps``), before its last checkpoint. Checkpoints (:class:`Checkpointer`), preemption
+    (:mod:`initlab.preemption`: checkpoint, then stop), metering and plugins
+    (:mod:`initlab.hooks`: ``loop_start``, ``step``) attach at the points marked below.
+    ``check_after_last``: also check the loss of the batch after the last step (a probe's "did
+    it stay stable" includes the state it ends in). ``transform(x, step)`` turns each training
+    batch's inputs into what the model sees (:func:`initlab.accel.prepare_batch`);
+    ``objective`` and ``micro_batch``: see :class:`BatchLoss`. Rows go to ``run`` tagged with
+    ``phase``; a resumed run truncates its ``metrics.csv`` rows of this phase to its step.
     """
     per_epoch = batches.per_epoch
     total = epochs * per_epoch if max_steps is None else min(epochs * per_epoch, max_steps)
-    device_type = batches.x.device.type
-    amp_dtype = AMP_DTYPES.get(precision)
-    scaler = torch.amp.GradScaler(device_type, enabled=precision == "fp16")
-    ckpt = checkpointing or Checkpointing()
-    state = LoopState()
-
-    saved = run.load_checkpoint()
-    resumed = saved is not None and saved.get("phase") == phase
-    settled = True  # the checkpoint's step has been through its epoch-end / finish handling
-    if resumed:
-        check_train_state(saved, model, optimizer, scheduler, getattr(run, "checkpoint_path", None))
-        settled = saved.get("settled", True)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        if scheduler is not None:
-            scheduler.load_state_dict(saved["scheduler"])
-        state.step, state.epoch, state.batch_index = (
-            saved["step"],
-            saved["epoch"],
-            saved["batch_index"],
-        )
-        if saved.get("first_loss") is not None:
-            state.first_loss = torch.as_tensor(saved["first_loss"], device=batches.x.device)
-        if saved.get("epoch_sum") is not None:
-            state.epoch_sum = torch.as_tensor(
-                saved["epoch_sum"], dtype=torch.float64, device=batches.x.device
-            )
-        _set_rng_state(saved["rng"])
-        if "scaler" in saved:
-            scaler.load_state_dict(saved["scaler"])
-    run.truncate(state.step if state.step or state.epoch else -1, phase)
-
-    last_checkpoint = last_mid = time.monotonic()
-
-    def checkpoint(settled: bool = True) -> None:
-        nonlocal last_checkpoint, last_mid
-        last_checkpoint = last_mid = time.monotonic()
-        payload = {
-            "phase": phase,
-            "settled": settled,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict() if scheduler is not None else None,
-            "step": state.step,
-            "epoch": state.epoch,
-            "batch_index": state.batch_index,
-            "first_loss": None if state.first_loss is None else state.first_loss.tolist(),
-            "epoch_sum": None if state.epoch_sum is None else state.epoch_sum.tolist(),
-            "rng": _rng_state(),
-            "scaler": scaler.state_dict(),
-        }
-        if extra_state is not None:
-            payload.update(extra_state())
-        run.save_checkpoint(payload)
-
-    def outcome(status: str, resumed_at_end: bool = False) -> FitResult:
-        def values(t: torch.Tensor | None) -> list:
-            return [] if t is None else torch.atleast_1d(t).tolist()
-
-        bad = values(state.bad) or [False] * len(values(state.last))
-        steps, bad_values = values(state.bad_step), values(state.bad_value)
-        return FitResult(
-            status,
-            state.step,
-            state.epoch,
-            values(state.first_loss),
-            values(state.last),
-            values(state.peak),
-            [int(s) if b else None for s, b in zip(steps, bad, strict=False)],
-            [float(v) if b else None for v, b in zip(bad_values, bad, strict=False)],
-            resumed_at_end,
-        )
-
-    def accumulate(loss: torch.Tensor, size: int, step: int) -> None:
-        """Device-side bookkeeping of one step's loss (no host sync)."""
-        detached = loss.detach()
-        if state.first_loss is None:
-            state.first_loss = detached.clone()
-        if state.bad is None:
-            state.bad = torch.zeros_like(detached, dtype=torch.bool)
-            state.bad_step = torch.full_like(detached, -1, dtype=torch.long)
-            state.bad_value = torch.zeros_like(detached)
-            state.peak = detached.clone()
-        bad_now = ~torch.isfinite(detached)
-        if math.isfinite(diverge_factor):
-            bad_now |= detached > diverge_factor * state.first_loss.clamp_min(1e-8)
-        newly = bad_now & ~state.bad
-        state.bad_step = torch.where(newly, step, state.bad_step)
-        state.bad_value = torch.where(newly, detached, state.bad_value)
-        # the peak up to and including the first bad loss (NaN never counts as a peak)
-        state.peak = torch.where(state.bad, state.peak, torch.fmax(state.peak, detached))
-        state.bad |= bad_now
-        weighted = detached.double() * size
-        state.epoch_sum = weighted if state.epoch_sum is None else state.epoch_sum + weighted
-        state.last = detached
-
-    def all_bad() -> bool:
-        """A single model stops at its first bad loss; a stack's hook drops bad members at the
-        epoch's end (the others go on, as they would alone)."""
-        return state.bad is not None and state.bad.dim() == 0 and bool(state.bad)
-
-    def epoch_losses(n_rows: int) -> torch.Tensor:
-        mean = state.epoch_sum / batches.n
-        if state.bad is None:  # resumed right at the epoch's end: no step since (none bad)
-            return mean
-        return torch.where(state.bad, state.bad_value.double(), mean) if n_rows else mean
-
-    def reindex(rows: list[int]) -> None:
-        index = torch.as_tensor(rows, device=batches.x.device)
-        for name in ("first_loss", "bad", "bad_step", "bad_value", "peak", "last", "epoch_sum"):
-            value = getattr(state, name)
-            if value is not None and value.dim():
-                setattr(state, name, value[index])
-
-    def diverged_row() -> None:
-        step = int(torch.atleast_1d(state.bad_step)[0])
-        value = float(torch.atleast_1d(state.bad_value)[0])
-        run.log({"step": step, "epoch": step // per_epoch, "phase": phase,
-                 "train_batch_loss": value})  # fmt: skip
-
-    def autocast() -> contextlib.AbstractContextManager:
-        if amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type, dtype=amp_dtype)
-
-    def forward_backward(xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
-        """The batch's mean loss (detached), its gradient accumulated in the parameters."""
-        pieces = (
-            (split_pieces(xb, micro_batch, single_ok), split_pieces(yb, micro_batch, single_ok))
-            if micro_batch
-            else ((xb,), (yb,))
-        )
-        total = None
-        for xc, yc in zip(*pieces, strict=True):
-            with autocast():
-                if objective is None:
-                    loss = model.objective(xc, yc)["loss"].float().mean(-1)
-                else:
-                    loss = objective(xc, yc, step)
-            if loss.dim() and len(pieces[0]) > 1:
-                raise ValueError("micro_batch: a stack of models trains on whole batches")
-            share = len(xc) / len(xb)
-            scaler.scale((loss if loss.dim() == 0 else loss.sum()) * share).backward()
-            part = loss.detach() * share  # one piece: share 1.0, exact
-            total = part if total is None else total + part
-        return total
-
-    single_ok = not has_batch_norm(model)  # BatchNorm: a last piece of one joins the one before
-    bar = Progress(total, f"{phase}" if progress is None else progress, initial=state.step)
-    model.train()
+    batch_loss = BatchLoss(model, precision, batches.x.device.type, objective, micro_batch)
+    scaler = batch_loss.scaler
+    ledger = LossLedger(diverge_factor, batches.n, batches.x.device)
+    rows, at = LossRows(run, phase, per_epoch, optimizer), LoopState()
+    parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
+    saver = Checkpointer(run, phase, checkpointing or Checkpointing(), parts, extra_state)
+    settled = saver.resume(at, ledger, batches.x.device)
+    run.truncate(at.step if at.step or at.epoch else -1, phase)
     # a checkpoint written mid-iteration (a signal at the last step) still owes that step its
     # epoch end / final evaluation: the loop goes through it once more (no step)
-    pending = not settled
-    ran = False
+    owed, ran = settled is False, False
+    bar = Progress(total, phase if progress is None else progress, initial=at.step)
+    model.train()
     try:
         with preemption.watch() as stop:
-            while (state.epoch < epochs and state.step < total) or pending:
-                pending, ran = False, True
-                meter.mark()  # the epoch's steps are timed; its evaluation after them is not
-                while state.batch_index < per_epoch and state.step < total:
-                    xb, yb, size = batches.get(state.epoch, state.batch_index)
-                    if transform is not None:  # initlab.accel: augmentation, layout
-                        xb = transform(xb, state.step)
+            while (at.epoch < epochs and at.step < total) or owed:
+                owed, ran = False, True
+                hooks.emit("loop_start")  # the epoch's steps are timed, its evaluation is not
+                while at.batch_index < per_epoch and at.step < total:
+                    xb, yb, size = batches.get(at.epoch, at.batch_index)
+                    if transform is not None:
+                        xb = transform(xb, at.step)
                     optimizer.zero_grad(set_to_none=True)
-                    accumulate(forward_backward(xb, yb, state.step), size, state.step)
-                    scaler.step(optimizer)
-                    scaler.update()
+                    loss = batch_loss(xb, yb, at.step)  # forward and backward
+                    if scaler is None:
+                        optimizer.step()
+                    else:
+                        scaler.step(optimizer)
+                        scaler.update()
                     if scheduler is not None:
                         scheduler.step()
-                    meter.tick()  # the run's seconds per step (initlab.meter)
-                    state.step += 1
-                    state.batch_index += 1
+                    ledger.add(loss, size, at.step)
+                    at.step, at.batch_index = at.step + 1, at.batch_index + 1
                     bar.update(1)
-                    hooks.emit("step", step=state.step)  # initlab.hooks: a step is done
-                    logged = state.step % log_every == 0
-                    mid = (ckpt.every_steps and state.step % ckpt.every_steps == 0) or (
-                        ckpt.every_s and time.monotonic() - last_mid >= ckpt.every_s
-                    )
+                    hooks.emit("step", step=at.step)
+                    logged, mid = at.step % log_every == 0, saver.mid_epoch_due(at.step)
                     if not (logged or mid or stop.requested):
                         continue
-                    if all_bad():  # a check point: divergence first
-                        diverged_row()
-                        return outcome("diverged")
-                    if logged and state.last.dim() == 0:
-                        value = state.last.item()
-                        row = {"step": state.step, "epoch": state.epoch, "phase": phase,
-                               "train_batch_loss": value}  # fmt: skip
-                        if scheduler is not None:
-                            row["lr"] = scheduler.get_last_lr()[0]
-                        run.log(row)
-                        bar.note = f"loss {value:.4g}"
-                    if stop.requested or (mid and state.batch_index < per_epoch):
-                        if state.bad is None or not bool(state.bad.any()):
-                            checkpoint(settled=False)
-                        stop.raise_if_requested(state.step)
-                epoch_done = state.batch_index >= per_epoch
-                finished_steps = state.step >= total
-                if all_bad():
-                    diverged_row()
-                    return outcome("diverged")
+                    # a check point: divergence first, then the loss row, then a checkpoint
+                    if ledger.all_bad():
+                        rows.diverged(ledger)
+                        return ledger.result("diverged", at)
+                    if logged:
+                        bar.note = rows.loss(at, ledger.last) or bar.note
+                    if stop.requested or (mid and at.batch_index < per_epoch):
+                        if not ledger.any_bad():
+                            saver.save(at, ledger, settled=False)
+                        stop.raise_if_requested(at.step)
+                # the end of an epoch, or of the run mid-epoch
+                epoch_done, finished = at.batch_index >= per_epoch, at.step >= total
+                if ledger.all_bad():
+                    rows.diverged(ledger)
+                    return ledger.result("diverged", at)
                 if epoch_done:
-                    state.epoch, state.batch_index = state.epoch + 1, 0
-                finished = state.epoch >= epochs or finished_steps
+                    at.epoch, at.batch_index = at.epoch + 1, 0
+                finished = finished or at.epoch >= epochs
                 if finished and check_after_last:
-                    xb, yb, size = batches.get(*divmod(state.step, per_epoch))
-                    with torch.no_grad(), autocast():
-                        loss = model.objective(xb, yb)["loss"].float().mean(-1)
-                    accumulate(loss, 0, state.step)
-                    if all_bad():
-                        return outcome("diverged")
-                if epoch_done and on_epoch_end is not None:
-                    losses = epoch_losses(1)
-                    answer = on_epoch_end(state.epoch, losses, finished, state.step)
-                    state.epoch_sum = None
-                    if answer is True:
-                        return outcome("completed")
+                    xb, yb, _ = batches.get(*divmod(at.step, per_epoch))
+                    with torch.no_grad():
+                        ledger.add(batch_loss.plain(xb, yb), 0, at.step)
+                    if ledger.all_bad():
+                        return ledger.result("diverged", at)
+                if epoch_done:
+                    answer = None
+                    if on_epoch_end is not None:
+                        answer = on_epoch_end(at.epoch, ledger.epoch_losses(), finished, at.step)
+                    ledger.epoch_sum = None
+                    if answer is True or (isinstance(answer, list) and not answer):
+                        return ledger.result("completed", at)
                     if isinstance(answer, list):
-                        if not answer:
-                            return outcome("completed")
-                        reindex(answer)
-                elif epoch_done:
-                    state.epoch_sum = None
-                if finished and not epoch_done and on_finish is not None:
-                    on_finish(state.epoch, state.step)
-                due = epoch_done and ckpt.every_epochs and state.epoch % ckpt.every_epochs == 0
-                waited = time.monotonic() - last_checkpoint >= ckpt.min_interval_s
-                if ckpt.every_epochs and (finished or (due and waited)) or stop.requested:
-                    checkpoint()
-                stop.raise_if_requested(state.step)
+                        ledger.keep(answer)
+                elif finished and on_finish is not None:
+                    on_finish(at.epoch, at.step)
+                if saver.epoch_due(at.epoch, epoch_done, finished) or stop.requested:
+                    saver.save(at, ledger)
+                stop.raise_if_requested(at.step)
     finally:
         bar.close()
-    return outcome("completed", resumed_at_end=resumed and not ran)
+    return ledger.result("completed", at, resumed_at_end=settled is not None and not ran)
 
 
 def _mixup_objective(

@@ -62,7 +62,8 @@ def train_alone(model, optim, rng_state, data, epochs=EPOCHS):
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            scheduler.step()
+            if scheduler is not None:  # None: a constant learning rate
+                scheduler.step()
     return model
 
 

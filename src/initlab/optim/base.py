@@ -85,9 +85,13 @@ def param_groups(cfg: OptimConfig, params) -> list:
 
 def build_optimizer(
     cfg: OptimConfig, params, total_steps: int
-) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """``params``: the model (needed for ``scalar_lr_scale``) or an iterable of tensors."""
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR | None]:
+    """``params``: the model (needed for ``scalar_lr_scale``) or an iterable of tensors. The
+    scheduler is None when the learning rate is constant (no schedule, no warm-up): the loop
+    then has nothing to step."""
     optimizer = OPTIMIZERS.build(cfg, param_groups(cfg, params))
+    if cfg.schedule == "none" and not cfg.warmup_steps:
+        return optimizer, None
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(cfg, step, total_steps)
     )

@@ -42,3 +42,14 @@ def build_outputs(results: object, profile: str) -> None:
     """Write every paper's tables and figures for one profile's results folder."""
     for module in modules("report"):
         module.build(results, profile)
+
+
+def _register() -> None:
+    """Let ``make report`` (:mod:`initlab.report.build`) write every paper's outputs."""
+    from initlab.report.build import OUTPUT_WRITERS
+
+    if build_outputs not in OUTPUT_WRITERS:
+        OUTPUT_WRITERS.append(build_outputs)
+
+
+_register()

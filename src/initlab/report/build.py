@@ -1,13 +1,15 @@
 """Build the reports from the claims registry and the CSVs under ``results/``.
 
-:func:`write_outputs` is ``make report``: every paper's tables and figures
-(:func:`initlab.papers.build_outputs`), then the reports. ``results/<profile>/REPORT.md`` holds
-the verdicts measured at one profile (quick, full); ``results/REPORT.md`` gives every claim the
-verdict of the largest profile that measured it (a ``not run yet`` profile is passed over; ``not
-run at this scale`` is a verdict of its profile). The summary table holds one line per claim:
-its verdict (:data:`initlab.claims.STATUSES`) and the verdict's one-line ``summary`` (<= 140
-characters: the law or direction found with its interval, the scale); each paper's section
-below gives the full ``measured`` text and the scale.
+:func:`write_outputs` is ``make report``: every paper's tables and figures (the writers in
+:data:`OUTPUT_WRITERS`, which :mod:`initlab.papers` registers when imported), then the reports.
+This room reads the claims registry and never imports the papers above it: whoever builds the
+report imports them first (``scripts/make_report.py``: :func:`initlab.papers.load_rules`).
+``results/<profile>/REPORT.md`` holds the verdicts measured at one profile (quick, full);
+``results/REPORT.md`` gives every claim the verdict of the largest profile that measured it (a
+``not run yet`` profile is passed over; ``not run at this scale`` is a verdict of its profile).
+The summary table holds one line per claim: its verdict (:data:`initlab.claims.STATUSES`) and
+the verdict's one-line ``summary`` (<= 140 characters: the law or direction found with its
+interval, the scale); each paper's section below gives the full ``measured`` text and the scale.
 """
 
 from __future__ import annotations
@@ -16,13 +18,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 from initlab.claims.catalog import PAPERS
-from initlab.claims.registry import NOT_RUN, Claim, Verdict
-from initlab.papers import load_rules
+from initlab.claims.registry import NOT_RUN, Claim, Verdict, all_claims
 
 PROFILES = ("full", "quick")  # largest scale first
 #: results folders with a report of their own, written by code outside the engine: folder name
 #: -> writer of ``<folder>/REPORT.md`` (the rehearsal registers ``rehearsal``)
 EXTRA_REPORTS: dict[str, Callable[[Path], Path]] = {}
+#: writers of one profile's tables and figures, ``write(profile_dir, profile)``
+OUTPUT_WRITERS: list[Callable[[Path, str], None]] = []
+
+
+def _claims() -> list[Claim]:
+    """Every claim with its rule; refuses to report verdicts no rule was loaded for."""
+    claims = all_claims()
+    if not any(claim.rule is not None for claim in claims):
+        raise RuntimeError(
+            "no claim has a rule: import initlab.papers and call load_rules() before reporting"
+        )
+    return claims
 
 
 def _cell(text: str) -> str:
@@ -32,7 +45,7 @@ def _cell(text: str) -> str:
 def _verdicts(results_root: Path, profiles: tuple[str, ...]) -> dict[str, tuple[Verdict, str]]:
     """claim id -> (verdict, profile) from the first profile that measured it."""
     chosen: dict[str, tuple[Verdict, str]] = {}
-    for claim in load_rules():
+    for claim in _claims():
         chosen[claim.id] = (NOT_RUN, "")
         for profile in profiles:
             verdict = claim.verdict(results_root / profile, profile)
@@ -60,7 +73,7 @@ def _table_lines(verdict: Verdict, profile_dir: Path) -> list[str]:
 
 def render_report(results_root: Path, profiles: tuple[str, ...] = PROFILES, prefix_profile=True):
     """The Markdown text; deterministic for given CSVs (no dates, no timings)."""
-    claims: list[Claim] = load_rules()
+    claims = _claims()
     chosen = _verdicts(Path(results_root), profiles)
     lines = [
         "# initlab report",
@@ -123,10 +136,9 @@ def write_reports(results_root: Path) -> list[Path]:
 
 def write_outputs(results_root: Path) -> list[Path]:
     """Every paper's tables and figures for each profile folder present, then the reports."""
-    from initlab.papers import build_outputs
-
     results_root = Path(results_root)
     for profile in PROFILES:
         if (results_root / profile).is_dir():
-            build_outputs(results_root / profile, profile)
+            for write in OUTPUT_WRITERS:
+                write(results_root / profile, profile)
     return write_reports(results_root)

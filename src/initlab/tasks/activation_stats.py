@@ -23,8 +23,7 @@ from initlab.analysis.activations import activation_stats
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.run import Run
-from initlab.setup import Setup
-from initlab.tasks.base import TASKS, TaskConfig, TaskResult
+from initlab.tasks.base import TASKS, RunSetup, TaskConfig, TaskResult
 from initlab.tracking import atomic_write_text
 
 
@@ -66,7 +65,7 @@ def standardized_inputs(x: torch.Tensor, standardize: bool) -> torch.Tensor:
 
 @TASKS.register("activation_stats", ActivationStatsConfig)
 def activation_stats_task(
-    cfg: ActivationStatsConfig, setup: Setup, data: DataBundle, run: Run
+    cfg: ActivationStatsConfig, setup: RunSetup, data: DataBundle, run: Run
 ) -> TaskResult:
     x, _ = data.split(cfg.split)
     if len(x) < 2:

@@ -62,9 +62,8 @@ from initlab.inits.fixup import fixup_scale
 from initlab.models import build_model
 from initlab.models.base import ScaleNorm
 from initlab.run import Run
-from initlab.setup import Setup
 from initlab.tasks.angles import arch_label
-from initlab.tasks.base import TASKS, TaskConfig, TaskResult
+from initlab.tasks.base import TASKS, RunSetup, TaskConfig, TaskResult
 from initlab.theory.batchnorm import bn_resnet_grams, gram_cosines
 from initlab.theory.kernels import mlp_correlations, resnet_recursion
 from initlab.tracking import Progress, atomic_write_text
@@ -107,7 +106,7 @@ class StreamedNetwork:
     yields after each layer the list of outputs of the batches ``xs`` (one per batch and
     dtype), as the model's own ``layers`` would for a model of full depth."""
 
-    def __init__(self, setup: Setup, input_dim: int, num_classes: int) -> None:
+    def __init__(self, setup: RunSetup, input_dim: int, num_classes: int) -> None:
         cfg = setup.model
         if cfg.name not in ("mlp", "resnet", "resnet_bn"):
             raise ConfigError(
@@ -249,7 +248,7 @@ def _pair_cosines(h: torch.Tensor, pairs: np.ndarray) -> np.ndarray:
 
 # -- theory -----------------------------------------------------------------------------------
 def theory_cosines(
-    setup: Setup, x: np.ndarray, pairs: np.ndarray, samples: int
+    setup: RunSetup, x: np.ndarray, pairs: np.ndarray, samples: int
 ) -> tuple[str, np.ndarray | None]:
     """(name, (depth + 1, P) cosines) of the mean-field prediction for the configured network
     on the batch ``x`` (flattened rows), or ("none", None) where none is implemented."""
@@ -275,7 +274,7 @@ def theory_cosines(
     return "none", None
 
 
-def _inputs(cfg: AngleStreamConfig, setup: Setup, data: DataBundle) -> dict:
+def _inputs(cfg: AngleStreamConfig, setup: RunSetup, data: DataBundle) -> dict:
     """{name: (x (N, dim) float32, pairs (P, 2), groups (P,))}: one batch per input set."""
     gen = torch.Generator().manual_seed(setup.seed)
     x, _ = data.split(cfg.split)
@@ -322,7 +321,7 @@ def _rows(cos: np.ndarray, layers: np.ndarray, groups: np.ndarray) -> list[dict]
 
 @TASKS.register("angle_stream", AngleStreamConfig)
 def angle_stream_task(
-    cfg: AngleStreamConfig, setup: Setup, data: DataBundle, run: Run
+    cfg: AngleStreamConfig, setup: RunSetup, data: DataBundle, run: Run
 ) -> TaskResult:
     inputs = _inputs(cfg, setup, data)
     depth = setup.model.depth

@@ -36,8 +36,7 @@ from initlab.checkpoints import checkpoint_file, load_weights, saved_config
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.run import Run
-from initlab.setup import Setup
-from initlab.tasks.base import TASKS, TaskConfig, TaskResult
+from initlab.tasks.base import TASKS, RunSetup, TaskConfig, TaskResult
 from initlab.tracking import Progress, atomic_write_text
 from initlab.training import TrainLoopConfig, evaluate, train_model
 
@@ -92,7 +91,7 @@ def log_layers(depth: int) -> np.ndarray:
     return np.unique(np.concatenate([first, steps[steps <= depth], [depth]]))
 
 
-def arch_label(setup: Setup) -> str:
+def arch_label(setup: RunSetup) -> str:
     """A short name of the network for tables: the model, its norm where the model's name does
     not say it (``resnet_scale``: per-example scale norm), the init unless it is He's."""
     name = setup.model.name
@@ -133,7 +132,7 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _check_checkpoint(cfg: AnglesConfig, setup: Setup) -> None:
+def _check_checkpoint(cfg: AnglesConfig, setup: RunSetup) -> None:
     """The file exists and, where its run's config.yaml is next to it, the model keys match
     (a strict load catches other shapes, not e.g. another activation)."""
     checkpoint_file(cfg.checkpoint)
@@ -149,7 +148,7 @@ def _check_checkpoint(cfg: AnglesConfig, setup: Setup) -> None:
         raise ConfigError(f"task.checkpoint: {cfg.checkpoint} was trained with model {pairs}")
 
 
-def _inputs(cfg: AnglesConfig, setup: Setup, data: DataBundle) -> dict:
+def _inputs(cfg: AnglesConfig, setup: RunSetup, data: DataBundle) -> dict:
     gen = torch.Generator().manual_seed(setup.seed)
     shape = data.input_shape
     synth = (
@@ -191,7 +190,7 @@ def _scores(model, data: DataBundle, cfg: AnglesConfig) -> dict[str, float]:
 
 
 @TASKS.register("angles", AnglesConfig)
-def angles_task(cfg: AnglesConfig, setup: Setup, data: DataBundle, run: Run) -> TaskResult:
+def angles_task(cfg: AnglesConfig, setup: RunSetup, data: DataBundle, run: Run) -> TaskResult:
     if cfg.checkpoint is not None:
         _check_checkpoint(cfg, setup)
     inputs = _inputs(cfg, setup, data)

@@ -3,7 +3,7 @@
 The grid is ``task.grid`` (axes every method shares, e.g. depth, width, learning rate) merged with
 ``task.method_grids[task.method]`` (axes of that variant: dropout rates, conic or rectangular
 shape, ResNet block shapes), whose axes are added or replace shared ones. Each member is the run's
-config with the member's dotted keys set, checked by ``parse_config`` like any run, so a grid key
+config with the member's dotted keys set, checked like any run (``setup.derive``), so a grid key
 that does not exist or a value out of range is refused before training starts.
 
 Every member starts from weights seeded by (run seed, member index), sees the batch order of
@@ -64,8 +64,7 @@ from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.optim import build_optimizer
 from initlab.run import Run
-from initlab.setup import Setup, parse_config
-from initlab.tasks.base import TASKS, TaskConfig, TaskResult
+from initlab.tasks.base import TASKS, RunSetup, TaskConfig, TaskResult
 from initlab.tracking import Progress, atomic_write_text
 from initlab.training import FitResult, batches_for, fit, member_scores, score
 
@@ -149,7 +148,7 @@ def _set_dotted(config: dict[str, Any], key: str, value: Any, origin: str) -> No
             node = node[part]
 
 
-def member_setups(cfg: GridSearchConfig, setup: Setup) -> tuple[list[dict], list[Setup]]:
+def member_setups(cfg: GridSearchConfig, setup: RunSetup) -> tuple[list[dict], list[RunSetup]]:
     """The members' axis values and their checked setups (ConfigError on a bad key/value)."""
     axes, origin = cfg.axes()
     for key in axes:  # a bad key is reported once, before any member is built
@@ -164,13 +163,13 @@ def member_setups(cfg: GridSearchConfig, setup: Setup) -> tuple[list[dict], list
         for key, value in values.items():
             _set_dotted(resolved, key, value, origin[key])
         try:
-            setups.append(parse_config(resolved))
+            setups.append(setup.derive(resolved))
         except ConfigError as err:
             raise ConfigError(f"task.grid: member {index} {values}: {err}") from None
     return members, setups
 
 
-def new_member_model(member: Setup, data: DataBundle, index: int) -> nn.Module:
+def new_member_model(member: RunSetup, data: DataBundle, index: int) -> nn.Module:
     """Member ``index``'s initial model, seeded by (its seed, its index)."""
     torch.manual_seed(member.seed * 1_000_003 + index)
     return member.new_model(data)
@@ -197,7 +196,7 @@ def scored_splits(cfg: GridSearchConfig, data: DataBundle) -> tuple[torch.Tensor
 
 
 def train_member(
-    cfg: GridSearchConfig, member: Setup, data: DataBundle, index: int
+    cfg: GridSearchConfig, member: RunSetup, data: DataBundle, index: int
 ) -> tuple[list[dict[str, float]], str]:
     """Per-epoch rows (train_loss, val_score, test_score) of one member, and its status."""
     model = new_member_model(member, data, index)
@@ -259,13 +258,13 @@ def epoch_scores(
     return torch.stack(columns, dim=1).tolist()
 
 
-def stack_refusal(member: Setup, model: nn.Module, data: DataBundle) -> str | None:
+def stack_refusal(member: RunSetup, model: nn.Module, data: DataBundle) -> str | None:
     """Why ``member``'s group cannot train stacked (see the module docstring), or None."""
     return stacking_refusal(model, member.optim)
 
 
 def train_group(
-    cfg: GridSearchConfig, setups: list[Setup], data: DataBundle, indices: list[int]
+    cfg: GridSearchConfig, setups: list[RunSetup], data: DataBundle, indices: list[int]
 ) -> dict[int, tuple[list[dict[str, float]], str]]:
     """``train_member``'s rows and status of each member in ``indices``, trained stacked when
     their group can be (see the module docstring), else one by one."""
@@ -334,7 +333,9 @@ def _read_done(path: Path, axes: list[str], members: list[dict]) -> pd.DataFrame
 
 
 @TASKS.register("grid_search", GridSearchConfig)
-def grid_search_task(cfg: GridSearchConfig, setup: Setup, data: DataBundle, run: Run) -> TaskResult:
+def grid_search_task(
+    cfg: GridSearchConfig, setup: RunSetup, data: DataBundle, run: Run
+) -> TaskResult:
     if len(data.split("val")[0]) == 0:
         raise ConfigError(
             f"data.val_fraction: the {data.name} data has no validation split, which model "

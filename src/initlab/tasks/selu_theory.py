@@ -21,8 +21,7 @@ import pandas as pd
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.run import Run
-from initlab.setup import Setup
-from initlab.tasks.base import TASKS, TaskConfig, TaskResult
+from initlab.tasks.base import TASKS, RunSetup, TaskConfig, TaskResult
 from initlab.theory import selu as th
 from initlab.tracking import Progress, atomic_write_text
 
@@ -107,7 +106,9 @@ def _theorem_rows(cfg: SeluTheoryConfig, progress: Progress) -> list[dict[str, A
 
 
 @TASKS.register("selu_theory", SeluTheoryConfig)
-def selu_theory_task(cfg: SeluTheoryConfig, setup: Setup, data: DataBundle, run: Run) -> TaskResult:
+def selu_theory_task(
+    cfg: SeluTheoryConfig, setup: RunSetup, data: DataBundle, run: Run
+) -> TaskResult:
     # five parts: constants and alpha-dropout, Theorems 1, 2 and 3, the vector field
     progress = Progress(5, "selu theory", unit="part")
     constants = _constants()

@@ -40,8 +40,7 @@ from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.data.multitask import mean_auc
 from initlab.run import Run
-from initlab.setup import Setup
-from initlab.tasks.base import TASKS, TaskConfig, TaskResult
+from initlab.tasks.base import TASKS, RunSetup, TaskConfig, TaskResult
 from initlab.tracking import Progress, atomic_write_text
 
 #: method name -> estimator with the run's seed (every other setting comes from the grid)
@@ -172,7 +171,7 @@ def select(points: pd.DataFrame) -> pd.Series:
 
 @TASKS.register("sklearn_baselines", SklearnBaselinesConfig)
 def sklearn_baselines_task(
-    cfg: SklearnBaselinesConfig, setup: Setup, data: DataBundle, run: Run
+    cfg: SklearnBaselinesConfig, setup: RunSetup, data: DataBundle, run: Run
 ) -> TaskResult:
     scorer = Scorer(data)
     rows, times = [], []

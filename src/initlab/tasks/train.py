@@ -8,8 +8,7 @@ from initlab.accel import AccelConfig
 from initlab.config import spec
 from initlab.data import DataBundle
 from initlab.run import Run
-from initlab.setup import Setup
-from initlab.tasks.base import TASKS, TaskConfig, TaskResult
+from initlab.tasks.base import TASKS, RunSetup, TaskConfig, TaskResult
 from initlab.training import TrainLoopConfig, train_model
 
 
@@ -22,7 +21,7 @@ class TrainConfig(TaskConfig, TrainLoopConfig, AccelConfig):
 
 
 @TASKS.register("train", TrainConfig)
-def train_task(cfg: TrainConfig, setup: Setup, data: DataBundle, run: Run) -> TaskResult:
+def train_task(cfg: TrainConfig, setup: RunSetup, data: DataBundle, run: Run) -> TaskResult:
     model = setup.new_model(data, run)
     outcome = train_model(
         model,
