@@ -363,3 +363,29 @@ def test_c3_leaves_out_exact_zeros_and_reports_the_empirical_fisher(tmp_path) ->
     assert verdict.status == "reproduced", verdict.measured  # decided by the true Fisher
     assert "exactly 0 (saturated softmax) at L=[16, 32]" in verdict.measured
     assert "empirical Fisher (1/3)" in verdict.measured
+
+
+def test_law_band_is_the_regression_confidence_band() -> None:
+    """law_band: exact data lie on the law with a zero-width band; with scatter, the band's
+    half-width in log y at the mean regressor is t(n-2) s / sqrt(n) (the intercept's error only),
+    and the sqrt reference has the fixed exponent 1/2 with a constant-width band."""
+    from scipy import stats
+
+    from initlab.papers.fixup_hessian.claims import law_band
+
+    x = np.array([1.0, 2, 4, 8, 16, 32] * 2)
+    exact = law_band("exponential", x, 3.0 * np.exp(0.2 * x), x)
+    assert np.allclose(exact.center, 3.0 * np.exp(0.2 * x)) and np.allclose(exact.lo, exact.hi)
+    noise = np.random.default_rng(0).normal(0, 0.1, x.size)
+    y = 2.0 * x**0.3 * np.exp(noise)
+    middle = np.exp(np.log(x).mean())
+    band = law_band("power", x, y, np.array([middle]))
+    resid = band.residuals.to_numpy()
+    s = np.sqrt(resid @ resid / (x.size - 2))
+    half = stats.t.ppf(0.975, x.size - 2) * s / np.sqrt(x.size)
+    assert np.log(band.hi[0] / band.center[0]) == pytest.approx(half, rel=1e-9)
+    ref = law_band("sqrt", x, y, np.array([1.0, 100.0]))
+    assert ref.center[1] / ref.center[0] == pytest.approx(10.0)
+    assert np.log(ref.hi / ref.center) == pytest.approx(np.log(ref.hi / ref.center)[0])
+    with pytest.raises(ValueError):
+        law_band("cubic", x, y, x)
