@@ -270,9 +270,15 @@ def hessian_heatmaps_figure(
     arm; a cell or block that is zero up to round-off (block max <= threshold x max|H|, the
     run's ``zero`` column) is drawn grey, outside the scale."""
     arms = sorted(matrix["arm"].unique())
-    fig, axes = plt.subplots(
-        2, len(arms), figsize=(4.4 * len(arms), 9.8), squeeze=False, layout="constrained"
+    # the last, narrow column holds each row's colour bar (a subplot: any tight_layout keeps it)
+    fig, grid_axes = plt.subplots(
+        2,
+        len(arms) + 1,
+        figsize=(4.4 * len(arms) + 0.8, 9.6),
+        squeeze=False,
+        width_ratios=[1.0] * len(arms) + [0.05],
     )
+    axes, bars = grid_axes[:, :-1], grid_axes[:, -1]
     first_m = {arm: _first_seed(matrix[matrix["arm"] == arm]) for arm in arms}
     first_b = {arm: _first_seed(blocks[blocks["arm"] == arm]) for arm in arms}
     threshold = {}
@@ -319,7 +325,7 @@ def hessian_heatmaps_figure(
             )
         ax.set_title(f"{arm}: max |H| per cell ({n} params){frac}", fontsize=8)
         if col == 0:
-            _colorbar_row(fig, image, axes[0], "max |H_ij| in the cell (shared scale)")
+            _colorbar_row(fig, image, bars[0], "max |H_ij| in the cell (shared scale)")
         ax = axes[1, col]
         t = int(b["row_index"].max()) + 1
         bgrid = np.zeros((t, t))
@@ -331,24 +337,23 @@ def hessian_heatmaps_figure(
         ax.set_title(f"max |H| per parameter-tensor block ({int(zero.sum())}/{t * t} zero)",
                      fontsize=8)  # fmt: skip
         if col == 0:
-            _colorbar_row(fig, image, axes[1], "max |H| in the block (shared scale)")
+            _colorbar_row(fig, image, bars[1], "max |H| in the block (shared scale)")
     eps = ""
     if summary is not None and "zero_threshold" in summary:
-        eps = f" <= {summary['zero_threshold'].max():.1e} x max|H|"
-    fig.legend(
-        [plt.Rectangle((0, 0), 1, 1, color=ZERO_COLOR)],
-        [f"zero up to float64 round-off: max |H| of the cell or block{eps} of its arm"],
-        loc="outside lower center",
-        fontsize=8,
-        frameon=False,
+        low, high = summary["zero_threshold"].min(), summary["zero_threshold"].max()
+        span = f"{low:.1e}" if low == high else f"{low:.1e} to {high:.1e}"
+        eps = f" <= gamma_k x max|H|, gamma_k = {span}"
+    fig.suptitle(
+        "Dense Hessian at init (first seed of each arm), one colour scale per row; grey: zero up "
+        f"to float64 round-off (max |H| of the cell or block{eps} of its arm)",
+        fontsize=10,
     )
-    fig.suptitle("Dense Hessian at init (first seed of each arm), one colour scale per row",
-                 fontsize=10)  # fmt: skip
+    fig.tight_layout()
     return fig
 
 
-def _colorbar_row(fig: plt.Figure, image, axes, label: str) -> None:
-    bar = fig.colorbar(image, ax=list(axes), fraction=0.02, pad=0.02)
+def _colorbar_row(fig: plt.Figure, image, cax: plt.Axes, label: str) -> None:
+    bar = fig.colorbar(image, cax=cax)
     bar.set_label(label, fontsize=7)
     bar.ax.tick_params(labelsize=6)
 
