@@ -96,6 +96,13 @@ def test_structure_of_fixup_and_he(tmp_path) -> None:
     assert np.allclose(full, full.T)
     pooled = pd.read_csv(tmp_path / "fixup" / "hessian_matrix.csv")
     assert pooled["abs_max"].max() == pytest.approx(full.max(), rel=1e-6)
+    # the relative round-off threshold: gamma_k for k = examples x parameters in float64
+    k = fixup["samples"] * fixup["params"]
+    assert fixup["zero_threshold"] == pytest.approx(k * 2.0**-53 / (1 - k * 2.0**-53))
+    assert blocks["rel_max"].max() == pytest.approx(1.0)
+    assert (blocks["zero"] == (blocks["rel_max"] <= fixup["zero_threshold"])).all()
+    assert fixup["largest_zero_rel"] <= fixup["zero_threshold"] < fixup["smallest_nonzero_rel"]
+    assert fixup["exact_zero_block_fraction"] <= fixup["zero_block_fraction"]
 
 
 def test_structure_refuses_large_models(tmp_path) -> None:

@@ -96,7 +96,7 @@ _FAMILIES: dict[Tolerance, str] = {
     ANALYSIS: """
         eigenvalue residual rel_residual lambda_max lambda_max_residual lambda_min
         lambda_min_residual trace trace_se slq_mean slq_m2 node weight abs_max abs_mean loss
-        grad_norm
+        grad_norm rel_max hessian_scale smallest_nonzero_rel
     """,
     THEORY: """
         theory_cos theory_angle a b alpha_prime value dmu dnu lambda01 alpha01
@@ -133,11 +133,14 @@ _FAMILIES: dict[Tolerance, str] = {
         diverged_at_step train_examples heldout_examples cos0 rows model.width data.fold
         model.block_shape optim.weight_decay passed work_scale full_steps full_eval_examples
         full_batch task.input_mean task.input_var units data.seed draws measured_layers
+        exact_zero exact_zero_blocks exact_zero_block_fraction zero_threshold
     """,
-    # float64_max_abs_angle_diff: a rounding-level difference (~1e-6 rad), a machine's own
+    # float64_max_abs_angle_diff: a rounding-level difference (~1e-6 rad), a machine's own;
+    # largest_zero_rel: the largest round-off left in a block counted zero (~1e-17), shown
+    # beside A3's threshold, never decided on
     VOLATILE: """
         timed_steps seconds_per_step peak_rss_mb wall_time_s seconds est_full_seconds
-        seconds_per_draw theory_seconds float64_max_abs_angle_diff
+        seconds_per_draw theory_seconds float64_max_abs_angle_diff largest_zero_rel
     """,
 }
 #: numeric column of a collected CSV -> its tolerance

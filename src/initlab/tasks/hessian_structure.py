@@ -5,12 +5,23 @@ entry (``torch.autograd.functional.hessian``; memory n^2, so the number of param
 ``max_params``). It is summarised per pair of parameter tensors (:func:`block_structure`):
 
 * ``hessian_blocks.csv``: one row per (row tensor, column tensor) block: names, offsets, sizes,
-  max and mean |H| and whether the block is exactly zero;
+  max and mean |H|, the max relative to max|H| (``rel_max``), whether the block is zero up to
+  round-off (``zero``: ``rel_max`` <= the threshold below) and whether it is exactly zero
+  (``exact_zero``);
 * ``hessian_matrix.csv``: |H| max-pooled onto at most ``heatmap_cells`` x ``heatmap_cells`` cells
   (long format: cell row, cell column, the index range they cover, max |H|) for the heat map;
 * ``hessian_abs.npy``: the full |H| (float32), next to the run's other files;
-* summary: ``zero_block_fraction``, ``zero_entry_fraction``, and ``lambda_max``/``lambda_min`` of
-  the dense matrix (a check on task=hessian).
+* summary: ``zero_block_fraction`` (zero up to round-off), ``exact_zero_block_fraction``,
+  ``zero_entry_fraction``, the threshold ``zero_threshold`` and the largest |entry|
+  ``hessian_scale``, the gap around the threshold (``largest_zero_rel``: the largest relative
+  block max counted zero; ``smallest_nonzero_rel``: the smallest counted non-zero), and
+  ``lambda_max``/``lambda_min`` of the dense matrix (a check on task=hessian).
+
+**Zero up to round-off.** A block is zero when its largest |entry| is at most
+``zero_threshold * max|H|``, with ``zero_threshold`` the float round-off bound gamma_k = k u /
+(1 - k u) of a sum of k = examples x parameters rounded products
+(:func:`initlab.analysis.dense.roundoff_threshold`; u = 2^-53 in float64): BatchNorm's
+analytically zero blocks come out of the double backward at ~1e-17 of max|H|, not exactly 0.
 """
 
 from __future__ import annotations
@@ -23,7 +34,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from initlab.analysis.dense import block_structure, dense_hessian
+from initlab.analysis.dense import block_structure, dense_hessian, roundoff_threshold
 from initlab.analysis.hvp import param_names, trainable_params
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
@@ -84,7 +95,9 @@ def hessian_structure_task(
     progress.close()
     H = 0.5 * (H + H.T)  # exact symmetry; rounding makes the two triangles differ slightly
     names = param_names(model, params)
-    blocks = block_structure(H, [p.shape for p in params], names)
+    samples = sum(len(c[1]) for c in chunks)
+    threshold = roundoff_threshold(samples * n, H.dtype)
+    blocks = block_structure(H, [p.shape for p in params], names, threshold=threshold)
     offsets = np.concatenate([[0], np.cumsum(blocks.sizes)[:-1]])
     table = []
     for a, row_name in enumerate(names):
@@ -101,7 +114,9 @@ def hessian_structure_task(
                     "col_size": blocks.sizes[b],
                     "abs_max": float(blocks.abs_max[a, b]),
                     "abs_mean": float(blocks.abs_mean[a, b]),
+                    "rel_max": float(blocks.rel_max[a, b]),
                     "zero": bool(blocks.zero[a, b]),
+                    "exact_zero": bool(blocks.exact_zero[a, b]),
                 }
             )
     atomic_write_text(run.out_dir / "hessian_blocks.csv", pd.DataFrame(table).to_csv(index=False))
@@ -118,12 +133,19 @@ def hessian_structure_task(
         "blocks": len(names) ** 2,
         "zero_blocks": int(blocks.zero.sum()),
         "zero_block_fraction": blocks.zero_fraction,
+        "exact_zero_blocks": int(blocks.exact_zero.sum()),
+        "exact_zero_block_fraction": blocks.exact_zero_fraction,
+        "zero_threshold": threshold,
+        "hessian_scale": blocks.scale,
+        "largest_zero_rel": blocks.largest_zero_rel,
         "zero_entry_fraction": blocks.zero_entry_fraction,
         "lambda_max": float(eig[-1]),
         "lambda_min": float(eig[0]),
-        "samples": sum(len(c[1]) for c in chunks),
+        "samples": samples,
         "rows": rows,
     }
+    if np.isfinite(blocks.smallest_nonzero_rel):  # absent when every block is zero
+        metrics["smallest_nonzero_rel"] = blocks.smallest_nonzero_rel
     if has_batchnorm(model):
         metrics["bn_mode"] = "batch_stats"
     return TaskResult("completed", metrics)

@@ -4,7 +4,8 @@ Contract, per claim (experiment -> columns its rule reads -> tables shown -> fig
 
 - A1, A2: ``a1_a2_hessian_depth`` -> ``summary.csv``: arm, model.depth, lambda_max -> none ->
   ``a1_a2_hessian_depth/lambda_max_vs_depth.png``
-- A3: ``a3_hessian_structure`` -> ``summary.csv``: arm, zero_block_fraction, params -> none ->
+- A3: ``a3_hessian_structure`` -> ``summary.csv``: arm, seed, zero_block_fraction,
+  exact_zero_block_fraction, zero_threshold, smallest_nonzero_rel, params -> none ->
   ``a3_hessian_structure/hessian_heatmaps.png`` (from ``hessian_matrix.csv`` and
   ``hessian_blocks.csv``)
 - A4: ``a4_lr_sweep`` -> ``summary.csv``: arm, optim.lr, status, test_accuracy, train_loss ->

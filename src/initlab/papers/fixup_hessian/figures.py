@@ -17,9 +17,16 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.colors import LogNorm
+from matplotlib.colors import ListedColormap, LogNorm
 
 from initlab.analysis.laws import LawFit, compare_laws, nested_choice
+from initlab.papers.fixup_hessian.claims import (
+    LawBand,
+    deep_half,
+    depth_points,
+    fit_points,
+    law_band,
+)
 from initlab.report.common import ARM_COLORS
 
 DEPTH = "model.depth"
@@ -89,26 +96,140 @@ def depth_figure(frame: pd.DataFrame, column: str, ylabel: str, title: str) -> p
     return fig
 
 
+#: how each law is drawn on the per-arm panels: line style and legend name
+LAW_STYLE = {
+    "sqrt": (":", "sqrt(L) reference (fitted prefactor)"),
+    "power": ("-", "power law"),
+    "exponential": ("--", "exponential"),
+    "nested": ("-.", "nested"),
+}
+#: the arms of A1/A2, in panel order
+DEPTH_ARMS = ("resnet_fixup", "resnet_he", "resnet_bn", "resnet_bn_zero")
+
+
+def seed_band(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per depth: the median over seeds of |column| and the range (min, max) over seeds."""
+    rows = frame.assign(v=frame[column].abs())
+    rows = rows[rows["v"] > 0]
+    stats = rows.groupby(DEPTH)["v"].agg(["median", "min", "max", "count"])
+    return stats.sort_index(kind="stable")
+
+
+def _law_label(law: str, band: LawBand, points: tuple[np.ndarray, np.ndarray]) -> str:
+    name = LAW_STYLE[law][1]
+    if law == "sqrt":
+        return f"{name}, RMSE log {band.rmse_log:.2f}"
+    fits = fit_points(*points)
+    if law == "nested":
+        r, p = fits.choice.rate, fits.choice.exponent
+        return (
+            f"nested L^p e^(rL): r {r.value:.3f} [{r.lo:.3f}, {r.hi:.3f}], p {p.value:.2f}, "
+            f"RMSE log {band.rmse_log:.2f}"
+        )
+    estimate = fits.exponent if law == "power" else fits.rate
+    digits = 2 if law == "power" else 3
+    shape = f"L^{estimate.value:.2f}" if law == "power" else f"e^({estimate.value:.3f} L)"
+    return (
+        f"{name} {shape}, [{estimate.lo:.{digits}f}, {estimate.hi:.{digits}f}] (95%), RMSE log "
+        f"{band.rmse_log:.2f}"
+    )
+
+
+def law_panel(ax: plt.Axes, frame: pd.DataFrame, arm: str, column: str = "lambda_max") -> None:
+    """One arm: every seed (dots), the median with the range over seeds (band), and the sqrt
+    reference, the fitted power law and the fitted exponential, each with its 95% confidence
+    band (:func:`initlab.papers.fixup_hessian.claims.law_band`); log-log axes."""
+    rows = frame[(frame["arm"] == arm) & frame[column].notna()]
+    color = ARM_COLORS.get(arm, "0.3")
+    stats = seed_band(rows, column)
+    if stats.empty:
+        ax.set_title(f"{arm}: no positive {column}", fontsize=8)
+        return
+    points = depth_points(frame, arm, column)
+    ax.scatter(points[0], points[1], s=8, alpha=0.45, color=color, zorder=3)
+    ax.fill_between(stats.index, stats["min"], stats["max"], color=color, alpha=0.15, lw=0)
+    seeds = int(stats["count"].max())
+    ax.plot(stats.index, stats["median"], "o-", color=color, ms=3, lw=1.2,
+            label=f"median, band: range over {seeds} seeds")  # fmt: skip
+    if len(stats) >= 3:
+        grid = np.geomspace(stats.index.min(), stats.index.max(), 120)
+        for law, (style, _) in LAW_STYLE.items():
+            band = law_band(law, *points, grid)
+            ax.plot(grid, band.center, style, color="k", lw=1,
+                    label=_law_label(law, band, points))  # fmt: skip
+            ax.fill_between(grid, band.lo, band.hi, color="k", alpha=0.08, lw=0)
+        deep = deep_half(rows[rows[column] > 0])
+        if deep[DEPTH].nunique() >= 3:  # A1's second exponent: the deep half's power law
+            x, y = deep_points = depth_points(deep, arm, column)
+            part = np.geomspace(x.min(), x.max(), 60)
+            band = law_band("power", x, y, part)
+            estimate = fit_points(*deep_points).exponent
+            ax.plot(part, band.center, "-", color="tab:gray", lw=2.5, alpha=0.7, zorder=2,
+                    label=f"power law on L >= {x.min():g}: L^{estimate.value:.2f}, "
+                    f"[{estimate.lo:.2f}, {estimate.hi:.2f}] (95%)")  # fmt: skip
+            ax.fill_between(part, band.lo, band.hi, color="tab:gray", alpha=0.2, lw=0)
+    # the data's range (a factor 3 either side): a law far off the data leaves the panel
+    low, high = float(stats["min"].min()), float(stats["max"].max())
+    ax.set_ylim(low / 3, high * 3)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("residual blocks L (log scale)", fontsize=8)
+    ax.set_ylabel(f"{column} of the Hessian at init", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.set_title(arm, fontsize=9, color=color)
+    ax.legend(fontsize=6, loc="upper left")
+
+
+def overview_panel(ax: plt.Axes, frame: pd.DataFrame, loglog: bool) -> None:
+    """Every arm on one shared axis: median lambda_max over seeds with the range over seeds as
+    a band, and |lambda_min|'s median (thin, dotted) where measured."""
+    for arm in [a for a in DEPTH_ARMS if (frame["arm"] == a).any()]:
+        rows = frame[frame["arm"] == arm]
+        color = ARM_COLORS.get(arm)
+        stats = seed_band(rows, "lambda_max")
+        ax.fill_between(stats.index, stats["min"], stats["max"], color=color, alpha=0.2, lw=0)
+        ax.plot(stats.index, stats["median"], "o-", color=color, ms=3, lw=1.2, label=arm)
+        if "lambda_min" in rows:
+            low = seed_band(rows, "lambda_min")
+            ax.plot(low.index, low["median"], ":", color=color, lw=1)
+    ax.set_yscale("log")
+    if loglog:
+        ax.set_xscale("log", base=2)
+    ax.set_xlabel("residual blocks L" + (" (log scale)" if loglog else ""), fontsize=8)
+    ax.set_ylabel("Hessian eigenvalue at init", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.set_title(
+        "log y: an exponential is straight" if not loglog else "log-log: a power law is straight",
+        fontsize=9,
+    )
+
+
 def lambda_depth_figure(summary: pd.DataFrame) -> plt.Figure:
-    """A1/A2 from ``a1_a2_hessian_depth/summary.csv`` (completed runs): lambda_max (top row) and
-    |lambda_min| (bottom row), semi-log and log-log."""
-    rows = [("lambda_max", "lambda_max of the Hessian at init")]
-    if "lambda_min" in summary:
-        rows.append(("lambda_min", "|lambda_min| of the Hessian at init"))
-    fig, axes = plt.subplots(len(rows), 2, figsize=(10, 3.8 * len(rows)), squeeze=False)
-    for (column, label), pair in zip(rows, axes, strict=True):
-        for ax, loglog in zip(pair, (False, True), strict=True):
-            depth_panel(ax, summary, column, label, loglog=loglog)
-    axes[0, 0].set_title("log y: an exponential is straight", fontsize=9)
-    axes[0, 1].set_title("log-log: a power law is straight", fontsize=9)
+    """A1/A2 from ``a1_a2_hessian_depth/summary.csv`` (completed runs). Top: every arm on one
+    shared axis (median lambda_max, range over seeds as a band; dotted: median |lambda_min|),
+    semi-log and log-log. Below: one panel per arm with every seed and the three laws fitted to
+    every seed's point (sqrt reference, power law, exponential), each with its 95% band."""
+    arms = [a for a in DEPTH_ARMS if (summary["arm"] == a).any()]
+    arms += sorted(set(summary["arm"]) - set(arms))
+    rows = 1 + (len(arms) + 1) // 2
+    fig = plt.figure(figsize=(12, 3.9 * rows))
+    grid = fig.add_gridspec(rows, 2)
+    top = [fig.add_subplot(grid[0, i]) for i in range(2)]
+    for ax, loglog in zip(top, (False, True), strict=True):
+        overview_panel(ax, summary, loglog)
+    handles, labels = top[0].get_legend_handles_labels()
+    handles.append(plt.Line2D([], [], ls=":", color="0.3"))
+    labels.append("|lambda_min| (median)")
+    top[1].legend(handles, labels, fontsize=7, loc="upper left")
+    for i, arm in enumerate(arms):
+        law_panel(fig.add_subplot(grid[1 + i // 2, i % 2]), summary, arm)
+    seeds = summary["seed"].nunique() if "seed" in summary else 1
     fig.suptitle(
-        "Hessian extreme eigenvalues at init vs depth; dashed: the winning law per arm, "
-        "[95% interval] of its exponent / rate (fits on every seed)",
+        f"Hessian lambda_max at init vs depth ({seeds} seeds). Bands: range over seeds (colour); "
+        "95% confidence band of each fitted law (grey); laws fitted in log y to every seed's point",
         fontsize=9,
     )
     fig.tight_layout()
-    for pair in axes:
-        legend_outside(fig, pair[0], pair[1])
     return fig
 
 
@@ -116,59 +237,125 @@ def _first_seed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["seed"] == frame["seed"].min()] if "seed" in frame else frame
 
 
-def _colorbar(fig: plt.Figure, image, ax: plt.Axes, label: str) -> None:
-    bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
-    bar.set_label(label, fontsize=7)
-    bar.ax.tick_params(labelsize=6)
+#: colour of cells and blocks that are zero up to round-off (outside the colour scale)
+ZERO_COLOR = "0.85"
+
+
+def _tensor_ticks(ax: plt.Axes, names: list[str], starts: list[float], ends: list[float]) -> None:
+    """Ticks at each tensor's middle, labelled by its name, and thin lines at its bounds."""
+    middles = [(a + b) / 2 for a, b in zip(starts, ends, strict=True)]
+    ax.set_xticks(middles, names, rotation=90, fontsize=5)
+    ax.set_yticks(middles, names, fontsize=5)
+    for edge in ends[:-1]:
+        ax.axhline(edge, color="w", lw=0.3)
+        ax.axvline(edge, color="w", lw=0.3)
+
+
+def _zero_image(ax: plt.Axes, grid: np.ndarray, zero: np.ndarray, norm, cmap: str, extent=None):
+    """``grid`` on the shared ``norm``; zero entries drawn in :data:`ZERO_COLOR`."""
+    ax.imshow(np.where(zero, 1.0, np.nan), cmap=ListedColormap([ZERO_COLOR]), vmin=0, vmax=1,
+              interpolation="nearest", extent=extent)  # fmt: skip
+    return ax.imshow(np.where(zero, np.nan, grid), norm=norm, cmap=cmap,
+                     interpolation="nearest", extent=extent)  # fmt: skip
 
 
 def hessian_heatmaps_figure(
     matrix: pd.DataFrame, blocks: pd.DataFrame, summary: pd.DataFrame | None = None
 ) -> plt.Figure:
     """A3 from ``a3_hessian_structure``'s ``hessian_matrix``, ``hessian_blocks`` and (for the
-    zero-block fraction in the titles) ``summary`` tables; the first seed of every arm."""
+    zero-block fractions and the threshold) ``summary`` tables; the first seed of every arm.
+
+    Top row: |H| max-pooled onto cells; bottom row: the largest |H| of each parameter-tensor
+    block, axes labelled by tensor name. ONE logarithmic colour scale per row, shared by every
+    arm; a cell or block that is zero up to round-off (block max <= threshold x max|H|, the
+    run's ``zero`` column) is drawn grey, outside the scale."""
     arms = sorted(matrix["arm"].unique())
-    fig, axes = plt.subplots(2, len(arms), figsize=(4.8 * len(arms), 7.6), squeeze=False)
+    # the last, narrow column holds each row's colour bar (a subplot: any tight_layout keeps it)
+    fig, grid_axes = plt.subplots(
+        2,
+        len(arms) + 1,
+        figsize=(4.4 * len(arms) + 0.8, 9.6),
+        squeeze=False,
+        width_ratios=[1.0] * len(arms) + [0.05],
+    )
+    axes, bars = grid_axes[:, :-1], grid_axes[:, -1]
+    first_m = {arm: _first_seed(matrix[matrix["arm"] == arm]) for arm in arms}
+    first_b = {arm: _first_seed(blocks[blocks["arm"] == arm]) for arm in arms}
+    threshold = {}
+    for arm in arms:
+        b = first_b[arm]
+        scale = float(b["abs_max"].max())
+        if "rel_max" in b and b["zero"].any():
+            threshold[arm] = float(b.loc[b["zero"], "rel_max"].max()) * scale
+        else:
+            threshold[arm] = 0.0
+        if summary is not None and "zero_threshold" in summary:
+            rows = summary[summary["arm"] == arm]
+            if len(rows):
+                threshold[arm] = float(_first_seed(rows)["zero_threshold"].iloc[0]) * scale
+
+    def alive(values: np.ndarray, arm: str) -> np.ndarray:
+        return values[values > threshold[arm]]
+
+    cells = np.concatenate([alive(first_m[a]["abs_max"].to_numpy(), a) for a in arms])
+    tensors = np.concatenate([alive(first_b[a]["abs_max"].to_numpy(), a) for a in arms])
+    cell_norm = LogNorm(cells.min(), cells.max()) if cells.size else None
+    block_norm = LogNorm(tensors.min(), tensors.max()) if tensors.size else None
     for col, arm in enumerate(arms):
-        m = _first_seed(matrix[matrix["arm"] == arm])
-        cells = int(m["cell_row"].max()) + 1
-        grid = np.zeros((cells, cells))
+        m, b = first_m[arm], first_b[arm]
+        names = list(b[b["col_index"] == 0].sort_values("row_index", kind="stable")["row_param"])
+        offsets = b[b["col_index"] == 0].sort_values("row_index", kind="stable")
+        n = int(m["row1"].max())
+        count = int(m["cell_row"].max()) + 1
+        grid = np.zeros((count, count))
         grid[m["cell_row"], m["cell_col"]] = m["abs_max"]
-        positive = grid[grid > 0]
-        norm = LogNorm(positive.min(), positive.max()) if positive.size else None
         ax = axes[0, col]
-        image = ax.imshow(
-            np.where(grid > 0, grid, np.nan), norm=norm, cmap="viridis", interpolation="nearest"
-        )
-        _colorbar(fig, image, ax, "max |H_ij| in the cell")
+        image = _zero_image(ax, grid, grid <= threshold[arm], cell_norm, "viridis",
+                            extent=(0, n, n, 0))  # fmt: skip
+        starts = offsets["row_offset"].to_list()
+        ends = (offsets["row_offset"] + offsets["row_size"]).to_list()
+        wide = [i for i, (a, e) in enumerate(zip(starts, ends, strict=True)) if e - a >= n / 40]
+        _tensor_ticks(ax, [names[i] for i in wide], [starts[i] for i in wide],
+                      [ends[i] for i in wide])  # fmt: skip
         frac = ""
         if summary is not None and (summary["arm"] == arm).any():
-            frac = (
-                f"\nzero blocks {summary[summary['arm'] == arm]['zero_block_fraction'].mean():.2f}"
+            rows = summary[summary["arm"] == arm].sort_values("seed", kind="stable")
+            frac = "\nzero blocks per seed: " + ", ".join(
+                f"{v:.2f}" for v in rows["zero_block_fraction"]
             )
-        ax.set_title(f"{arm}: |H| (white = 0){frac}", fontsize=8)
-        ax.set_xlabel("parameter index (max-pooled cells)", fontsize=7)
-        ax.set_ylabel("parameter index (max-pooled cells)", fontsize=7)
-        ax.tick_params(labelsize=6)
-        b = _first_seed(blocks[blocks["arm"] == arm])
+        ax.set_title(f"{arm}: max |H| per cell ({n} params){frac}", fontsize=8)
+        if col == 0:
+            _colorbar_row(fig, image, bars[0], "max |H_ij| in the cell (shared scale)")
+        ax = axes[1, col]
         t = int(b["row_index"].max()) + 1
         bgrid = np.zeros((t, t))
         bgrid[b["row_index"], b["col_index"]] = b["abs_max"]
-        pos = bgrid[bgrid > 0]
-        ax = axes[1, col]
-        image = ax.imshow(
-            np.where(bgrid > 0, bgrid, np.nan),
-            cmap="magma",
-            norm=LogNorm(pos.min(), pos.max()) if pos.size else None,
-            interpolation="nearest",
-        )
-        _colorbar(fig, image, ax, "max |H| in the block")
-        ax.set_title("max |H| per parameter-tensor block (white = 0)", fontsize=8)
-        ax.set_xlabel("parameter tensor (model order)", fontsize=7)
-        ax.set_ylabel("parameter tensor (model order)", fontsize=7)
-        ax.tick_params(labelsize=6)
+        zero = np.zeros((t, t), dtype=bool)
+        zero[b["row_index"], b["col_index"]] = b["zero"].astype(bool)
+        image = _zero_image(ax, bgrid, zero, block_norm, "magma")
+        _tensor_ticks(ax, names, [i - 0.5 for i in range(t)], [i + 0.5 for i in range(t)])
+        ax.set_title(f"max |H| per parameter-tensor block ({int(zero.sum())}/{t * t} zero)",
+                     fontsize=8)  # fmt: skip
+        if col == 0:
+            _colorbar_row(fig, image, bars[1], "max |H| in the block (shared scale)")
+    eps = ""
+    if summary is not None and "zero_threshold" in summary:
+        low, high = summary["zero_threshold"].min(), summary["zero_threshold"].max()
+        span = f"{low:.1e}" if low == high else f"{low:.1e} to {high:.1e}"
+        eps = f" <= gamma_k x max|H|, gamma_k = {span}"
+    fig.suptitle(
+        "Dense Hessian at init (first seed of each arm), one colour scale per row; grey: zero up "
+        f"to float64 round-off (max |H| of the cell or block{eps} of its arm)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
+
+
+def _colorbar_row(fig: plt.Figure, image, cax: plt.Axes, label: str) -> None:
+    bar = fig.colorbar(image, cax=cax)
+    bar.set_label(label, fontsize=7)
+    bar.ax.tick_params(labelsize=6)
 
 
 def accuracy_vs_lr_figure(summary: pd.DataFrame) -> plt.Figure:

@@ -1,8 +1,10 @@
 """Paper A's figures from the collected CSVs (``make report``; never trains):
 
-* ``a1_a2_hessian_depth/lambda_max_vs_depth``: lambda_max (and |lambda_min|) vs L, log y, with the
-  fitted power law and exponential of every arm and their fit quality;
-* ``a3_hessian_structure/hessian_heatmaps``: |H| (max-pooled) and per-tensor block maxima per arm;
+* ``a1_a2_hessian_depth/lambda_max_vs_depth``: lambda_max (and |lambda_min|) vs L, log y, every
+  arm on one axis with the range over seeds, then per arm the sqrt(L) reference, the fitted power
+  law, exponential and nested law with their 95% bands and fit quality;
+* ``a3_hessian_structure/hessian_heatmaps``: |H| (max-pooled) and per-tensor block maxima per arm,
+  one colour scale per row, axes named by tensor, zeros (up to round-off) in grey;
 * ``a4_lr_sweep/loss_curves`` and ``accuracy_vs_lr``;
 * ``a1_hessian_spectrum/spectral_density``: SLQ density per arm and depth, Hutchinson traces.
 
