@@ -32,6 +32,7 @@ from _common import check, load, results_dir, show, show_table, verdicts
 
 from initlab.analysis.laws import compare_laws
 from initlab.papers.fixup_hessian import figures as plots
+from initlab.papers.fixup_hessian import figures_sweep as sweep_plots
 from initlab.papers.fixup_hessian.claims import fit_arm
 
 RESULTS = results_dir()
@@ -164,8 +165,8 @@ if runs is not None:
 
 # %%
 if sweep is not None:
-    show(plots.accuracy_vs_lr_figure(runs))
+    show(sweep_plots.accuracy_vs_lr_figure(runs))
 curves = load(RESULTS, "a4_lr_sweep", "metrics")
 if sweep is not None and curves is not None:
-    show(plots.loss_curves_figure(curves))
-    show(plots.best_lr_loss_figure(accuracy, curves))
+    show(sweep_plots.loss_curves_figure(curves))
+    show(sweep_plots.best_lr_loss_figure(accuracy, curves))
