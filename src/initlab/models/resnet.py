@@ -19,7 +19,8 @@ connected ResNets): ``rectangular`` keeps every inner width at ``bottleneck * wi
 branch and widens back (see :func:`branch_widths`). With two weight layers per branch the two
 shapes coincide; ``bottleneck: 1.0`` is the plain residual net.
 
-``stem_activation`` applies the activation after the stem (the CIFAR ResNets' conv-ReLU stem).
+``stem_activation`` applies the activation after the stem (the CIFAR ResNets' conv-ReLU stem);
+``stem_stride`` 2 lets the stem conv halve the image (the blocks run at a quarter of the pixels).
 ``scalar_biases: official`` (with ``scalar_affine``) adds the scalar biases that the Fixup
 authors' CIFAR network has outside the branches: one before the stem's activation
 (act(stem(x) + b)), one before the classifier (classifier(pool(h) + b)), and the skip path of a
@@ -83,6 +84,7 @@ class ResNetConfig(ModelConfig):
     block_shape: str = spec(choices=BLOCK_SHAPES, help="widths inside a residual branch")
     bottleneck: float = spec(min=0.0, max=1.0, help="narrowest inner width / block width")
     stem_activation: bool = spec(help="apply the activation after the stem layer")
+    stem_stride: int = spec(min=1, help="images: stride of the stem conv (2: blocks at half size)")
     scalar_biases: str = spec(
         choices=SCALAR_BIASES,
         help="Fixup scalars: branch (inside each branch only) or official (also before the "
@@ -124,7 +126,7 @@ class ResNet(InitlabModel):
             raise ConfigError("model.stages: more than one stage needs image data")
         width = cfg.width
         if self.image:
-            self.stem = nn.Conv2d(input_shape[0], width, 3, padding=1, bias=False)
+            self.stem = nn.Conv2d(input_shape[0], width, 3, cfg.stem_stride, padding=1, bias=False)
         else:
             self.stem = nn.Linear(math.prod(input_shape), width)
         official = cfg.scalar_biases == "official"

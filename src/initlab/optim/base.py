@@ -82,7 +82,8 @@ BIAS_AND_SCALE_NAMES = ("bias", "scale")
 
 def bias_and_scale_parameters(model: nn.Module) -> list[torch.Tensor]:
     """Every parameter of ``model`` whose own name is ``bias`` or ``scale``."""
-    return [p for name, p in model.named_parameters() if name.split(".")[-1] in BIAS_AND_SCALE_NAMES]
+    named = model.named_parameters()
+    return [p for name, p in named if name.rsplit(".", 1)[-1] in BIAS_AND_SCALE_NAMES]
 
 
 def param_groups(cfg: OptimConfig, params) -> list:

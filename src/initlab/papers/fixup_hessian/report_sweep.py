@@ -10,7 +10,6 @@ import pandas as pd
 
 from initlab.papers.fixup_hessian import figures_sweep as sweep
 from initlab.papers.fixup_hessian.report import save
-from initlab.report.common import read_completed
 
 
 def plot_sweep(results: Path) -> None:
@@ -20,7 +19,8 @@ def plot_sweep(results: Path) -> None:
     save(
         sweep.accuracy_vs_lr_figure(pd.read_csv(folder / "summary.csv")), folder / "accuracy_vs_lr"
     )
-    metrics = read_completed(folder / "metrics.csv")
+    path = folder / "metrics.csv"
+    metrics = pd.read_csv(path) if path.exists() else None  # diverged runs too: marked x
     if metrics is not None and "train_batch_loss" in metrics:
         save(sweep.loss_curves_figure(metrics), folder / "loss_curves")
 
