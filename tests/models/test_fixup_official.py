@@ -178,3 +178,22 @@ def test_scalar_and_bias_lr_scales_are_exclusive() -> None:
 
     with pytest.raises(ConfigError, match="bias_lr_scale"):
         official_arm("optim.scalar_lr_scale=0.1")
+
+
+@pytest.mark.parametrize("experiment", ["a4_lr_sweep", "a4_lr_sweep_full"])
+def test_a4_official_arm_resolves_to_the_authors_network(experiment: str) -> None:
+    """In the sweep's order (arm first, then the experiment), the experiment keeps every key
+    that makes the arm the authors' network."""
+    setup = parse_config(
+        quiet_config("+arm=resnet_fixup_official", f"+experiment={experiment}", "model.depth=15")
+    )
+    model, optim = setup.model, setup.optim
+    assert (model.stem_activation, model.post_activation, model.scalar_biases) == (
+        True,
+        True,
+        "official",
+    )
+    assert model.scalar_affine and optim.bias_lr_scale == 0.1 and optim.scalar_lr_scale == 1.0
+    assert (setup.init.branch_fan, setup.init.stem) == ("fan_out", "torch")
+    if experiment.endswith("_full"):
+        assert model.stem_stride == 1 and model.stages == 3  # the CIFAR ResNet, stride-1 stem

@@ -21,7 +21,8 @@ seeds and training budget, each decided with its uncertainty over seeds:
    Welch interval of arm - He above 0 (holds), below 0 (against), else open.
 
 The verdict grades ``resnet_fixup`` (initlab's Fixup): all three hold, reproduced; some, partly;
-none, contradicted when some check is against, else inconclusive. With fewer than
+none, contradicted when some check is against, else inconclusive. Where several depths were
+swept (the full profile), the deepest is graded. With fewer than
 :data:`MIN_SEEDS` seeds per arm the verdict is inconclusive (more seeds decide). The authors'
 network (``resnet_fixup_official``) gets the same three checks, stated beside it.
 """
@@ -44,7 +45,7 @@ from initlab.claims.registry import (
     grade,
     read_table,
 )
-from initlab.columns import ARM, LR, SEED, STATUS
+from initlab.columns import ARM, DEPTH, LR, SEED, STATUS
 from initlab.papers.angles.claims import welch
 
 SWEEP_EXP = "a4_lr_sweep"
@@ -55,6 +56,15 @@ FIXUP, OFFICIAL, HE = "resnet_fixup", "resnet_fixup_official", "resnet_he"
 USABLE_SHARE = 0.5
 #: fewest seeds per arm the verdict is decided on
 MIN_SEEDS = 3
+
+
+def deepest(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The rows of the deepest swept ``model.depth`` (the full profile sweeps two), and a note."""
+    if DEPTH not in frame or frame[DEPTH].nunique() < 2:
+        return frame, ""
+    depth = frame[DEPTH].max()
+    others = ", ".join(f"{d:g}" for d in sorted(frame[DEPTH].unique()) if d != depth)
+    return frame[frame[DEPTH] == depth], f"L = {depth:g} blocks (the deepest; also swept: {others})"
 
 
 def sweep_runs(frame: pd.DataFrame) -> pd.DataFrame:
@@ -213,12 +223,15 @@ def arm_line(runs: pd.DataFrame, arm: str) -> str:
 @evaluator("A4", experiment=SWEEP_EXP)
 def a4_large_lr(results_dir: Path, profile: str) -> Verdict:
     """The three sub-checks of the module docstring, ``resnet_fixup`` against ``resnet_he``."""
-    runs = sweep_runs(read_table(results_dir, SWEEP_EXP, "summary", completed=False))
+    frame, depth_note = deepest(read_table(results_dir, SWEEP_EXP, "summary", completed=False))
+    runs = sweep_runs(frame)
     for arm in (FIXUP, HE):
         lr_table(runs, arm)  # NotRun when an arm is missing
     seeds = {arm: runs.loc[runs[ARM] == arm, SEED].nunique() for arm in (FIXUP, HE)}
     lrs = sorted(runs[LR].unique())
     scale = f"lr {lrs[0]:g}..{lrs[-1]:g} ({len(lrs)} values), {min(seeds.values())} seeds"
+    if depth_note:
+        scale += f", {depth_note}"
     ours = compare(runs, FIXUP)
     status = grade(ours.checks)
     few = min(seeds.values()) < MIN_SEEDS

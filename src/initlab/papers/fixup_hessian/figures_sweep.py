@@ -17,7 +17,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from initlab.papers.fixup_hessian.claims_sweep import USABLE_SHARE, largest_usable, sweep_runs
+from initlab.papers.fixup_hessian.claims_sweep import (
+    USABLE_SHARE,
+    deepest,
+    largest_usable,
+    sweep_runs,
+)
 from initlab.report.common import ARM_COLORS
 
 LR = "optim.lr"
@@ -33,6 +38,7 @@ def arm_order(arms) -> list[str]:
 def accuracy_vs_lr_figure(summary: pd.DataFrame) -> plt.Figure:
     """Test accuracy vs learning rate (mean and min..max over completed seeds), diverged runs
     marked below the axis with their count, and each seed's largest usable learning rate."""
+    summary, depth_note = deepest(summary)
     runs = sweep_runs(summary)
     arms = arm_order(runs["arm"].unique())
     seeds = runs["seed"].nunique()
@@ -94,7 +100,8 @@ def accuracy_vs_lr_figure(summary: pd.DataFrame) -> plt.Figure:
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("test accuracy (completed runs)")
-    ax.set_title(f"line: mean over completed seeds, band: min..max ({seeds} seeds)", fontsize=9)
+    title = f"line: mean over completed seeds, band: min..max ({seeds} seeds)"
+    ax.set_title(title + (f"\n{depth_note}" if depth_note else ""), fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 0.93))
     right.set_yticks(range(len(arms)), arms, fontsize=7)
     right.set_ylim(-0.6, len(arms) - 0.4)
@@ -108,7 +115,7 @@ def accuracy_vs_lr_figure(summary: pd.DataFrame) -> plt.Figure:
 def loss_curves_figure(metrics: pd.DataFrame) -> plt.Figure:
     """Minibatch training loss per arm and learning rate (mean over seeds, band min..max), a
     diverged run's last logged loss marked x (needs ``train_batch_loss``)."""
-    metrics = metrics[metrics["train_batch_loss"].notna()]
+    metrics, depth_note = deepest(metrics[metrics["train_batch_loss"].notna()])
     arms = arm_order(metrics["arm"].unique())
     cols = min(len(arms), 2)
     nrows = int(np.ceil(len(arms) / cols))
@@ -148,6 +155,8 @@ def loss_curves_figure(metrics: pd.DataFrame) -> plt.Figure:
         row[0].set_ylabel("training loss (minibatch)")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=7, loc="center right", title="x: diverged; ...: log 10")
+    if depth_note:
+        fig.suptitle(depth_note, fontsize=9)
     fig.tight_layout(rect=(0, 0, 0.86, 1))
     return fig
 
