@@ -26,6 +26,8 @@ from initlab.papers.fixup_hessian.claims_sweep import (
 from initlab.report.common import ARM_COLORS
 
 LR = "optim.lr"
+#: top of the loss axes: a diverging run's losses beyond it are cut (its x is drawn at the top)
+LOSS_TOP = 100.0
 #: arms in the order the figures list them (others follow, sorted)
 ARM_ORDER = ("resnet_fixup", "resnet_fixup_official", "resnet_he", "resnet_bn", "resnet_fixup_slr")
 
@@ -102,7 +104,7 @@ def accuracy_vs_lr_figure(summary: pd.DataFrame) -> plt.Figure:
     ax.set_ylabel("test accuracy (completed runs)")
     title = f"line: mean over completed seeds, band: min..max ({seeds} seeds)"
     ax.set_title(title + (f"\n{depth_note}" if depth_note else ""), fontsize=9)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 0.93))
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=len(arms))
     right.set_yticks(range(len(arms)), arms, fontsize=7)
     right.set_ylim(-0.6, len(arms) - 0.4)
     right.set_xlabel("learning rate")
@@ -144,9 +146,11 @@ def loss_curves_figure(metrics: pd.DataFrame) -> plt.Figure:
             )
             if "status" in rows:
                 ends = rows[rows["status"] == "diverged"].groupby("run").tail(1)
-                ax.scatter(ends["step"], ends["train_batch_loss"], marker="x", color=color, s=30)
+                shown = ends["train_batch_loss"].clip(upper=0.8 * LOSS_TOP)  # off-scale: at top
+                ax.scatter(ends["step"], shown, marker="x", color=color, s=30, zorder=3)
         ax.axhline(np.log(10), color="0.5", lw=0.6, ls=":")
         ax.set_yscale("log")
+        ax.set_ylim(top=LOSS_TOP)
         ax.set_title(arm + (" (mixup loss)" if arm == "resnet_fixup_official" else ""), fontsize=9)
         ax.set_xlabel("step")
     for ax in axes.flat[len(arms) :]:
@@ -154,7 +158,13 @@ def loss_curves_figure(metrics: pd.DataFrame) -> plt.Figure:
     for row in axes:
         row[0].set_ylabel("training loss (minibatch)")
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7, loc="center right", title="x: diverged; ...: log 10")
+    fig.legend(
+        handles,
+        labels,
+        fontsize=7,
+        loc="center right",
+        title=f"x: diverged (last loss;\n> {LOSS_TOP:g}: at the top)\ndotted: log 10 (chance)",
+    )
     if depth_note:
         fig.suptitle(depth_note, fontsize=9)
     fig.tight_layout(rect=(0, 0, 0.86, 1))
