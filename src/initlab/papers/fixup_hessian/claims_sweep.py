@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from initlab.claims.decide import fit_line
+from initlab.claims.decide import fit_line, needs_text, replicates_needed_for
 from initlab.claims.registry import (
     INCONCLUSIVE,
     Check,
@@ -158,10 +158,15 @@ def _interval_check(estimate) -> Check:
     return Check.of(estimate.lo > 0, estimate.hi < 0)
 
 
-def _interval_text(estimate) -> str:
+def _interval_text(estimate, seeds: int) -> str:
+    """The difference with its interval; when the interval straddles 0, the seeds per arm that
+    would decide at the observed mean and spread (a projection)."""
     if estimate is None:
         return "no interval (fewer than 2 seeds)"
-    return f"{estimate.value:+.3g} [{estimate.lo:+.3g}, {estimate.hi:+.3g}]"
+    text = f"{estimate.value:+.3g} [{estimate.lo:+.3g}, {estimate.hi:+.3g}]"
+    if estimate.lo <= 0 <= estimate.hi:
+        text += f" ({needs_text(replicates_needed_for(estimate, seeds), 'seeds per arm')})"
+    return text
 
 
 def compare(runs: pd.DataFrame, arm: str) -> Comparison:
@@ -182,20 +187,23 @@ def compare(runs: pd.DataFrame, arm: str) -> Comparison:
         f"{'/'.join(f'{v:g}' for v in h)} ({ratio_text}; larger in "
         f"{int(np.sum(a > h))}/{len(seeds)} seeds)"
     )
+    if not (larger or smaller):
+        lr_text += ": the seeds disagree or tie on the grid (a finer grid or more seeds decide)"
     best_arm, best_he = best_lr(runs, arm), best_lr(runs, HE)
     loss_arm, loss_he = at_lr(runs, arm, best_arm, "loss"), at_lr(runs, HE, best_he, "loss")
     faster = welch(loss_he, loss_arm) if np.isfinite(loss_arm).all() else None
     faster_check = _interval_check(faster)
     faster_text = (
         f"train loss after the budget at best lr ({best_arm:g} vs He {best_he:g}) "
-        f"{_mean_se(loss_arm)} vs {_mean_se(loss_he)}, He - arm {_interval_text(faster)}"
+        f"{_mean_se(loss_arm)} vs {_mean_se(loss_he)}, He - arm "
+        f"{_interval_text(faster, len(loss_arm))}"
     )
     acc_arm, acc_he = at_lr(runs, arm, best_arm, "acc"), at_lr(runs, HE, best_he, "acc")
     better = welch(acc_arm, acc_he)
     better_check = _interval_check(better)
     better_text = (
         f"test acc at best lr {_mean_se(acc_arm)} vs {_mean_se(acc_he)}, arm - He "
-        f"{_interval_text(better)}"
+        f"{_interval_text(better, len(acc_arm))}"
     )
     checks = [lr_check, faster_check, better_check]
     texts = [

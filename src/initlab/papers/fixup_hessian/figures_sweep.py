@@ -6,8 +6,8 @@
   the diverged runs as x in a strip below the axis with their count per learning rate; beside
   it, each seed's largest usable learning rate per arm (the rule's first sub-check);
 * :func:`loss_curves_figure`: minibatch training loss against the step, one panel per arm, one
-  colour per learning rate (mean over seeds, band min..max), a diverged run's last logged loss
-  marked x;
+  colour per learning rate (mean over the seeds that completed, band min..max), each diverged
+  run dashed with its last logged loss marked x;
 * :func:`best_lr_loss_figure` (notebook): each arm at its best learning rate.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 
 from initlab.papers.fixup_hessian.claims_sweep import (
     USABLE_SHARE,
@@ -115,8 +116,9 @@ def accuracy_vs_lr_figure(summary: pd.DataFrame) -> plt.Figure:
 
 
 def loss_curves_figure(metrics: pd.DataFrame) -> plt.Figure:
-    """Minibatch training loss per arm and learning rate (mean over seeds, band min..max), a
-    diverged run's last logged loss marked x (needs ``train_batch_loss``)."""
+    """Minibatch training loss per arm and learning rate (mean over the seeds that completed,
+    band min..max); each diverged run drawn alone, dashed, its last logged loss marked x
+    (needs ``train_batch_loss``)."""
     metrics, depth_note = deepest(metrics[metrics["train_batch_loss"].notna()])
     arms = arm_order(metrics["arm"].unique())
     cols = min(len(arms), 2)
@@ -132,22 +134,23 @@ def loss_curves_figure(metrics: pd.DataFrame) -> plt.Figure:
             if rows.empty:
                 continue
             color = cmap(i / max(len(lrs) - 1, 1))
-            loss = rows.groupby("step")["train_batch_loss"]
-            ax.plot(
-                loss.mean().index, loss.mean().to_numpy(), color=color, label=f"lr {lr:g}", lw=1
-            )
-            ax.fill_between(
-                loss.min().index,
-                loss.min().to_numpy(),
-                loss.max().to_numpy(),
-                color=color,
-                alpha=0.15,
-                lw=0,
-            )
-            if "status" in rows:
-                ends = rows[rows["status"] == "diverged"].groupby("run").tail(1)
-                shown = ends["train_batch_loss"].clip(upper=0.8 * LOSS_TOP)  # off-scale: at top
-                ax.scatter(ends["step"], shown, marker="x", color=color, s=30, zorder=3)
+            diverged = rows["status"] == "diverged" if "status" in rows else rows["step"] < 0
+            loss = rows[~diverged].groupby("step")["train_batch_loss"]
+            if len(loss):  # the seeds that completed: mean and min..max
+                mean = loss.mean()
+                ax.plot(mean.index, mean.to_numpy(), color=color, label=f"lr {lr:g}", lw=1)
+                ax.fill_between(
+                    mean.index,
+                    loss.min().to_numpy(),
+                    loss.max().to_numpy(),
+                    color=color,
+                    alpha=0.15,
+                    lw=0,
+                )
+            for _, run in rows[diverged].groupby("run", sort=True):  # each diverged run alone
+                shown = run["train_batch_loss"].clip(upper=0.8 * LOSS_TOP)  # off-scale: at top
+                ax.plot(run["step"], shown, color=color, lw=0.7, ls="--")
+                ax.scatter(run["step"].iloc[-1], shown.iloc[-1], marker="x", color=color, s=30)
         ax.axhline(np.log(10), color="0.5", lw=0.6, ls=":")
         ax.set_yscale("log")
         ax.set_ylim(top=LOSS_TOP)
@@ -157,14 +160,15 @@ def loss_curves_figure(metrics: pd.DataFrame) -> plt.Figure:
         ax.set_visible(False)
     for row in axes:
         row[0].set_ylabel("training loss (minibatch)")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(
-        handles,
-        labels,
-        fontsize=7,
-        loc="center right",
-        title=f"x: diverged (last loss;\n> {LOSS_TOP:g}: at the top)\ndotted: log 10 (chance)",
+    handles = [  # every learning rate, whether or not the first panel has a completed run
+        Line2D([0], [0], color=cmap(i / max(len(lrs) - 1, 1)), label=f"lr {lr:g}")
+        for i, lr in enumerate(lrs)
+    ]
+    title = (
+        "solid: mean of completed\nseeds, band min..max;\ndashed, x: a diverged run\n"
+        f"(> {LOSS_TOP:g}: at the top);\ndotted: log 10 (chance)"
     )
+    fig.legend(handles=handles, fontsize=7, loc="center right", title=title, title_fontsize=8)
     if depth_note:
         fig.suptitle(depth_note, fontsize=9)
     fig.tight_layout(rect=(0, 0, 0.86, 1))
