@@ -31,6 +31,7 @@ import pandas as pd
 from _common import check, load, results_dir, show, show_table, verdicts
 
 from initlab.papers.fixup_hessian import figures as plots
+from initlab.papers.fixup_hessian import figures_sweep as sweep_plots
 from initlab.papers.fixup_hessian.claims import deep_half, fit_arm
 
 RESULTS = results_dir()
@@ -133,48 +134,50 @@ if matrix is not None and tensor_blocks is not None:
     show(plots.hessian_heatmaps_figure(matrix, tensor_blocks, structure))
 
 # %% [markdown]
-# ## A4: learning-rate sweep, Fixup vs He (vs BatchNorm)
+# ## A4: learning-rate sweep, Fixup vs He (vs BatchNorm), with the authors' Fixup beside ours
 # Experiment `a4_lr_sweep`: the same nets trained by SGD at each learning rate for the same
-# budget. A learning rate is "usable" when the run did not diverge and reached at least half the
-# sweep's best test accuracy. The rule checks three things, Fixup against He: a larger largest
-# usable learning rate, a lower final training loss at each arm's best learning rate, and a best
-# test accuracy at least He's (all: reproduced, some: partly).
+# budget, several seeds. A run is "usable" when it did not diverge and reached at least half the
+# sweep's best test accuracy; per seed, an arm's largest usable learning rate is the largest
+# grid value whose run is usable. The rule (`initlab.papers.fixup_hessian.claims_sweep`) checks
+# the claim as stated, Fixup against He: (1) a larger largest usable learning rate in every
+# seed, (2) faster: a lower training loss after the budget at each arm's best learning rate,
+# (3) better: a higher test accuracy there, (2) and (3) by 95% Welch intervals over seeds.
+# Below, the per-seed edges are recomputed from the summary directly.
 
 # %%
 runs = load(RESULTS, "a4_lr_sweep", completed=False)
 sweep = None
 if runs is not None:
     sweep = runs[runs["status"].isin(("completed", "diverged"))].copy()
-    sweep["acc"] = sweep["test_accuracy"].where(sweep["status"] == "completed", 0.0).fillna(0.0)
+    done = sweep["status"] == "completed"
+    sweep["acc"] = sweep["test_accuracy"].where(done, 0.0).fillna(0.0)
     accuracy = sweep.pivot_table(index="optim.lr", columns="arm", values="acc", aggfunc="mean")
-    show_table(accuracy, "test accuracy per learning rate (0: diverged)")
-    best = float(accuracy.max().max())
-    usable = accuracy.ge(0.5 * best)
-    largest = {
-        arm: (usable.index[usable[arm]].max() if usable[arm].any() else 0.0) for arm in usable
-    }
-    show_table(
-        pd.DataFrame(
-            {
-                "largest usable lr": pd.Series(largest),
-                "best acc": accuracy.max(),
-                "at lr": accuracy.idxmax(),
-            }
-        ),
-        "per arm",
+    show_table(accuracy, "mean test accuracy over seeds per learning rate (0: diverged)")
+    sweep["usable"] = done & (sweep["acc"] >= 0.5 * sweep.loc[done, "acc"].max())
+    seeds = sorted(sweep["seed"].unique())
+    edges = (
+        sweep[sweep["usable"]]
+        .groupby(["arm", "seed"])["optim.lr"]
+        .max()
+        .unstack("seed")
+        .reindex(columns=seeds)
+        .fillna(0.0)
     )
-    if "resnet_fixup" in largest:
-        check(RESULTS, "A4", f"resnet_fixup: largest usable lr {largest['resnet_fixup']:g}")
+    show_table(edges, "largest usable learning rate per arm and seed")
+    if "resnet_fixup" in edges.index:
+        per_seed = "/".join(f"{v:g}" for v in edges.loc["resnet_fixup"])
+        check(RESULTS, "A4", f"largest usable lr per seed {per_seed} vs He")
 
 # %% [markdown]
-# The report's figures: test accuracy per learning rate (every run, 0 when it did not complete),
-# and the training loss of every learning rate per arm; then each arm at its best learning rate
+# The report's figures: test accuracy per learning rate (mean and min..max over the completed
+# seeds, diverged runs as x with their count, each seed's largest usable lr beside it) and the
+# training loss of every learning rate per arm; then each arm at its best learning rate
 # (mean over seeds), a figure the report does not have.
 
 # %%
 if sweep is not None:
-    show(plots.accuracy_vs_lr_figure(runs))
-curves = load(RESULTS, "a4_lr_sweep", "metrics")
+    show(sweep_plots.accuracy_vs_lr_figure(runs))
+curves = load(RESULTS, "a4_lr_sweep", "metrics", completed=False)
 if sweep is not None and curves is not None:
-    show(plots.loss_curves_figure(curves))
-    show(plots.best_lr_loss_figure(accuracy, curves))
+    show(sweep_plots.loss_curves_figure(curves))
+    show(sweep_plots.best_lr_loss_figure(accuracy, curves))

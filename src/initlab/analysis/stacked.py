@@ -442,6 +442,8 @@ def stacking_refusal(model: nn.Module, optim: Any) -> str | None:
         return f"optim {getattr(optim, 'name', None)!r} (stacks know sgd and adam)"
     if getattr(optim, "scalar_lr_scale", 1.0) != 1.0:
         return "optim.scalar_lr_scale != 1 (a stack has one lr per member, not per group)"
+    if getattr(optim, "bias_lr_scale", 1.0) != 1.0:
+        return "optim.bias_lr_scale != 1 (a stack has one lr per member, not per group)"
     settle_lazy_state(model)
     _, reason = batched_copy_or_reason([model])
     if reason is not None and any(True for _ in model.buffers()):

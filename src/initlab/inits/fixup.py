@@ -19,8 +19,11 @@ Two choices the paper leaves open, as keys, so that the authors' CIFAR code can 
 Stated as a rule, the authors' choice (``branch_fan=fan_out stem=torch``): a branch's first conv
 has Var = 2 / (c_out k^2) x L^(-1) for m = 2, its last conv 0, the classifier 0, the stem
 1 / (3 c_in k^2); :mod:`tests.hessian.test_fixup_recipe` builds these variances independently
-of this module and checks a model's empirical ones. Its CIFAR recipe also trains the scalar
-biases and multipliers at a 10x smaller learning rate (``optim.scalar_lr_scale=0.1``).
+of this module and checks a model's empirical ones. Its CIFAR recipe also trains every bias and
+scale (the scalars and the classifier's bias) at a 10x smaller learning rate
+(``optim.bias_lr_scale=0.1``; ``optim.scalar_lr_scale`` covers the scalars alone), and its
+network has scalar biases outside the branches too (``model.scalar_biases=official``,
+:mod:`initlab.models.resnet`).
 """
 
 from __future__ import annotations

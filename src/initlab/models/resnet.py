@@ -18,6 +18,17 @@ connected ResNets): ``rectangular`` keeps every inner width at ``bottleneck * wi
 ``diavolo`` narrows symmetrically from ``width`` to ``bottleneck * width`` in the middle of the
 branch and widens back (see :func:`branch_widths`). With two weight layers per branch the two
 shapes coincide; ``bottleneck: 1.0`` is the plain residual net.
+
+``stem_activation`` applies the activation after the stem (the CIFAR ResNets' conv-ReLU stem);
+``stem_stride`` 2 lets the stem conv halve the image (the blocks run at a quarter of the pixels).
+``scalar_biases: official`` (with ``scalar_affine``) adds the scalar biases that the Fixup
+authors' CIFAR network has outside the branches: one before the stem's activation
+(act(stem(x) + b)), one before the classifier (classifier(pool(h) + b)), and the skip path of a
+downsampling block sees the block's input plus the branch's first scalar bias (skip(x + b_1a),
+the same b_1a the branch's first weight layer sees). With ``stem_activation``,
+``post_activation`` and ``init: fixup`` (``branch_fan=fan_out stem=torch``) this is their
+network (``conf/arm/resnet_fixup_official.yaml``; ``tests/models/test_fixup_official.py``
+compares logits with an independent forward pass written from the published description).
 """
 
 from __future__ import annotations
@@ -36,12 +47,14 @@ from initlab.models.base import (
     InitlabModel,
     ModelConfig,
     ResidualBranch,
+    ScalarBias,
     activation,
     dropout_layer,
     norm_layer,
 )
 
 BLOCK_SHAPES = ("rectangular", "diavolo")
+SCALAR_BIASES = ("branch", "official")
 
 
 def branch_widths(width: int, layers: int, shape: str, bottleneck: float) -> list[int]:
@@ -70,8 +83,17 @@ class ResNetConfig(ModelConfig):
     stages: int = spec(min=1, help="images: stages of doubling width and halving resolution")
     block_shape: str = spec(choices=BLOCK_SHAPES, help="widths inside a residual branch")
     bottleneck: float = spec(min=0.0, max=1.0, help="narrowest inner width / block width")
+    stem_activation: bool = spec(help="apply the activation after the stem layer")
+    stem_stride: int = spec(min=1, help="images: stride of the stem conv (2: blocks at half size)")
+    scalar_biases: str = spec(
+        choices=SCALAR_BIASES,
+        help="Fixup scalars: branch (inside each branch only) or official (also before the "
+        "stem activation and the classifier, and on a downsampling skip: the authors' net)",
+    )
 
     def validate(self) -> None:
+        if self.scalar_biases == "official" and not self.scalar_affine:
+            raise ConfigError("scalar_biases: official needs scalar_affine=true")
         if self.depth % self.stages:
             raise ConfigError(f"depth: {self.depth} blocks do not split into {self.stages} stages")
         if self.bottleneck <= 0.0:
@@ -104,9 +126,13 @@ class ResNet(InitlabModel):
             raise ConfigError("model.stages: more than one stage needs image data")
         width = cfg.width
         if self.image:
-            self.stem = nn.Conv2d(input_shape[0], width, 3, padding=1, bias=False)
+            self.stem = nn.Conv2d(input_shape[0], width, 3, cfg.stem_stride, padding=1, bias=False)
         else:
             self.stem = nn.Linear(math.prod(input_shape), width)
+        official = cfg.scalar_biases == "official"
+        # act(stem(x) + b): the scalar bias only where the authors' network has it
+        self.stem_bias = ScalarBias() if official else nn.Identity()
+        self.stem_act = activation(cfg.activation) if cfg.stem_activation else nn.Identity()
 
         def weight_layer(c_in: int, c_out: int, stride: int) -> nn.Module:
             if self.image:
@@ -140,23 +166,31 @@ class ResNet(InitlabModel):
             c_in = c_out
         self.blocks = nn.ModuleList(blocks)
         self.skips = nn.ModuleList(skips)
+        # official: a downsampling skip sees x + the branch's first scalar bias (a plain list:
+        # those modules are registered in their branch already)
+        self._skip_biases = [
+            b.scalars()[0][0] if official and isinstance(s, Downsample) else None
+            for b, s in zip(blocks, skips, strict=True)
+        ]
         self.after_add = activation(cfg.activation) if cfg.post_activation else nn.Identity()
         self.final = nn.Sequential(
             norm_layer(cfg.norm, c_in, self.image), activation(cfg.activation)
         )
+        self.head_bias = ScalarBias() if official else nn.Identity()
         self.classifier = nn.Linear(c_in, num_classes)
 
     def layers(self, x: torch.Tensor) -> Iterator[torch.Tensor]:
-        h = self.stem(x if self.image else x.flatten(1))
-        for branch, skip in zip(self.blocks, self.skips, strict=True):
-            h = self.after_add(skip(h) + branch(h))
+        h = self.stem_act(self.stem_bias(self.stem(x if self.image else x.flatten(1))))
+        for branch, skip, bias in zip(self.blocks, self.skips, self._skip_biases, strict=True):
+            shortcut = skip(h if bias is None else bias(h))
+            h = self.after_add(shortcut + branch(h))
             yield h
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         h = self.final(h)
         if self.image:
             h = h.mean(dim=(2, 3))
-        return self.classifier(h)
+        return self.classifier(self.head_bias(h))
 
 
 @MODELS.register("resnet", ResNetConfig)

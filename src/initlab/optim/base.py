@@ -4,6 +4,11 @@
 ``lr * scalar_lr_scale`` (the Fixup CIFAR recipe: 0.1); every other parameter at ``lr``. It needs
 the model (pass the module to :func:`build_optimizer`), as a bare parameter list cannot tell
 which tensors are those scalars.
+
+``bias_lr_scale``: every bias and scale parameter trains at ``lr * bias_lr_scale``: each
+parameter whose own name is ``bias`` or ``scale`` (Fixup's scalar biases and multipliers, the
+classifier's bias, any layer's bias vector), as the Fixup authors' CIFAR training script groups
+its parameters (by "bias" / "scale" in the name; 0.1 there). The two keys are exclusive.
 """
 
 from __future__ import annotations
@@ -32,8 +37,15 @@ class OptimConfig:
     scalar_lr_scale: float = spec(
         min=0.0, min_exclusive=True, help="lr factor of Fixup's scalar biases and multipliers"
     )
+    bias_lr_scale: float = spec(
+        min=0.0, min_exclusive=True, help="lr factor of every bias and scale parameter"
+    )
 
     def validate(self) -> None:
+        if self.scalar_lr_scale != 1.0 and self.bias_lr_scale != 1.0:
+            raise ConfigError(
+                "scalar_lr_scale and bias_lr_scale: set one (bias_lr_scale covers the scalars)"
+            )
         if any(not 0.0 < m < 1.0 for m in self.milestones):
             raise ConfigError(
                 f"milestones: {self.milestones} must be fractions of training in (0, 1)"
@@ -64,22 +76,40 @@ def scalar_parameters(model: nn.Module) -> list[torch.Tensor]:
     ]
 
 
+#: own names (last part of the dotted name) of the parameters ``bias_lr_scale`` applies to
+BIAS_AND_SCALE_NAMES = ("bias", "scale")
+
+
+def bias_and_scale_parameters(model: nn.Module) -> list[torch.Tensor]:
+    """Every parameter of ``model`` whose own name is ``bias`` or ``scale``."""
+    named = model.named_parameters()
+    return [p for name, p in named if name.rsplit(".", 1)[-1] in BIAS_AND_SCALE_NAMES]
+
+
 def param_groups(cfg: OptimConfig, params) -> list:
     """Parameter groups for ``params`` (a module or an iterable of tensors): one group at
-    ``cfg.lr`` unless ``scalar_lr_scale`` != 1, then the scalars apart at their own lr."""
+    ``cfg.lr`` unless ``scalar_lr_scale`` or ``bias_lr_scale`` != 1, then those parameters
+    apart at their own lr."""
+    scale = cfg.bias_lr_scale if cfg.bias_lr_scale != 1.0 else cfg.scalar_lr_scale
     if not isinstance(params, nn.Module):
-        if cfg.scalar_lr_scale != 1.0:
-            raise ValueError("scalar_lr_scale != 1 needs the model, not a parameter list")
+        if scale != 1.0:
+            raise ValueError(
+                "scalar_lr_scale / bias_lr_scale != 1 needs the model, not a parameter list"
+            )
         return list(params)
     trainable = [p for p in params.parameters() if p.requires_grad]
-    if cfg.scalar_lr_scale == 1.0:
+    if scale == 1.0:
         return trainable
-    scalar_ids = {id(p) for p in scalar_parameters(params)}
-    scalars = [p for p in trainable if id(p) in scalar_ids]
-    others = [p for p in trainable if id(p) not in scalar_ids]
+    if cfg.bias_lr_scale != 1.0:
+        apart, name = bias_and_scale_parameters(params), "biases_scales"
+    else:
+        apart, name = scalar_parameters(params), "scalars"
+    apart_ids = {id(p) for p in apart}
+    scaled = [p for p in trainable if id(p) in apart_ids]
+    others = [p for p in trainable if id(p) not in apart_ids]
     groups = [{"params": others, "name": "weights"}]
-    if scalars:
-        groups.append({"params": scalars, "lr": cfg.lr * cfg.scalar_lr_scale, "name": "scalars"})
+    if scaled:
+        groups.append({"params": scaled, "lr": cfg.lr * scale, "name": name})
     return groups
 
 

@@ -5,7 +5,6 @@
   law, exponential and nested law with their 95% bands and fit quality;
 * ``a3_hessian_structure/hessian_heatmaps``: |H| (max-pooled) and per-tensor block maxima per arm,
   one colour scale per row, axes named by tensor, zeros (up to round-off) in grey;
-* ``a4_lr_sweep/loss_curves`` and ``accuracy_vs_lr``;
 * ``a1_hessian_spectrum/spectral_density``: SLQ density per arm and depth, Hutchinson traces.
 
 Drawn by :mod:`initlab.papers.fixup_hessian.figures` (the notebooks show the same); written as
@@ -17,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import pandas as pd
 
 from initlab.papers.fixup_hessian import figures as hessian
 from initlab.report.common import read_completed
@@ -47,19 +45,6 @@ def plot_structure(results: Path) -> None:
     save(hessian.hessian_heatmaps_figure(matrix, blocks, summary), folder / "hessian_heatmaps")
 
 
-def plot_sweep(results: Path) -> None:
-    folder = results / "a4_lr_sweep"
-    if not (folder / "summary.csv").exists():
-        return
-    save(
-        hessian.accuracy_vs_lr_figure(pd.read_csv(folder / "summary.csv")),
-        folder / "accuracy_vs_lr",
-    )
-    metrics = read_completed(folder / "metrics.csv")
-    if metrics is not None and "train_batch_loss" in metrics:
-        save(hessian.loss_curves_figure(metrics), folder / "loss_curves")
-
-
 def plot_spectrum(results: Path) -> None:
     folder = results / "a1_hessian_spectrum"
     spectrum = read_completed(folder / "spectrum.csv")
@@ -70,5 +55,5 @@ def plot_spectrum(results: Path) -> None:
 
 def build(results: Path, profile: str) -> None:
     """Every figure of paper A under ``results`` (one profile's folder)."""
-    for plot in (plot_depth, plot_structure, plot_sweep, plot_spectrum):
+    for plot in (plot_depth, plot_structure, plot_spectrum):
         plot(Path(results))
