@@ -133,6 +133,7 @@ _FAMILIES: dict[Tolerance, str] = {
         diverged_at_step train_examples heldout_examples cos0 rows model.width data.fold
         model.block_shape optim.weight_decay passed work_scale full_steps full_eval_examples
         full_batch task.input_mean task.input_var units data.seed draws measured_layers
+        position settled pdi_settled_at
     """,
     # float64_max_abs_angle_diff: a rounding-level difference (~1e-6 rad), a machine's own
     VOLATILE: """
