@@ -131,6 +131,7 @@ def test_d2_partly_when_pdi_beats_matched_he_by_less_than_half_the_papers_gain(t
     verdict = _d2(tmp_path, {"he": HE, "he_matched": [0.225, 0.226, 0.224, 0.225, 0.226],
                              "pdi": [0.215, 0.216, 0.214, 0.215, 0.216]})  # fmt: skip
     assert verdict.status == "partly", verdict.measured
+    assert "excludes 11.5% (half the paper's)" in verdict.line
 
 
 def test_d2_contradicted_when_the_interval_excludes_the_papers_effect(tmp_path):

@@ -231,7 +231,8 @@ def d1_weight_variance(results_dir: Path, profile: str) -> Verdict:
     )
     seeds = int(starts["seeds"].min())
     scale = (
-        f"{seeds}-{int(starts['seeds'].max())} seeds per start, {len(starts)} starts, PDI until "
+        f"{seeds}{'' if seeds == starts['seeds'].max() else '-' + str(starts['seeds'].max())} "
+        f"seeds per start, {len(starts)} starts, PDI until "
         f"the layer-2 ratio settled or its step cap (last record: steps "
         f"{int(ratios['steps'].min())}-{int(ratios['steps'].max())})"
     )
@@ -383,7 +384,7 @@ def d2_vae_l1(results_dir: Path, profile: str) -> Verdict:
         f"final L1 PDI vs {short_name} {gain.value:+.1%} [{gain.lo:+.1%}, {gain.hi:+.1%}] "
         f"(paper {paper_gain():.1%})"
     )
-    if status == CONTRADICTED:
+    if status in (CONTRADICTED, PARTLY) and gain.hi < target:
         line += f"; excludes {target:.1%} (half the paper's)"
     elif status == INCONCLUSIVE:
         line += "; " + needs_text(replicates_to_place(gain, n, 0.0, target), "seeds/arm")
