@@ -30,7 +30,7 @@ SMOKE = {  # experiment -> (overrides that shrink it, a claim it must measure)
     ),
     "c3_fisher_depth": (["model.depth=1,2,4", "seed=0"], "C3"),
     "d1_pdi_weight_variance": (
-        ["init.duration=[30]", "init.base=he,xavier", "seed=0", "task.eval_examples=128"],
+        ["init.duration=[30]", "arm=d1_he,d1_xavier", "seed=0", "task.eval_examples=128"],
         "D1",
     ),
     "e1_e2_selu_theory": (

@@ -19,7 +19,7 @@ SLICE = {  # experiment -> the sweep point it runs (paper sizes; the rehearsal's
     "a1_a2_hessian_depth": ["+arm=resnet_bn", "model.depth=16"],  # died at 13.5 GB before
     "b4_distance_ratio": ["arm=angles_resnet_cifar", "data=synthetic"],
     "c3_fisher_depth": ["+arm=resnet_bn", "model.depth=8", "task.matrix=fisher_true"],
-    "d1_pdi_weight_variance": ["init.base=he"],
+    "d1_pdi_weight_variance": ["arm=d1_he"],
     "e4_uci_fnn": ["+arm=fnn_snn", "data.dataset=iris"],
 }
 

@@ -22,6 +22,17 @@ evaluate with the task's ``eval_batch_size`` and ``precision`` (when the task ha
 With ``init.variance_every > 0`` the per-layer weight variance (D1) is recorded at the start of
 every stage, every k training steps and at the end of every stage into ``weight_variance.csv``,
 next to He's 2 / fan_in.
+
+``init.gain`` multiplies every weight layer's weights by the gain right after the base
+initializer (its standard deviation times ``gain``, its variance times ``gain ** 2``; biases and
+norm layers untouched): D1 starts PDI from He x 0.25 and x 4 in variance with gains 0.5 and 2.
+
+Stopping when the variance settles (D1): with ``init.stop_window = K > 0`` a stage ends early at
+the first record (every ``variance_every`` steps) at which the variance ratio Var(W) / (2 /
+fan_in) of the weight layer at position ``init.stop_layer`` (0-based, in module order) has moved
+by at most ``init.stop_tol`` relative over the last K records (:func:`settled`: (max - min) / last
+of the last K + 1 values); the stage's step budget (``duration``) is the cap. Every variance row
+of a stage carries ``settled``: whether the stage stopped that way (False: it reached its cap).
 """
 
 from __future__ import annotations
@@ -68,6 +79,28 @@ class PDIConfig(InitConfig):
     checkpoint_interval_s: float = spec(min=0.0, help="checkpoint a stage at most this often")
     diverge_factor: float = spec(min=1.0)
     variance_every: int = spec(min=0, help="record weight variances every k steps; 0: never")
+    gain: float = spec(
+        min=0.0,
+        min_exclusive=True,
+        help="multiplies the base initializer's weights (std x gain, variance x gain^2); 1: as is",
+    )
+    stop_window: int = spec(
+        min=0,
+        help="end a stage once the watched layer's variance ratio moved by <= stop_tol over the "
+        "last K variance records (needs variance_every); 0: run every stage to its duration",
+    )
+    stop_tol: float = spec(
+        min=0.0, help="relative change ((max - min) / last) of the ratio over the window"
+    )
+    stop_layer: int = spec(
+        min=0, help="the weight layer (0-based position in module order) the stop rule watches"
+    )
+    eval_every_steps: int = spec(
+        min=0,
+        help="evaluate train (the stage's subset), val and test about every k steps of a stage "
+        "(whole epochs of its subset), and once before the first stage (phase pdi_start); "
+        "0: at each stage's end only",
+    )
 
     def validate(self) -> None:
         if self.base == "pdi":
@@ -81,6 +114,9 @@ class PDIConfig(InitConfig):
             raise ConfigError(f"stages: fractions must be <= 1, got {self.stages}")
         if self.stage_unit == "count" and any(s != int(s) for s in self.stages):
             raise ConfigError(f"stages: counts must be whole numbers, got {self.stages}")
+        if self.stop_window and not self.variance_every:
+            raise ConfigError("stop_window: the stop rule reads the variance records; set "
+                              "variance_every > 0")  # fmt: skip
 
 
 def base_config(cfg: PDIConfig) -> Any:
@@ -121,6 +157,15 @@ def subset_bundle(data: DataBundle, indices: torch.Tensor) -> DataBundle:
     )
 
 
+def stage_eval_every(cfg: PDIConfig, size: int) -> int:
+    """Epochs of a stage between its evaluations: ``eval_every_steps`` in whole epochs of its
+    subset (at least 1); with 0, the stage's length (so only its end)."""
+    if not cfg.eval_every_steps:
+        return 0
+    per_epoch = math.ceil(size / min(cfg.batch_size, size))
+    return max(1, round(cfg.eval_every_steps / per_epoch))
+
+
 def stage_steps(cfg: PDIConfig, size: int, stage: int) -> tuple[int, int | None]:
     """(epochs, max_steps) of a stage for the loop."""
     length = cfg.duration[stage if len(cfg.duration) > 1 else 0]
@@ -148,6 +193,31 @@ def weight_variances(model: nn.Module) -> list[dict[str, Any]]:
     return rows
 
 
+@torch.no_grad()
+def apply_gain(model: nn.Module, gain: float) -> None:
+    """Every weight layer's weights times ``gain`` (variance times ``gain ** 2``)."""
+    if gain == 1.0:
+        return
+    for module in model.modules():
+        if isinstance(module, WEIGHT_LAYERS):
+            module.weight.mul_(gain)
+
+
+def settled(ratios: list[float], window: int, tol: float) -> bool:
+    """Has the series stopped moving: over its last ``window`` + 1 values (``window`` records
+    apart), (max - min) / |last| <= ``tol``? False while fewer values exist or any is not finite."""
+    if window < 1 or len(ratios) < window + 1:
+        return False
+    tail = ratios[-(window + 1) :]
+    if not all(math.isfinite(r) for r in tail) or tail[-1] == 0:
+        return False
+    return (max(tail) - min(tail)) / abs(tail[-1]) <= tol
+
+
+class Settled(Exception):
+    """Raised by the variance recorder to end a stage whose watched ratio has settled."""
+
+
 def _fingerprint(model: nn.Module, cfg: PDIConfig, data: DataBundle) -> str:
     digest = hashlib.sha256(repr(sorted(vars(cfg).items())).encode())
     digest.update(f"{data.name}:{len(data.x_train)}".encode())
@@ -173,17 +243,35 @@ class _VarianceRecorder:
     """Counts training forward passes of one stage and records variances every k steps."""
 
     def __init__(
-        self, model: nn.Module, every: int, stage: int, start_step: int, on_record: Any
+        self,
+        model: nn.Module,
+        every: int,
+        stage: int,
+        start_step: int,
+        on_record: Any,
+        stop: tuple[int, float, int] = (0, 0.0, 0),
+        earlier: list[dict[str, Any]] | None = None,
     ) -> None:
         self.model, self.every, self.stage, self.step = model, every, stage, start_step
         self.on_record = on_record  # writes the CSV, so a resume finds the rows before a crash
         self.rows: list[dict[str, Any]] = []
         self.handle = model.register_forward_pre_hook(self._hook) if every else None
+        self.window, self.tol, self.layer = stop
+        self.settled = False
+        # the watched layer's ratios of this stage so far (a resumed stage: from its rows)
+        self.ratios = [
+            r["variance"] / r["he_variance"]
+            for r in (earlier or [])
+            if r["stage"] == stage and r.get("position", -1) == self.layer
+        ]
 
     def record(self, step: int) -> None:
         if self.every:
-            for row in weight_variances(self.model):
-                self.rows.append({**row, "stage": self.stage, "step": step})
+            for position, row in enumerate(weight_variances(self.model)):
+                self.rows.append({**row, "position": position, "stage": self.stage,
+                                  "step": step, "settled": self.settled})  # fmt: skip
+                if position == self.layer:
+                    self.ratios.append(row["variance"] / row["he_variance"])
             self.on_record(self.rows)
 
     def _hook(self, module: nn.Module, args: Any) -> None:
@@ -191,6 +279,12 @@ class _VarianceRecorder:
         if module.training and torch.is_grad_enabled():
             if self.step % self.every == 0:
                 self.record(self.step)
+                if self.step and settled(self.ratios, self.window, self.tol):
+                    self.settled = True
+                    for row in self.rows:
+                        row["settled"] = True
+                    self.on_record(self.rows)
+                    raise Settled(self.step)
             self.step += 1
 
     def close(self) -> None:
@@ -215,6 +309,7 @@ def pdi_init(cfg: PDIConfig, model: nn.Module, context: InitContext) -> None:
     from initlab.training import TrainLoopConfig, train_model
 
     INITS.build(base_config(cfg), model, context)
+    apply_gain(model, cfg.gain)
     if all(d == 0 for d in cfg.duration):
         return
     data = context.data
@@ -229,6 +324,7 @@ def pdi_init(cfg: PDIConfig, model: nn.Module, context: InitContext) -> None:
     sizes = stage_sizes(cfg, len(data.x_train))
     variance_rows: list[dict[str, Any]] = []
     ran_a_stage = False
+    first = next((i for i, size in enumerate(sizes) if stage_steps(cfg, size, i)[0]), None)
     for i, size in enumerate(sizes):
         epochs, max_steps = stage_steps(cfg, size, i)
         if epochs == 0 or max_steps == 0:
@@ -251,6 +347,8 @@ def pdi_init(cfg: PDIConfig, model: nn.Module, context: InitContext) -> None:
             continue
         previous = run.load_checkpoint()
         start = previous["step"] if previous and previous.get("phase") == phase else 0
+        if i == first and not start and cfg.eval_every_steps:  # the curve's first point
+            _log_start(model, data, context, run)
         if start:  # resuming mid-stage: keep the rows recorded up to the checkpoint
             variance_rows = _read_rows(out_dir, i, start)
         earlier = variance_rows
@@ -260,13 +358,15 @@ def pdi_init(cfg: PDIConfig, model: nn.Module, context: InitContext) -> None:
             i,
             start,
             lambda rows, earlier=earlier: _write_variances(run, earlier + rows, cfg.base),
+            stop=(cfg.stop_window, cfg.stop_tol, cfg.stop_layer),
+            earlier=earlier,
         )
         loop = TrainLoopConfig(
             epochs=epochs,
             batch_size=cfg.batch_size,
             full_batch=False,
             max_steps=max_steps,
-            eval_every=max(epochs, 1),
+            eval_every=stage_eval_every(cfg, size) or max(epochs, 1),
             log_every=cfg.log_every,
             checkpoint_every=1 if out_dir else 0,
             checkpoint_interval_s=cfg.checkpoint_interval_s,
@@ -277,13 +377,22 @@ def pdi_init(cfg: PDIConfig, model: nn.Module, context: InitContext) -> None:
             micro_batch=context.micro_batch,
         )
         indices = subset_indices(len(data.x_train), size, cfg.subset_seed)
+        stopped_at = None
         try:
             outcome = train_model(
                 model, subset_bundle(data, indices), loop, optim, run, cfg.subset_seed + i, phase
             )
+        except Settled as stop:  # the watched ratio stopped moving: the stage ends here
+            stopped_at = int(stop.args[0])
+            outcome = None
         finally:
             recorder.close()
-        recorder.record(outcome.steps)
+        if outcome is None:
+            run.log({"phase": phase, "step": stopped_at, "pdi_settled_at": stopped_at})
+            status = "completed"
+        else:
+            recorder.record(outcome.steps)
+            status = outcome.status
         variance_rows = variance_rows + recorder.rows
         if done_file is not None:
             _atomic_save(
@@ -295,12 +404,21 @@ def pdi_init(cfg: PDIConfig, model: nn.Module, context: InitContext) -> None:
                 done_file,
             )
         ran_a_stage = True
-        if outcome.status != "completed":
-            run.log({"phase": phase, "step": outcome.steps, "pdi_status": outcome.status})
+        if status != "completed":
+            run.log({"phase": phase, "step": outcome.steps, "pdi_status": status})
             break
     if ran_a_stage and out_dir is not None:
         run.save_checkpoint({"phase": "pdi_done", "fingerprint": fingerprint})
     model.to(home)
+
+
+def _log_start(model: nn.Module, data: DataBundle, context: InitContext, run: Any) -> None:
+    """Train/val/test metrics of the base-initialized model (phase ``pdi_start``, step 0)."""
+    from initlab.training import eval_autocast, evaluate_splits
+
+    with eval_autocast(model, context.precision):
+        metrics = evaluate_splits(model, data, context.eval_batch_size, context.eval_examples)
+    run.log({"phase": "pdi_start", "step": 0, "epoch": 0, **metrics})
 
 
 def _read_rows(out_dir: Path | None, stage: int, until_step: int) -> list[dict[str, Any]]:

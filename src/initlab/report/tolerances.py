@@ -134,6 +134,7 @@ _FAMILIES: dict[Tolerance, str] = {
         model.block_shape optim.weight_decay passed work_scale full_steps full_eval_examples
         full_batch task.input_mean task.input_var units data.seed draws measured_layers
         exact_zero exact_zero_blocks exact_zero_block_fraction zero_threshold
+        position settled pdi_settled_at
     """,
     # float64_max_abs_angle_diff: a rounding-level difference (~1e-6 rad), a machine's own;
     # largest_zero_rel: the largest round-off left in a block counted zero (~1e-17), shown

@@ -1,7 +1,8 @@
 """``task=train_vae``: ``task=train`` for generative models, plus a PNG grid at the end.
 
 The loop reports every key of the model's objective (for ``model=resnet_vae``: loss, l1, kl,
-elbo) on train/val/test. ``vae_grid.png`` shows data images (resized to the model's resolution),
+elbo) on train/val/test; ``eval_at_start`` adds one evaluation before the main phase (phase
+``main_start``, step 0). ``vae_grid.png`` shows data images (resized to the model's resolution),
 their reconstructions and samples from the prior.
 """
 
@@ -19,7 +20,7 @@ from initlab.data import DataBundle
 from initlab.run import Run
 from initlab.setup import Setup
 from initlab.tasks.base import TASKS, TaskConfig, TaskResult
-from initlab.training import TrainLoopConfig, train_model
+from initlab.training import TrainLoopConfig, eval_autocast, evaluate_splits, train_model
 
 GRID_FILE = "vae_grid.png"
 
@@ -27,6 +28,10 @@ GRID_FILE = "vae_grid.png"
 @dataclass(kw_only=True)
 class TrainVAEConfig(TaskConfig, TrainLoopConfig, AccelConfig):
     grid_examples: int = spec(min=0, help="images per row of the PNG grid; 0: no grid")
+    eval_at_start: bool = spec(
+        help="evaluate train/val/test once before the main phase (phase main_start, step 0): "
+        "the learning curve's first point"
+    )
 
 
 def _tile(images: torch.Tensor) -> np.ndarray:
@@ -66,6 +71,12 @@ def train_vae_task(cfg: TrainVAEConfig, setup: Setup, data: DataBundle, run: Run
     model = setup.new_model(data, run)
     if not (hasattr(model, "reconstruct") and hasattr(model, "sample")):
         raise ConfigError("task.name: train_vae needs a generative model, e.g. model=resnet_vae")
+    saved = run.load_checkpoint() if cfg.eval_at_start else None
+    # once: not again when a resume finds the main phase's checkpoint (PDI leaves "pdi_done")
+    if cfg.eval_at_start and (saved is None or saved.get("phase") != "train"):
+        with eval_autocast(model, cfg.precision):
+            metrics = evaluate_splits(model, data, cfg.eval_batch_size, cfg.eval_examples)
+        run.log({"phase": "main_start", "step": 0, "epoch": 0, **metrics})
     outcome = train_model(
         model, data, cfg, setup.optim, run, seed=setup.seed,
     )  # fmt: skip

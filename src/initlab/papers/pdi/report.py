@@ -1,10 +1,12 @@
 """Paper D's table and figures from the collected CSVs (``make report``; never trains). Drawn by
 :mod:`initlab.papers.pdi.figures` (the notebook shows the same):
 D1: ``d1_pdi_weight_variance/weight_variance.png``: Var(W) / (2 / fan_in) of every layer through
-the PDI stages, one line per base initializer (median over seeds); 1 is He's variance.
-D2: ``d2_pdi_vae/vae_curves.png``: training loss of every arm (mean and range over seeds)
-against optimizer steps in total (PDI's curve starts after its stages), and the final test L1 per
-arm next to the paper's Table 1; the same numbers as ``l1_table.csv`` / ``.md`` (in the report).
+PDI, one colour per start (geometric mean over seeds, band: their range; 1 is He's variance), and
+the second layer's end against start ratio per run (the attraction test).
+D2: ``d2_pdi_vae/vae_curves.png``: test and train L1 per value of every arm (mean, band: range
+over seeds) against optimizer steps in total, PDI's stages drawn first, and PDI's relative L1
+gain over He and matched He (95% Welch intervals) beside the paper's gain; ``l1_table.csv`` /
+``.md`` (in the report): final test L1 per arm with the paper's Table 1 values.
 """
 
 from __future__ import annotations
