@@ -40,8 +40,7 @@ from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.meter import mark, tick
 from initlab.run import Run
-from initlab.setup import Setup
-from initlab.tasks.base import TASKS, TaskConfig, TaskResult
+from initlab.tasks.base import TASKS, RunSetup, TaskConfig, TaskResult
 from initlab.tasks.hessian import CurvatureData, evaluation_mode, has_batchnorm, prepare
 from initlab.tracking import Progress, atomic_write_text
 
@@ -72,7 +71,7 @@ def pooled_abs(H: torch.Tensor, cells: int) -> pd.DataFrame:
 
 @TASKS.register("hessian_structure", HessianStructureConfig)
 def hessian_structure_task(
-    cfg: HessianStructureConfig, setup: Setup, data: DataBundle, run: Run
+    cfg: HessianStructureConfig, setup: RunSetup, data: DataBundle, run: Run
 ) -> TaskResult:
     model, chunks = prepare(cfg, setup, data)
     params = trainable_params(model)

@@ -18,8 +18,7 @@ from initlab.accel import AccelConfig
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.run import Run
-from initlab.setup import Setup
-from initlab.tasks.base import TASKS, TaskConfig, TaskResult
+from initlab.tasks.base import TASKS, RunSetup, TaskConfig, TaskResult
 from initlab.training import TrainLoopConfig, eval_autocast, evaluate_splits, train_model
 
 GRID_FILE = "vae_grid.png"
@@ -67,7 +66,7 @@ def save_vae_grid(model: torch.nn.Module, data: DataBundle, path: Path, n: int, 
 
 
 @TASKS.register("train_vae", TrainVAEConfig)
-def train_vae_task(cfg: TrainVAEConfig, setup: Setup, data: DataBundle, run: Run) -> TaskResult:
+def train_vae_task(cfg: TrainVAEConfig, setup: RunSetup, data: DataBundle, run: Run) -> TaskResult:
     model = setup.new_model(data, run)
     if not (hasattr(model, "reconstruct") and hasattr(model, "sample")):
         raise ConfigError("task.name: train_vae needs a generative model, e.g. model=resnet_vae")
