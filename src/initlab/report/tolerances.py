@@ -96,7 +96,7 @@ _FAMILIES: dict[Tolerance, str] = {
     ANALYSIS: """
         eigenvalue residual rel_residual lambda_max lambda_max_residual lambda_min
         lambda_min_residual trace trace_se slq_mean slq_m2 node weight abs_max abs_mean loss
-        grad_norm
+        grad_norm edge_lr
     """,
     THEORY: """
         theory_cos theory_angle a b alpha_prime value dmu dnu lambda01 alpha01
@@ -109,7 +109,7 @@ _FAMILIES: dict[Tolerance, str] = {
         init_angle_last_data init_angle_last_synthetic init_ratio_input init_ratio_last
         trained_angle_last_data trained_angle_last_synthetic trained_ratio_input
         trained_ratio_last train_batch_loss train_loss val_loss test_loss first_loss final_loss
-        max_loss initial_loss loss_at_divergence train_l1 train_kl train_elbo val_l1 val_kl
+        max_loss max_increase initial_loss loss_at_divergence train_l1 train_kl train_elbo val_l1 val_kl
         val_elbo test_l1 test_kl test_elbo variance mean var unit_mean_std post_mean_last
         post_var_last post_max_abs_mean post_max_abs_var_minus_1 pre_mean_last pre_var_last
         pre_max_abs_mean pre_max_abs_var_minus_1
@@ -121,7 +121,7 @@ _FAMILIES: dict[Tolerance, str] = {
         gradient_boosting_test_score logreg_val_score logreg_test_score knn_val_score
         knn_test_score
     """,
-    BISECTION: "max_lr lr_bracket_low lr_bracket_high",
+    BISECTION: "max_lr lr_bracket_low lr_bracket_high edge_ratio",
     EXACT: """
         model.depth seed index params samples hvps lanczos_iterations converged trace_probes
         probe row_index col_index row_offset col_offset row_size col_size zero tensors blocks
@@ -133,6 +133,7 @@ _FAMILIES: dict[Tolerance, str] = {
         diverged_at_step train_examples heldout_examples cos0 rows model.width data.fold
         model.block_shape optim.weight_decay passed work_scale full_steps full_eval_examples
         full_batch task.input_mean task.input_var units data.seed draws measured_layers
+        lanczos_converged
     """,
     # float64_max_abs_angle_diff: a rounding-level difference (~1e-6 rad), a machine's own
     VOLATILE: """

@@ -105,6 +105,23 @@ def edge_ratio_text(frame: pd.DataFrame, arm: str) -> str:
     )
 
 
+def edge_law_text(frame: pd.DataFrame) -> str:
+    """The laws of 2 / lambda_max (``edge_lr``, same runs) for He and BN, as max_lr's are fitted:
+    the quadratic model's prediction of C2, beside the measured edge; '' if not measured."""
+    if "edge_lr" not in frame:
+        return ""
+    parts = []
+    for arm, tag in (("resnet_he", "He"), ("resnet_bn", "BN")):
+        rows = frame[(frame[ARM] == arm) & (frame["edge_lr"] > 0)]
+        if rows[DEPTH].nunique() >= 3:
+            fits = fit_arm(rows, arm, "edge_lr")
+            parts.append(
+                f"{tag} {_law_text(fits)} (power exponent {short(fits.exponent)}, exp rate "
+                f"{short(fits.rate)})"
+            )
+    return ("2/lambda_max itself: " + "; ".join(parts)) if parts else ""
+
+
 def _criteria(frame: pd.DataFrame) -> list[str]:
     if "criterion" not in frame:
         return ["diverge (no criterion column: the blow-up rule of older runs)"]
@@ -177,6 +194,9 @@ def c2_max_lr(results_dir: Path, profile: str) -> Verdict:
         for arm in sorted(positive[ARM].unique())
         if edge_ratio_text(positive, arm)
     }
+    edge_laws = edge_law_text(positive)
+    if edge_laws:
+        parts.append(edge_laws)
     if ratios:
         parts.append("edge vs 2/lambda_max (same run): " + ", ".join(
             f"{arm} {text}" for arm, text in ratios.items()
