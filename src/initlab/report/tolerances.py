@@ -109,10 +109,10 @@ _FAMILIES: dict[Tolerance, str] = {
         init_angle_last_data init_angle_last_synthetic init_ratio_input init_ratio_last
         trained_angle_last_data trained_angle_last_synthetic trained_ratio_input
         trained_ratio_last train_batch_loss train_loss val_loss test_loss first_loss final_loss
-        max_loss max_increase initial_loss loss_at_divergence train_l1 train_kl train_elbo val_l1 val_kl
+        max_loss initial_loss loss_at_divergence train_l1 train_kl train_elbo val_l1 val_kl
         val_elbo test_l1 test_kl test_elbo variance mean var unit_mean_std post_mean_last
         post_var_last post_max_abs_mean post_max_abs_var_minus_1 pre_mean_last pre_var_last
-        pre_max_abs_mean pre_max_abs_var_minus_1
+        pre_max_abs_mean pre_max_abs_var_minus_1 max_increase
     """,
     SCORE: """
         train_accuracy val_accuracy test_accuracy init_test_accuracy trained_test_accuracy
