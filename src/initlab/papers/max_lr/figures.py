@@ -56,7 +56,8 @@ def _arms(frame: pd.DataFrame) -> list[str]:
 
 def max_lr_figure(summary: pd.DataFrame, hessian: pd.DataFrame | None = None) -> plt.Figure:
     """C2 from ``c2_max_lr_depth/summary.csv``: max_lr (GD's stability edge found by bisection)
-    vs depth per arm on semi-log and log-log panels: every seed, the median, the min-max band
+    vs depth per arm on semi-log and log-log panels (the latter without He, whose exponential
+    spans ~15 decades and would flatten the others): every seed, the median, the min-max band
     over seeds, the winning law with its interval, 2 / lambda_max of the same runs (dotted, x)
     and the 1/L reference through BN's points (log-log); runs with no stable lr as markers at
     the floor. Third panel: max_lr * lambda_max / 2 vs depth (1: the quadratic model's edge).
@@ -68,9 +69,11 @@ def max_lr_figure(summary: pd.DataFrame, hessian: pd.DataFrame | None = None) ->
     panels = 3 if has_lambda else 2
     fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 4.4))
     for ax, loglog in zip(axes[:2], (False, True), strict=True):
-        depth_panel(ax, positive, "max_lr", "largest stable lr of full-batch GD", loglog)
+        # log-log without He: its ~15 decades would flatten the power laws the panel is for
+        shown = positive[positive["arm"] != "resnet_he"] if loglog else positive
+        depth_panel(ax, shown, "max_lr", "largest stable lr of full-batch GD", loglog)
         first = not loglog
-        for arm, rows in positive.groupby("arm"):
+        for arm, rows in shown.groupby("arm"):
             color = ARM_COLORS.get(arm)
             seed_band(ax, rows, "max_lr", color)
             if has_lambda:
@@ -78,7 +81,7 @@ def max_lr_figure(summary: pd.DataFrame, hessian: pd.DataFrame | None = None) ->
                 edge = (2 / lam.groupby(DEPTH)["lambda_max"].median()).sort_index(kind="stable")
                 ax.plot(edge.index, edge.values, "x:", color=color, lw=1, ms=5,
                         label=f"2/lambda_max {arm} (same runs)" if first else None)  # fmt: skip
-        for arm, rows in none_found.groupby("arm"):
+        for arm, rows in none_found[none_found["arm"].isin(shown["arm"].unique())].groupby("arm"):
             floor_markers(ax, rows[DEPTH].to_numpy(float), ARM_COLORS.get(arm),
                           f"{arm}: no stable lr (max_lr = 0)" if first else None)  # fmt: skip
         if loglog and (positive["arm"] == "resnet_bn").any():
@@ -88,7 +91,9 @@ def max_lr_figure(summary: pd.DataFrame, hessian: pd.DataFrame | None = None) ->
             axes[0].plot([], [], "k-.", lw=1.2, label=f"reference c/L through BN ({c:.3g}/L)")
             ax.plot(grid, c / grid, "k-.", lw=1.2)
     axes[0].set_title("log y: an exponential is straight", fontsize=9)
-    axes[1].set_title("log-log: a power law is straight; dash-dot: 1/L", fontsize=9)
+    axes[1].set_title(
+        "log-log, He left out (left panel): a power law is straight; dash-dot: c/L", fontsize=9
+    )
     if has_lambda:
         ax = axes[2]
         ratios = summary.assign(edge_ratio=edge_ratios(summary))
