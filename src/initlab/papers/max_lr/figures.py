@@ -132,13 +132,14 @@ def _matrix_order(matrices) -> list[str]:
 def fisher_figure(summary: pd.DataFrame) -> plt.Figure:
     """C3 from ``c3_fisher_depth/summary.csv``: one row per Fisher (the Gaussian-output J^T J
     first: the graded one; the cross-entropy Fisher beside it), semi-log and log-log, one y
-    scale for every panel; every seed, median, min-max band, winning law; runs whose top
-    eigenvalue is exactly 0 (a saturated softmax) as markers at the floor, counted per arm."""
+    scale per column (the log-log column without He, whose exponential spans ~25 decades);
+    every seed, median, min-max band, winning law; runs whose top eigenvalue is exactly 0 (a
+    saturated softmax) as markers at the floor, counted per arm."""
     if "matrix" not in summary:
         summary = summary.assign(matrix="fisher_true")
     matrices = _matrix_order(summary["matrix"].unique())
     fig, axes = plt.subplots(
-        len(matrices), 2, figsize=(10, 3.9 * len(matrices)), squeeze=False, sharey=True
+        len(matrices), 2, figsize=(10, 3.9 * len(matrices)), squeeze=False, sharey="col"
     )
     for pair, matrix in zip(axes, matrices, strict=True):
         rows = summary[(summary["matrix"] == matrix) & summary["lambda_max"].notna()]
@@ -146,10 +147,13 @@ def fisher_figure(summary: pd.DataFrame) -> plt.Figure:
         zeros = rows[rows["lambda_max"] <= 0]
         name = FISHER_NAMES.get(matrix, matrix)
         for ax, loglog in zip(pair, (False, True), strict=True):
-            depth_panel(ax, positive, "lambda_max", "top eigenvalue", loglog=loglog)
-            for arm, arm_rows in positive.groupby("arm"):
+            # log-log without He: its ~25 decades would flatten the MLP and BN curves
+            shown = positive[positive["arm"] != "resnet_he"] if loglog else positive
+            depth_panel(ax, shown, "lambda_max", "top eigenvalue", loglog=loglog)
+            for arm, arm_rows in shown.groupby("arm"):
                 seed_band(ax, arm_rows, "lambda_max", ARM_COLORS.get(arm))
-            for arm, arm_rows in zeros.groupby("arm"):
+            shown_zeros = zeros[zeros["arm"] != "resnet_he"] if loglog else zeros
+            for arm, arm_rows in shown_zeros.groupby("arm"):
                 label = None
                 if not loglog:
                     count = f"{len(arm_rows)}/{int((rows['arm'] == arm).sum())}"
@@ -157,9 +161,10 @@ def fisher_figure(summary: pd.DataFrame) -> plt.Figure:
                 floor_markers(ax, arm_rows[DEPTH].to_numpy(float), ARM_COLORS.get(arm), label)
         graded = " (graded)" if matrix == GRADED_FISHER else " (shown beside)"
         pair[0].set_title(f"{name}{graded}: exactly 0 in {len(zeros)}/{len(rows)} runs", fontsize=9)
-        pair[1].set_title(f"{name}, log-log", fontsize=9)
+        pair[1].set_title(f"{name}, log-log, He left out (left panel)", fontsize=9)
     fig.suptitle(
-        "C3: Fisher top eigenvalue at init vs depth (one y scale; band: min-max over seeds; "
+        "C3: Fisher top eigenvalue at init vs depth (one y scale per column; band: min-max over "
+        "seeds; "
         "dashed: winning law [95% interval]; v at the floor: exactly 0, no log)",
         fontsize=9,
     )
