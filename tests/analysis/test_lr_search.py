@@ -103,15 +103,15 @@ def test_monotone_criterion_finds_two_over_lambda_on_a_quadratic():
     edge = 2 / lam_max
 
     def stable(lr):
-        return not gd_diverges(loss, x0, lr, steps=100, criterion="monotone").diverged
+        return not gd_diverges(loss, x0, lr, steps=40, criterion="monotone").diverged
 
-    below = gd_diverges(loss, x0, 0.98 * edge, steps=100, criterion="monotone")
+    below = gd_diverges(loss, x0, 0.98 * edge, steps=40, criterion="monotone")
     assert not below.diverged and below.max_increase < 0 and below.final_loss < below.initial_loss
-    above = gd_diverges(loss, x0, 1.02 * edge, steps=100, criterion="monotone")
-    assert above.diverged and above.reason == "increase" and above.steps < 100
+    above = gd_diverges(loss, x0, 1.02 * edge, steps=40, criterion="monotone")
+    assert above.diverged and above.reason == "increase" and above.steps < 40
     # the blow-up rule misses a slow rise that the monotone rule catches
-    assert not gd_diverges(loss, x0, 1.002 * edge, steps=100).diverged
-    assert gd_diverges(loss, x0, 1.002 * edge, steps=100, criterion="monotone").diverged
+    assert not gd_diverges(loss, x0, 1.002 * edge, steps=40).diverged
+    assert gd_diverges(loss, x0, 1.002 * edge, steps=40, criterion="monotone").diverged
     rel_tol = 0.02
     res = max_stable_lr(stable, 0.01, 0.1, rel_tol=rel_tol)
     assert res.status == "converged"
