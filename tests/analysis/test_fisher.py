@@ -2,9 +2,9 @@
 
 import torch
 from torch import nn
-from torch.func import functional_call
+from torch.func import functional_call, jacrev
 
-from initlab.analysis.fisher import empirical_fisher, true_fisher
+from initlab.analysis.fisher import empirical_fisher, gauss_fisher, true_fisher
 from initlab.analysis.hvp import flatten, trainable_params, unflatten
 from initlab.analysis.lanczos import lanczos
 
@@ -94,3 +94,28 @@ def test_fisher_chunking_and_lanczos_top_eigenvalue():
     res = lanczos(op, op.n, k=1, tol=1e-10, max_iter=op.n)
     assert torch.allclose(res.top, eig[-1:], rtol=1e-8)
     assert res.bottom[0] > -1e-10 * eig[-1]  # positive semi-definite
+
+
+def test_gauss_fisher_matvec_equals_dense_jtj_of_the_logits():
+    """J^T J / N with J the (N*C) x n Jacobian of every logit (torch.func.jacrev, float64)."""
+    model, x, y = setup()
+    op = gauss_fisher(model, [(x[:4], y[:4]), (x[4:], y[4:])])
+    params = dict(model.named_parameters())
+    names = list(params)
+
+    def logits(*theta):
+        return functional_call(model, dict(zip(names, theta)), (x,)).reshape(-1)
+
+    jac = jacrev(logits, argnums=tuple(range(len(names))))(*params.values())
+    j = torch.cat([part.reshape(N * C, -1) for part in jac], dim=1)  # columns in flatten's order
+    dense = j.T @ j / N
+    vs = random_vectors(op.n)
+    for k in range(vs.shape[1]):
+        assert torch.allclose(op(vs[:, k]), dense @ vs[:, k], rtol=0, atol=1e-12)
+    # labels play no part; the true Fisher is J^T (diag p - p p^T) J <= J^T J / 2 in Loewner order
+    # (the softmax covariance's eigenvalues are below 1/2), so its top eigenvalue is smaller
+    other = (y + 1) % C
+    relabelled = gauss_fisher(model, [(x[:4], other[:4]), (x[4:], other[4:])])
+    assert torch.equal(op(vs[:, 0]), relabelled(vs[:, 0]))
+    top = torch.linalg.eigvalsh(dense)[-1]
+    assert torch.linalg.eigvalsh(dense_true_fisher(model, x))[-1] <= top / 2 + 1e-12

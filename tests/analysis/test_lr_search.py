@@ -5,7 +5,12 @@ import math
 import pytest
 import torch
 
-from initlab.analysis.lr_search import gd_diverges, max_stable_lr
+from initlab.analysis.lr_search import (
+    gd_diverges,
+    loss_rose,
+    max_stable_lr,
+    relative_increases,
+)
 
 THRESHOLD = 0.37
 
@@ -86,3 +91,37 @@ def test_gd_on_quadratic_has_edge_at_two_over_lambda_max():
 def test_gd_reports_non_finite_loss():
     out = gd_diverges(lambda p: (p[0] ** 4).sum(), [torch.tensor([1e30])], 1.0, steps=3)
     assert out.diverged and not math.isfinite(out.final_loss)
+
+
+def test_monotone_criterion_finds_two_over_lambda_on_a_quadratic():
+    """GD's stability edge of a quadratic is 2 / lambda_max: just below it the loss falls every
+    step, just above it the top direction grows by |1 - lr lambda| > 1 a step and the loss
+    rises; the search returns the edge within its bisection tolerance, from below."""
+    lam_max = 4.0
+    loss = quadratic([lam_max, 2.5, 1.0, 0.3, 0.1])
+    x0 = [torch.ones(5, dtype=torch.float64)]
+    edge = 2 / lam_max
+
+    def stable(lr):
+        return not gd_diverges(loss, x0, lr, steps=40, criterion="monotone").diverged
+
+    below = gd_diverges(loss, x0, 0.98 * edge, steps=40, criterion="monotone")
+    assert not below.diverged and below.max_increase < 0 and below.final_loss < below.initial_loss
+    above = gd_diverges(loss, x0, 1.02 * edge, steps=40, criterion="monotone")
+    assert above.diverged and above.reason == "increase" and above.steps < 40
+    # the blow-up rule misses a slow rise that the monotone rule catches
+    assert not gd_diverges(loss, x0, 1.002 * edge, steps=40).diverged
+    assert gd_diverges(loss, x0, 1.002 * edge, steps=40, criterion="monotone").diverged
+    rel_tol = 0.02
+    res = max_stable_lr(stable, 0.01, 0.1, rel_tol=rel_tol)
+    assert res.status == "converged"
+    low, high = res.bracket
+    assert low <= edge < high and high / low <= 1 + rel_tol and res.max_lr == low
+
+
+def test_loss_rose_rule():
+    assert not loss_rose([3.0, 2.0, 2.0005, 1.0], 1e-3)  # a rise within the tolerance
+    assert loss_rose([3.0, 2.0, 2.01, 1.0], 1e-3)  # one step up by 0.5%
+    assert loss_rose([1.0, 0.9, 1.0005, 1.0009, 1.001], 1e-3)  # small rises ending above the start
+    assert loss_rose([1.0, float("nan")], 1e-3) and loss_rose([1.0, float("inf")], 1e-3)
+    assert relative_increases([2.0, 1.0, 1.5]) == [-0.5, 0.5]

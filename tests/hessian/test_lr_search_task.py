@@ -70,6 +70,7 @@ def test_real_probes_are_consistent(tmp_path) -> None:
                 "task.rel_tol=0.3",
                 "task.lr_low=0.01",
                 "task.lr_high=1.0",
+                "task.sharpness=true",
             ]
         ),
         tmp_path,
@@ -83,10 +84,20 @@ def test_real_probes_are_consistent(tmp_path) -> None:
     assert stable["lr"].max() == summary["max_lr"]
     assert diverged["lr"].min() == summary["lr_bracket_high"]
     assert (stable["steps"] == 15).all()
-    # a diverged probe stopped at the step its loss crossed the rule (never raised)
+    # an unstable probe stopped at the step its loss crossed the rule (never raised): the
+    # monotone criterion's rise beyond increase_tol, or a blow-up
     last = diverged["final_loss"]
-    assert (last.isna() | (last > 10.0 * diverged["first_loss"])).all()
+    blowup = diverged["reason"] == "blowup"
+    assert (last[blowup].isna() | (last[blowup] > 10.0 * diverged["first_loss"][blowup])).all()
+    assert (diverged.loc[~blowup, "reason"] == "increase").all()
+    assert (diverged.loc[~blowup, "max_increase"] > 1e-3).all()
+    assert (stable["max_increase"] <= 1e-3).all() and (stable["reason"].isna()).all()
     assert (diverged["steps"] <= 15).all()
+    # lambda_max of the same loss at the same init, and the edge it implies
+    assert summary["lambda_max"] > 0 and summary["edge_lr"] == pytest.approx(
+        2 / summary["lambda_max"]
+    )
+    assert summary["edge_ratio"] == pytest.approx(summary["max_lr"] / summary["edge_lr"])
 
 
 def test_sgd_option_and_bad_bracket(tmp_path) -> None:
@@ -98,6 +109,7 @@ def test_sgd_option_and_bad_bracket(tmp_path) -> None:
                 "+arm=mlp_he",
                 "task.steps=6",
                 "task.full_batch=false",
+                "task.criterion=diverge",
                 "task.batch_size=16",
                 "task.samples=64",
                 "task.rel_tol=0.5",
@@ -106,5 +118,7 @@ def test_sgd_option_and_bad_bracket(tmp_path) -> None:
         tmp_path / "sgd",
     )
     assert summary["status"] == "completed" and summary["max_lr"] > 0
+    with pytest.raises(ConfigError, match="monotone needs full_batch"):
+        execute(compose([*QUIET, *TINY, "task.full_batch=false"]), tmp_path / "mono")
     with pytest.raises(ConfigError, match="lr_low"):
         execute(compose([*QUIET, *TINY, "task.lr_low=2.0", "task.lr_high=1.0"]), tmp_path / "bad")

@@ -7,6 +7,11 @@ so differentiating ``(J^T u) . v`` w.r.t. u gives ``J v``), then one vjp for ``J
 * True Fisher: J is the Jacobian of the logits z_i, and ``M_i = diag(p_i) - p_i p_i^T`` with
   p_i = softmax(z_i). This is the exact expectation ``E_{y ~ p_i}[g_i g_i^T]`` (no label
   sampling) and equals the generalized Gauss-Newton matrix of the cross-entropy loss.
+* Gaussian-output Fisher: M = I, ``(1/N) sum_i J_i^T J_i`` with J_i the Jacobian of example i's
+  logits: the Fisher of a model whose outputs are the mean of a unit-variance Gaussian (the
+  generalized Gauss-Newton of the squared error), the matrix analyses of the Fisher at random
+  weights study. It does not depend on the labels nor on the softmax, so it stays non-zero where
+  a saturated softmax makes the true Fisher vanish.
 * Empirical Fisher: ``(1/N) sum_i g_i g_i^T`` with g_i the gradient of the cross-entropy at the
   true label. Here J is the Jacobian of the vector of per-example losses and M = I, so
   ``sum_i g_i (g_i . v)`` costs two passes, without storing per-example gradients.
@@ -50,6 +55,21 @@ def true_fisher(
         p = torch.softmax(logits.detach(), dim=-1)
         mjv = p * jv - p * (p * jv).sum(dim=-1, keepdim=True)
         return _grads(logits, params, grad_outputs=mjv)
+
+    return ChunkedOperator(chunk_product, batches, params)
+
+
+def gauss_fisher(
+    model: nn.Module, batches: Iterable[Batch], params: Sequence[Tensor] | None = None
+) -> ChunkedOperator:
+    """Matvec of the Gaussian-output Fisher ``(1/N) sum_i J_i^T J_i v``, J_i the Jacobian of
+    example i's logits (model outputs) w.r.t. ``params``."""
+    params = trainable_params(model) if params is None else list(params)
+
+    def chunk_product(x: Tensor, y: Tensor, vs: list[Tensor]) -> list[Tensor]:  # noqa: ARG001
+        logits = model(x)
+        jv = _jvp(logits, params, vs)
+        return _grads(logits, params, grad_outputs=jv.detach())
 
     return ChunkedOperator(chunk_product, batches, params)
 

@@ -2,6 +2,18 @@
 
 Stability is assumed monotone: every learning rate below the threshold is stable, every one above
 diverges. If it is not, the search still ends at a boundary between a stable and a diverging probe.
+
+Two criteria decide whether a run of gradient descent is stable (:data:`CRITERIA`):
+
+* ``monotone`` (gradient descent's stability edge): the full-batch loss never rises from one step
+  to the next by more than ``increase_tol`` relative to the step before (float rounding of the
+  mean loss is ~1e-6 relative in float32), the loss after the last step is not above the initial
+  one, and every loss is finite. On a quadratic with top Hessian eigenvalue lambda this is
+  stable exactly for lr <= 2 / lambda (the top eigen-direction's error is multiplied by
+  |1 - lr lambda| every step); on a network it compares directly with 2 / lambda_max.
+* ``diverge`` (the older, looser rule): unstable only when the loss becomes non-finite or
+  exceeds ``diverge_factor`` times the initial loss; a loss that rises and falls back (a
+  "catapult" above 2 / lambda_max) counts as stable, so this edge can lie far above 2 / lambda_max.
 """
 
 from __future__ import annotations
@@ -115,12 +127,106 @@ def max_stable_lr(
     return LrSearchResult(good, (good, bad), tuple(probes), status)
 
 
+#: stability criteria of a gradient-descent probe (module docstring)
+CRITERIA = ("monotone", "diverge")
+
+
 @dataclass(frozen=True)
 class GdOutcome:
+    """One gradient-descent probe. ``diverged``: unstable by the probe's criterion; ``reason``:
+    "" (stable), "increase" (a step raised the loss by more than the tolerance, or the final
+    loss is above the initial one) or "blowup" (non-finite, or above the divergence factor);
+    ``max_increase``: the largest relative rise of the loss between two consecutive steps seen
+    (negative when it only fell)."""
+
     diverged: bool
-    steps: int  # steps taken before divergence was seen (all of them if it was not)
+    steps: int  # steps taken before instability was seen (all of them if it was not)
     initial_loss: float
     final_loss: float
+    peak_loss: float = math.nan
+    max_increase: float = math.nan
+    reason: str = ""
+
+
+def relative_increases(losses: Sequence[float]) -> list[float]:
+    """``(l[t+1] - l[t]) / |l[t]|`` for consecutive losses (denominator floored at 1e-30)."""
+    return [(b - a) / max(abs(a), 1e-30) for a, b in zip(losses[:-1], losses[1:], strict=True)]
+
+
+def loss_rose(losses: Sequence[float], increase_tol: float) -> bool:
+    """The ``monotone`` criterion's verdict on a loss sequence (initial first): True when some
+    step raised the loss by more than ``increase_tol`` (relative), the last loss is above the
+    first, or a loss is not finite."""
+    if not all(math.isfinite(v) for v in losses):
+        return True
+    if len(losses) >= 2 and losses[-1] > losses[0]:
+        return True
+    return any(r > increase_tol for r in relative_increases(losses))
+
+
+def run_gd(
+    model: nn.Module,
+    batches,
+    optimizer: torch.optim.Optimizer,
+    scheduler=None,
+    *,
+    steps: int,
+    criterion: str = "monotone",
+    increase_tol: float = 1e-3,
+    diverge_factor: float = 10.0,
+    progress: str | None = None,
+) -> GdOutcome:
+    """``steps`` steps of the one training loop (:func:`initlab.training.fit`) on full batches
+    (one batch per epoch), judged by ``criterion`` (:data:`CRITERIA`). The loss before every
+    step and after the last one is recorded; with ``monotone`` the loop stops at the first rise
+    beyond ``increase_tol``. Both criteria stop at a blow-up (``diverge_factor``)."""
+    from initlab.training import fit
+
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {CRITERIA}, not {criterion!r}")
+    if getattr(batches, "per_epoch", 1) != 1:
+        raise ValueError("run_gd needs full batches (one batch per epoch)")
+    losses: list[float] = []
+    rose = [False]
+
+    def on_epoch_end(epoch: int, epoch_losses: Tensor, last: bool, step: int) -> bool | None:
+        losses.append(float(epoch_losses))  # the loss before step `epoch`
+        rising = len(losses) >= 2 and relative_increases(losses[-2:])[0] > increase_tol
+        if criterion == "monotone" and rising:
+            rose[0] = True
+            return True
+        return None
+
+    result = fit(
+        model,
+        batches,
+        optimizer,
+        scheduler,
+        epochs=steps,
+        max_steps=steps,
+        log_every=max(steps, 1),
+        diverge_factor=diverge_factor,
+        check_after_last=True,
+        on_epoch_end=on_epoch_end,
+        progress=progress,
+    )
+    first, peak = result.first_loss[0], result.peak_loss[0]
+    if result.status == "diverged":
+        step, value = result.diverged_at_step[0], result.loss_at_divergence[0]
+        value = math.nan if value is None else value
+        seq = [*losses, value]
+        rises = relative_increases(seq)
+        top = max((r for r in rises if math.isfinite(r)), default=math.nan)
+        return GdOutcome(True, step, first, value, peak, top, "blowup")
+    final = result.last_loss[0]
+    seq = losses if rose[0] else [*losses, final]
+    rises = relative_increases(seq)
+    top = max(rises, default=math.nan)
+    if rose[0]:
+        return GdOutcome(True, len(losses) - 1, first, losses[-1], peak, top, "increase")
+    if criterion == "monotone" and loss_rose(seq, increase_tol):
+        return GdOutcome(True, steps, first, final, peak, top, "increase")
+    return GdOutcome(False, steps, first, final, peak, top, "")
 
 
 class _Parameters(nn.Module):
@@ -142,32 +248,32 @@ def gd_diverges(
     lr: float,
     steps: int,
     blowup_factor: float = 10.0,
+    *,
+    criterion: str = "diverge",
+    increase_tol: float = 1e-3,
 ) -> GdOutcome:
     """Run ``steps`` steps of full-batch gradient descent from ``params`` (copied, never changed)
-    and report divergence, checked before every step and after the last one.
+    and report instability by ``criterion`` (:data:`CRITERIA`; default: the blow-up rule),
+    checked before every step and after the last one.
 
     The steps are those of the one training loop (:func:`initlab.training.fit`, plain SGD at
-    ``lr``), so is the divergence rule: the loss is non-finite or above ``blowup_factor`` times
-    the initial loss (``task=lr_search`` probes use the same rule with ``task.diverge_factor``).
+    ``lr``, through :func:`run_gd`), so are the rules: ``diverge``: the loss is non-finite or
+    above ``blowup_factor`` times the initial loss; ``monotone``: also any step raising the loss
+    by more than ``increase_tol`` (``task=lr_search`` probes use the same function).
     """
-    from initlab.training import Batches, fit
+    from initlab.training import Batches
 
     if steps < 1:
         raise ValueError("need steps >= 1")
     model = _Parameters(loss_fn_of_params, params)
     placeholder = torch.zeros(1)
-    result = fit(
+    return run_gd(
         model,
         Batches(placeholder, placeholder, 1, seed=0, shuffle=False),
         torch.optim.SGD(model.parameters(), lr=lr),
-        epochs=steps,
-        log_every=max(min(steps, 50), 1),  # how often the loop looks (the step is exact)
+        steps=steps,
+        criterion=criterion,
+        increase_tol=increase_tol,
         diverge_factor=blowup_factor,
-        check_after_last=True,
         progress=f"gradient descent lr={lr:.4g}",
     )
-    initial = result.first_loss[0]
-    if result.status == "diverged":
-        step, value = result.diverged_at_step[0], result.loss_at_divergence[0]
-        return GdOutcome(True, step, initial, value)
-    return GdOutcome(False, steps, initial, result.last_loss[0])

@@ -97,6 +97,7 @@ _FAMILIES: dict[Tolerance, str] = {
         eigenvalue residual rel_residual lambda_max lambda_max_residual lambda_min
         lambda_min_residual trace trace_se slq_mean slq_m2 node weight abs_max abs_mean loss
         grad_norm rel_max hessian_scale smallest_nonzero_rel
+        edge_lr
     """,
     THEORY: """
         theory_cos theory_angle a b alpha_prime value dmu dnu lambda01 alpha01
@@ -112,7 +113,7 @@ _FAMILIES: dict[Tolerance, str] = {
         max_loss initial_loss loss_at_divergence train_l1 train_kl train_elbo val_l1 val_kl
         val_elbo test_l1 test_kl test_elbo variance mean var unit_mean_std post_mean_last
         post_var_last post_max_abs_mean post_max_abs_var_minus_1 pre_mean_last pre_var_last
-        pre_max_abs_mean pre_max_abs_var_minus_1
+        pre_max_abs_mean pre_max_abs_var_minus_1 max_increase
     """,
     SCORE: """
         train_accuracy val_accuracy test_accuracy init_test_accuracy trained_test_accuracy
@@ -121,7 +122,7 @@ _FAMILIES: dict[Tolerance, str] = {
         gradient_boosting_test_score logreg_val_score logreg_test_score knn_val_score
         knn_test_score
     """,
-    BISECTION: "max_lr lr_bracket_low lr_bracket_high",
+    BISECTION: "max_lr lr_bracket_low lr_bracket_high edge_ratio",
     EXACT: """
         model.depth seed index params samples hvps lanczos_iterations converged trace_probes
         probe row_index col_index row_offset col_offset row_size col_size zero tensors blocks
@@ -135,6 +136,7 @@ _FAMILIES: dict[Tolerance, str] = {
         full_batch task.input_mean task.input_var units data.seed draws measured_layers
         exact_zero exact_zero_blocks exact_zero_block_fraction zero_threshold
         position settled pdi_settled_at
+        lanczos_converged
     """,
     # float64_max_abs_angle_diff: a rounding-level difference (~1e-6 rad), a machine's own;
     # largest_zero_rel: the largest round-off left in a block counted zero (~1e-17), shown

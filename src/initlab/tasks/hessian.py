@@ -2,10 +2,11 @@
 
 The operator is the mean cross-entropy over the first ``samples`` training examples, applied
 chunk by chunk (``chunk_size``) by Hessian-vector products (``matrix=hessian``) or Fisher-vector
-products (``fisher_true``, ``fisher_empirical``), and its ``top_k`` largest and/or smallest
-eigenvalues come from Lanczos with full re-orthogonalization to a relative residual ``tol``
-(:mod:`initlab.analysis`). The smallest ones matter: at Fixup initialization the spectrum has
-large negative eigenvalues that plain power iteration would report as the "top" one.
+products (``fisher_true``, ``fisher_gauss``: J^T J of the logits, ``fisher_empirical``; see
+:mod:`initlab.analysis.fisher`), and its ``top_k`` largest and/or smallest eigenvalues come from
+Lanczos with full re-orthogonalization to a relative residual ``tol`` (:mod:`initlab.analysis`).
+The smallest ones matter: at Fixup initialization the spectrum has large negative eigenvalues
+that plain power iteration would report as the "top" one.
 
 The model is freshly initialized, or loaded from ``checkpoint`` (a ``checkpoint.pt`` of a train
 run, or a plain state dict). BatchNorm models are evaluated with batch statistics (train-mode
@@ -45,7 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from initlab import hooks, preemption
-from initlab.analysis.fisher import empirical_fisher, true_fisher
+from initlab.analysis.fisher import empirical_fisher, gauss_fisher, true_fisher
 from initlab.analysis.hvp import (
     ChunkedOperator,
     batchnorm_batch_stats,
@@ -63,7 +64,7 @@ from initlab.setup import Setup
 from initlab.tasks.base import TASKS, TaskConfig, TaskResult
 from initlab.tracking import atomic_write_bytes, atomic_write_text
 
-MATRICES = ("hessian", "fisher_true", "fisher_empirical")
+MATRICES = ("hessian", "fisher_true", "fisher_gauss", "fisher_empirical")
 
 
 @dataclass(kw_only=True)
@@ -78,7 +79,11 @@ class CurvatureData:
 
 @dataclass(kw_only=True)
 class HessianConfig(TaskConfig, CurvatureData):
-    matrix: str = spec(choices=MATRICES, help="hessian | fisher_true | fisher_empirical")
+    matrix: str = spec(
+        choices=MATRICES,
+        help="hessian | fisher_true (cross-entropy GGN) | fisher_gauss (J^T J of the logits: "
+        "Gaussian-output Fisher) | fisher_empirical",
+    )
     top_k: int = spec(min=1, help="eigenvalues reported at each requested end")
     which: str = spec(choices=("both", "largest", "smallest"), help="ends of the spectrum")
     tol: float = spec(min=0.0, min_exclusive=True, help="relative residual of every Ritz value")
@@ -131,6 +136,8 @@ def curvature_operator(
         return loss_hvp(model, F.cross_entropy, chunks, params, method=method)
     if matrix == "fisher_true":
         return true_fisher(model, chunks, params)
+    if matrix == "fisher_gauss":
+        return gauss_fisher(model, chunks, params)
     return empirical_fisher(model, chunks, params)
 
 

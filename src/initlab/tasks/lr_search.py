@@ -1,12 +1,23 @@
-"""``task=lr_search``: the largest learning rate at which training does not diverge (claim C2).
+"""``task=lr_search``: the largest learning rate at which training stays stable (claim C2).
 
 Bisection on a log scale (:func:`initlab.analysis.lr_search.max_stable_lr`) over probes. Each
 probe builds a fresh model with the run's init and seed (the same weights every probe), makes a
 fresh optimizer from the ``optim`` group with only its ``lr`` replaced (plain gradient descent:
 ``optim=sgd optim.momentum=0``) and trains ``steps`` steps on the first ``samples`` training
 examples: full batch (gradient descent) or, with ``full_batch: false``, shuffled minibatches of
-``batch_size``. Divergence follows the training loop's rule: a loss that is non-finite or above
-``diverge_factor`` times the first loss. A diverging probe is a result, never an error.
+``batch_size``. ``criterion`` decides what a stable probe is
+(:mod:`initlab.analysis.lr_search`): ``monotone`` (gradient descent's stability edge, full batch
+only): the loss never rises between two steps by more than ``increase_tol`` (relative) and ends
+no higher than it began; ``diverge``: the training loop's blow-up rule only (non-finite, or above
+``diverge_factor`` times the first loss), under which a loss that rises and falls back counts as
+stable. Both stop a probe at a blow-up. An unstable probe is a result, never an error.
+
+With ``sharpness: true`` the top eigenvalue ``lambda_max`` of the Hessian of the same loss (mean
+cross-entropy over the same examples, the same initial weights; BatchNorm with the batch's
+statistics, as the full-batch steps see them) comes from Lanczos (``sharpness_tol``,
+``sharpness_max_iter``); the summary then holds ``lambda_max``, ``edge_lr = 2 / lambda_max`` and
+``edge_ratio = max_lr * lambda_max / 2`` (1: the search found exactly the quadratic model's
+stability edge).
 
 Writes ``lr_probes.csv`` (one row per probe, rewritten after every probe: a resumed run replays
 the probes already done, so it resumes probe by probe) and puts ``max_lr``, the bracket and the
@@ -23,19 +34,32 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+import torch.nn.functional as F
 
-from initlab.analysis.lr_search import max_stable_lr
+from initlab.analysis.hvp import loss_hvp
+from initlab.analysis.lanczos import lanczos
+from initlab.analysis.lr_search import CRITERIA, max_stable_lr, run_gd
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.optim import build_optimizer
 from initlab.run import ResumeError, Run
 from initlab.setup import Setup
 from initlab.tasks.base import TASKS, TaskConfig, TaskResult
+from initlab.tasks.hessian import evaluation_mode
 from initlab.tracking import Progress, atomic_write_text
 from initlab.training import batches_for, fit
 
 PROBES_FILE = "lr_probes.csv"
-PROBE_COLUMNS = ["lr", "diverged", "steps", "first_loss", "final_loss", "max_loss"]
+PROBE_COLUMNS = [
+    "lr",
+    "diverged",
+    "steps",
+    "first_loss",
+    "final_loss",
+    "max_loss",
+    "max_increase",
+    "reason",
+]
 
 
 @dataclass(kw_only=True)
@@ -44,16 +68,33 @@ class LrSearchConfig(TaskConfig):
     full_batch: bool = spec(help="gradient descent on all samples; false: SGD with batch_size")
     batch_size: int = spec(min=1)
     samples: int | None = spec(min=1, help="first n training examples; null: all of them")
+    criterion: str = spec(
+        choices=CRITERIA,
+        help="monotone: no step raises the loss by > increase_tol and the final loss <= the "
+        "first (GD's stability edge); diverge: only a blow-up (> diverge_factor x first) counts",
+    )
+    increase_tol: float = spec(
+        min=0.0, help="monotone: largest relative rise of the loss between two steps tolerated"
+    )
     diverge_factor: float = spec(min=1.0, help="loss > factor x first loss: diverged")
     lr_low: float = spec(min=0.0, min_exclusive=True, help="first guess of a stable lr")
     lr_high: float = spec(min=0.0, min_exclusive=True, help="first guess of a diverging lr")
     expand: float = spec(min=1.0, min_exclusive=True, help="bracket growth while searching")
     rel_tol: float = spec(min=0.0, min_exclusive=True, help="stop when high / low <= 1 + rel_tol")
     max_probes: int = spec(min=1)
+    sharpness: bool = spec(help="also lambda_max of the loss Hessian at init (Lanczos): edge_lr")
+    sharpness_tol: float = spec(
+        min=0.0, min_exclusive=True, help="relative residual of lambda_max's Ritz value"
+    )
+    sharpness_max_iter: int = spec(min=1, help="Lanczos steps (Hessian-vector products) at most")
 
     def validate(self) -> None:
         if self.lr_low >= self.lr_high:
             raise ConfigError(f"lr_low: {self.lr_low} must be below lr_high ({self.lr_high})")
+        if self.criterion == "monotone" and not self.full_batch:
+            raise ConfigError(
+                "task.criterion: monotone needs full_batch: true (a minibatch loss is noisy)"
+            )
 
 
 @dataclass
@@ -64,6 +105,8 @@ class ProbeRecord:
     first_loss: float
     final_loss: float
     max_loss: float
+    max_increase: float = math.nan
+    reason: str = ""
 
 
 def train_probe(
@@ -79,6 +122,20 @@ def train_probe(
     key = "task.full_batch" if cfg.full_batch else "task.batch_size"
     batches = batches_for(model, x, y, n if cfg.full_batch else cfg.batch_size, setup.seed, key,
                           shuffle=not cfg.full_batch)  # fmt: skip
+    if cfg.full_batch:
+        out = run_gd(
+            model,
+            batches,
+            optimizer,
+            scheduler,
+            steps=cfg.steps,
+            criterion=cfg.criterion,
+            increase_tol=cfg.increase_tol,
+            diverge_factor=cfg.diverge_factor,
+            progress=f"probe lr={lr:.4g}",
+        )
+        return ProbeRecord(lr, out.diverged, out.steps, out.initial_loss, out.final_loss,
+                           out.peak_loss, out.max_increase, out.reason)  # fmt: skip
     result = fit(
         model,
         batches,
@@ -94,8 +151,37 @@ def train_probe(
     first, peak = result.first_loss[0], result.peak_loss[0]
     if result.status == "diverged":
         step, value = result.diverged_at_step[0], result.loss_at_divergence[0]
-        return ProbeRecord(lr, True, step, first, value, peak)
+        return ProbeRecord(lr, True, step, first, value, peak, reason="blowup")
     return ProbeRecord(lr, False, cfg.steps, first, result.last_loss[0], peak)
+
+
+def sharpness(
+    cfg: LrSearchConfig, setup: Setup, data: DataBundle, x: torch.Tensor, y: torch.Tensor
+) -> dict:
+    """lambda_max of the Hessian of the mean cross-entropy over (x, y) at the probes' initial
+    weights (Lanczos, ``sharpness_tol``); BatchNorm with the statistics of the whole batch."""
+    torch.manual_seed(setup.seed)  # the probes' initial weights
+    model = setup.new_model(data)
+    chunks = [(x, y)]
+    with evaluation_mode(model):
+        op = loss_hvp(model, F.cross_entropy, chunks, method="cached_graph")
+        found = lanczos(
+            op,
+            op.n,
+            1,
+            which="largest",
+            tol=cfg.sharpness_tol,
+            max_iter=cfg.sharpness_max_iter,
+            seed=setup.seed,
+        )
+    lam = float(found.top[0])
+    return {
+        "lambda_max": lam,
+        "lambda_max_residual": float(found.top_residuals[0]),
+        "lanczos_iterations": found.iterations,
+        "lanczos_converged": bool(found.converged),
+        "edge_lr": 2.0 / lam if lam > 0 else None,
+    }
 
 
 def _replay(path: Path) -> list[ProbeRecord]:
@@ -113,6 +199,8 @@ def _replay(path: Path) -> list[ProbeRecord]:
                 float(r.first_loss),
                 float(r.final_loss),
                 float(r.max_loss),
+                float(getattr(r, "max_increase", math.nan)),
+                "" if pd.isna(getattr(r, "reason", "")) else str(getattr(r, "reason", "")),
             )  # fmt: skip
             for r in table.itertuples()
         ]
@@ -174,5 +262,10 @@ def lr_search_task(cfg: LrSearchConfig, setup: Setup, data: DataBundle, run: Run
         "search_status": result.status,
         "samples": n,
         "initial_loss": records[0].first_loss if records else None,
+        "criterion": cfg.criterion,
     }
+    if cfg.sharpness:
+        metrics.update(sharpness(cfg, setup, data, x, y))
+        lam = metrics["lambda_max"]
+        metrics["edge_ratio"] = result.max_lr * lam / 2 if lam > 0 else None
     return TaskResult("completed", metrics)

@@ -138,9 +138,10 @@ def full_work(
         samples = min(int(task.get("samples") or n), n) if n else int(task.get("samples") or 0)
         chunks = math.ceil(samples / int(task["chunk_size"])) if samples else 1
         return {"steps": params * chunks, "eval_examples": 0, "batch": 1}
-    if name == "lr_search":
+    if name == "lr_search":  # probes' steps, and lambda_max's Hessian-vector products
+        lanczos = int(task.get("sharpness_max_iter", 0)) + 1 if task.get("sharpness") else 0
         return {
-            "steps": int(task["steps"]) * int(task["max_probes"]),
+            "steps": int(task["steps"]) * int(task["max_probes"]) + lanczos,
             "eval_examples": 0,
             "batch": 1,
         }

@@ -67,8 +67,10 @@ TASK_OVERRIDES: dict[str, list[str]] = {
     # scale with the examples per application: the plan multiplies by samples / CURVATURE)
     "hessian": ["task.max_iter=2", f"task.samples={CURVATURE}", f"task.chunk_size={CURVATURE}"],
     # lr_search: one probe of one full-batch step (C2's 64-block net on 1,024 images is ~75 s
-    # per step here; the meter times a loop of one step)
-    "lr_search": ["task.steps=1", "task.max_probes=1"],
+    # per step here; the meter times a loop of one step); without lambda_max (task.sharpness:
+    # even one Lanczos step, a double-backward graph over the 1,024 images, costs ~3 such steps;
+    # the plan counts its sharpness_max_iter + 1 products; A1's rehearsal runs the same product)
+    "lr_search": ["task.steps=1", "task.max_probes=1", "task.sharpness=false"],
     "grid_search": [
         "task.epochs=1",
         "task.smoothing=1",

@@ -1,4 +1,4 @@
-"""Verdict rules A1-A4, C2, C3 on small synthetic CSVs built to reproduce, to contradict and to
+"""Verdict rules A1-A4 on small synthetic CSVs built to reproduce, to contradict and to
 be inconclusive."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from initlab.papers.fixup_hessian.claims import (
     a2_he_exponential,
     a3_sparse_blocks,
 )
-from initlab.papers.max_lr.claims import c2_max_lr, c3_fisher
 
 DEPTHS = [1, 2, 4, 8, 16, 32]
 
@@ -246,103 +245,3 @@ def test_a3_threshold_counts_blocks_exact_zero_misses(tmp_path) -> None:
     verdict = a3_sparse_blocks(tmp_path, "quick")
     assert "resnet_bn 0.300/0.300/0.300 (exactly 0: 0.000/0.000/0.000)" in verdict.measured
     assert "largest block counted zero 2e-17 x max|H|" in verdict.measured
-
-
-def test_c2_pass_and_fail(tmp_path) -> None:
-    good = {
-        "resnet_he": lambda L: 0.5 * 0.6**L,
-        "resnet_bn": lambda L: 0.8 / L,
-        "mlp_he": lambda L: 0.3,
-        "resnet_fixup": lambda L: 0.2,
-    }
-    write(tmp_path / "a", "c2_max_lr_depth", depth_rows(good, "max_lr"))
-    write(
-        tmp_path / "a",
-        "a1_a2_hessian_depth",
-        depth_rows({"resnet_he": lambda L: 4 / 0.5 / 0.6**L}, "lambda_max"),
-    )
-    verdict = c2_max_lr(tmp_path / "a", "quick")
-    assert verdict.status == "reproduced", verdict.measured
-    assert "max_lr / (2/lambda_max) = 2..2" in verdict.measured
-    bad = {"resnet_he": lambda L: 0.5 / L, "resnet_bn": lambda L: 0.8 * 0.5**L}
-    write(tmp_path / "b", "c2_max_lr_depth", depth_rows(bad, "max_lr"))
-    verdict = c2_max_lr(tmp_path / "b", "quick")
-    assert verdict.status == "contradicted", verdict.line
-    assert verdict.line.startswith("He: power, exponent -1 [") and "(against)" in verdict.line
-    noisy = noisy_rows("resnet_he", lambda L: 0.3, "max_lr", 1.5)
-    noisy += noisy_rows("resnet_bn", lambda L: 0.3, "max_lr", 1.5)
-    write(tmp_path / "d", "c2_max_lr_depth", noisy)
-    verdict = c2_max_lr(tmp_path / "d", "quick")
-    assert verdict.status == "inconclusive", verdict.line
-    half = {"resnet_he": lambda L: 0.5 * 0.6**L, "resnet_bn": lambda L: 0.8 / L**3}
-    write(tmp_path / "c", "c2_max_lr_depth", depth_rows(half, "max_lr"))
-    assert c2_max_lr(tmp_path / "c", "quick").status == "partly"
-
-
-def test_c3_pass_and_fail(tmp_path) -> None:
-    good = {
-        "mlp_he": lambda L: 2.0 + 0.01 * L,
-        "resnet_he": lambda L: 1.5**L,
-        "resnet_bn": lambda L: 3 * L**0.5,
-    }
-    write(tmp_path / "a", "c3_fisher_depth", depth_rows(good, "lambda_max"))
-    assert c3_fisher(tmp_path / "a", "quick").status == "reproduced"
-    bad = {"mlp_he": lambda L: 1.5**L, "resnet_he": lambda L: L**0.5, "resnet_bn": lambda L: L**2}
-    write(tmp_path / "b", "c3_fisher_depth", depth_rows(bad, "lambda_max"))
-    assert c3_fisher(tmp_path / "b", "quick").status == "contradicted"
-    noisy = [
-        row
-        for arm in ("mlp_he", "resnet_he", "resnet_bn")
-        for row in noisy_rows(arm, lambda L: 1.0, "lambda_max", 3.0)
-    ]
-    write(tmp_path / "c", "c3_fisher_depth", noisy)
-    verdict = c3_fisher(tmp_path / "c", "quick")
-    assert verdict.status == "inconclusive", verdict.line
-
-
-def test_c3_leaves_out_exact_zeros_and_reports_the_empirical_fisher(tmp_path) -> None:
-    true = depth_rows(
-        {
-            "mlp_he": lambda L: 2.0,
-            "resnet_he": lambda L: 1.5**L if L < 16 else 0.0,
-            "resnet_bn": lambda L: 3 * L**0.5,
-        },
-        "lambda_max",
-    )
-    emp = depth_rows(
-        {"mlp_he": lambda L: 1.5**L, "resnet_he": lambda L: 2.0**L, "resnet_bn": lambda L: L**2},
-        "lambda_max",
-    )
-    rows = [{**r, "matrix": "fisher_true"} for r in true]
-    rows += [{**r, "matrix": "fisher_empirical"} for r in emp]
-    write(tmp_path, "c3_fisher_depth", rows)
-    verdict = c3_fisher(tmp_path, "quick")
-    assert verdict.status == "reproduced", verdict.measured  # decided by the true Fisher
-    assert "exactly 0 (saturated softmax) at L=[16, 32]" in verdict.measured
-    assert "empirical Fisher (1/3)" in verdict.measured
-
-
-def test_law_band_is_the_regression_confidence_band() -> None:
-    """law_band: exact data lie on the law with a zero-width band; with scatter, the band's
-    half-width in log y at the mean regressor is t(n-2) s / sqrt(n) (the intercept's error only),
-    and the sqrt reference has the fixed exponent 1/2 with a constant-width band."""
-    from scipy import stats
-
-    from initlab.papers.fixup_hessian.claims import law_band
-
-    x = np.array([1.0, 2, 4, 8, 16, 32] * 2)
-    exact = law_band("exponential", x, 3.0 * np.exp(0.2 * x), x)
-    assert np.allclose(exact.center, 3.0 * np.exp(0.2 * x)) and np.allclose(exact.lo, exact.hi)
-    noise = np.random.default_rng(0).normal(0, 0.1, x.size)
-    y = 2.0 * x**0.3 * np.exp(noise)
-    middle = np.exp(np.log(x).mean())
-    band = law_band("power", x, y, np.array([middle]))
-    resid = band.residuals.to_numpy()
-    s = np.sqrt(resid @ resid / (x.size - 2))
-    half = stats.t.ppf(0.975, x.size - 2) * s / np.sqrt(x.size)
-    assert np.log(band.hi[0] / band.center[0]) == pytest.approx(half, rel=1e-9)
-    ref = law_band("sqrt", x, y, np.array([1.0, 100.0]))
-    assert ref.center[1] / ref.center[0] == pytest.approx(10.0)
-    assert np.log(ref.hi / ref.center) == pytest.approx(np.log(ref.hi / ref.center)[0])
-    with pytest.raises(ValueError):
-        law_band("cubic", x, y, x)

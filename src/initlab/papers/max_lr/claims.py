@@ -1,11 +1,14 @@
-"""Verdict rules for C2 and C3 (depth and the largest usable learning rate; Fisher spectrum).
+"""Verdict rules for C1-C3 (depth and the largest usable learning rate; Fisher spectrum).
 
 Inputs, collected under ``results/<profile>/`` (column ``arm``, see ``conf/arm/``):
 
 * ``c2_max_lr_depth/summary.csv``: ``max_lr`` per (arm, ``model.depth``, seed) from
-  ``task=lr_search``; ``a1_a2_hessian_depth/summary.csv`` (if present) gives 2 / lambda_max next
-  to it;
-* ``c3_fisher_depth/summary.csv``: ``lambda_max`` of the true Fisher per (arm, depth, seed).
+  ``task=lr_search`` with ``criterion`` (monotone: gradient descent's stability edge, see
+  :mod:`initlab.analysis.lr_search`), and from the same run ``lambda_max`` of the loss Hessian at
+  the same init on the same examples and ``edge_ratio = max_lr * lambda_max / 2``;
+* ``c3_fisher_depth/summary.csv``: ``lambda_max`` per (arm, depth, seed, ``matrix``):
+  ``fisher_gauss`` (the Gaussian-output Fisher J^T J of the logits: C3's own object, the one
+  graded) and ``fisher_true`` (the softmax model's Fisher, shown beside it).
 
 Curves and fits as in :mod:`initlab.papers.fixup_hessian.claims`: both laws fitted to every
 seed's point with 95% t intervals from the regression's standard error, the law chosen by the
@@ -20,15 +23,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from initlab.claims.decide import short
+from initlab.claims.decide import fit_line, short
 from initlab.claims.registry import (
     CONTRADICTED,
     INCONCLUSIVE,
     PARTLY,
     Check,
-    NotRun,
     Verdict,
     evaluator,
     grade,
@@ -47,7 +50,6 @@ from initlab.papers.angles.claims import (
     laws_count,
 )
 from initlab.papers.fixup_hessian.claims import (
-    DEPTH_EXP,
     DepthFits,
     depth_curve,
     describe_fits,
@@ -62,67 +64,167 @@ LR_EXP = "c2_max_lr_depth"
 FISHER_EXP = "c3_fisher_depth"
 LR_FIGURE = f"{LR_EXP}/max_lr_vs_depth.png"
 FISHER_FIGURE = f"{FISHER_EXP}/fisher_vs_depth.png"
+#: C2's stability criterion the rule grades (``task.criterion``)
+EDGE_CRITERION = "monotone"
+#: C2 (BN): "about 1/L" holds when the power exponent's interval lies within -1 +- this
+RECIPROCAL_HALF_WIDTH = 0.5
+#: C3 (MLP): "independent of depth" holds when the power exponent's interval lies within +- this
+FLAT_HALF_WIDTH = 0.5
+#: C3: the Fisher that decides (the claim's object) and the one shown beside it
+GRADED_FISHER = "fisher_gauss"
+SIDE_FISHERS = ("fisher_true", "fisher_empirical")
+FISHER_NAMES = {
+    "fisher_gauss": "Gaussian-output Fisher (J^T J)",
+    "fisher_true": "cross-entropy Fisher",
+    "fisher_empirical": "empirical Fisher",
+}
 
 
-def _sharpness_note(results_dir: Path, arm: str, curve) -> str:
-    """max_lr x lambda_max / 2 at the deepest common depth (1: exactly the GD stability edge)."""
-    try:
-        hessian = depth_curve(read_summary(results_dir, DEPTH_EXP), arm, "lambda_max")
-    except (NotRun, KeyError):
+def edge_ratios(frame: pd.DataFrame) -> pd.Series:
+    """``max_lr * lambda_max / 2`` of every run (the ``edge_ratio`` column, else computed from
+    ``max_lr`` and ``lambda_max``; NaN where lambda_max is missing or not > 0)."""
+    if "edge_ratio" in frame:
+        return pd.to_numeric(frame["edge_ratio"], errors="coerce")
+    if "lambda_max" not in frame:
+        return pd.Series(np.nan, index=frame.index)
+    lam = pd.to_numeric(frame["lambda_max"], errors="coerce")
+    return (frame["max_lr"] * lam / 2).where(lam > 0)
+
+
+def edge_ratio_text(frame: pd.DataFrame, arm: str) -> str:
+    """``max_lr*lambda_max/2 = lo..hi (median m)`` over the depths of ``arm`` (each depth's
+    median over seeds), '' when not measured."""
+    rows = frame[frame[ARM] == arm].assign(_ratio=edge_ratios(frame[frame[ARM] == arm]))
+    rows = rows[rows["_ratio"].notna() & (rows["_ratio"] > 0)]
+    if rows.empty:
         return ""
-    common = sorted(set(curve.index) & set(hessian.index))
-    if not common:
+    per_depth = rows.groupby(DEPTH)["_ratio"].median().sort_index(kind="stable")
+    return (
+        f"max_lr*lambda_max/2 = {per_depth.min():.2g}..{per_depth.max():.2g} over L "
+        f"(median {float(np.median(rows['_ratio'])):.2g})"
+    )
+
+
+def edge_law_text(frame: pd.DataFrame) -> str:
+    """The laws of 2 / lambda_max (``edge_lr``, same runs) for He and BN, as max_lr's are fitted:
+    the quadratic model's prediction of C2, beside the measured edge; '' if not measured."""
+    if "edge_lr" not in frame:
         return ""
-    ratios = [curve[d] * hessian[d] / 2 for d in common]
-    return f", max_lr / (2/lambda_max) = {ratios[0]:.2g}..{ratios[-1]:.2g}"
+    parts = []
+    for arm, tag in (("resnet_he", "He"), ("resnet_bn", "BN")):
+        rows = frame[(frame[ARM] == arm) & (frame["edge_lr"] > 0)]
+        if rows[DEPTH].nunique() >= 3:
+            fits = fit_arm(rows, arm, "edge_lr")
+            parts.append(
+                f"{tag} {_law_text(fits)} (power exponent {short(fits.exponent)}, exp rate "
+                f"{short(fits.rate)})"
+            )
+    return ("2/lambda_max itself: " + "; ".join(parts)) if parts else ""
+
+
+def _criteria(frame: pd.DataFrame) -> list[str]:
+    if "criterion" not in frame:
+        return ["diverge (no criterion column: the blow-up rule of older runs)"]
+    return sorted({str(c) for c in frame["criterion"].dropna()})
 
 
 @evaluator("C2", experiment=LR_EXP)
 def c2_max_lr(results_dir: Path, profile: str) -> Verdict:
-    """Two checks (95% intervals):
+    """Two checks (95% intervals) on max_lr, the largest learning rate at which 100 full-batch
+    GD steps never raise the loss by more than the tolerance and end below the start (the
+    ``monotone`` criterion: GD's stability edge; runs under any other criterion are not graded:
+    inconclusive, rerun with ``task.criterion=monotone``):
 
-    - ResNet without BN (He): holds when the nested fit needs the exponential for max_lr(L) and
-      the rate's interval is below 0; against when the rate's interval lies at or above 0 (no
-      exponential decrease) or the nested fit finds a power law;
-    - ResNet + BN: holds when the exponential is not needed and the power exponent's interval
-      lies within -1 +- 1/2 (about 1/L); against when the nested fit needs the exponential or
-      the exponent's interval lies wholly outside -1 +- 1/2;
+    - ResNet without BN (He) exponentially small: holds when the nested fit needs the
+      exponential for max_lr(L) and the rate's interval is below 0; against when the rate's
+      interval lies at or above 0 (no exponential decrease) or the nested fit finds a power law;
+    - ResNet + BN about 1/L: holds when the exponential is not needed and the power exponent's
+      interval lies within -1 +- 1/2; against when the nested fit needs the exponential or the
+      exponent's interval lies wholly outside -1 +- 1/2;
     - else a check is open. Both hold: reproduced; one: partly; none: contradicted when one is
-      against, else inconclusive (more depths or seeds decide); fewer than 3 depths:
-      inconclusive.
-    """
+      against, else inconclusive (more depths or seeds decide); fewer than 3 depths with a
+      stable lr: inconclusive.
+
+    Runs with no stable lr (max_lr = 0) are left out of the fits and counted. Reported beside:
+    max_lr * lambda_max / 2 per arm (lambda_max of the loss Hessian from the same run: 1 means
+    the edge found is the quadratic model's 2 / lambda_max)."""
     frame = read_summary(results_dir, LR_EXP)
-    frame = frame[frame["max_lr"] > 0]
-    he = depth_curve(frame, "resnet_he", "max_lr")
-    bn = depth_curve(frame, "resnet_bn", "max_lr")
-    scale = scale_of(results_dir, frame, "GD lr bisection")
-    if too_few_depths(he) or too_few_depths(bn):
-        text = "fewer than 3 depths: a law fit needs >= 3 depths"
+    scale = scale_of(results_dir, frame, "GD stability edge, bisection")
+    criteria = _criteria(frame)
+    if criteria != [EDGE_CRITERION]:
+        text = (
+            f"probes judged by {', '.join(criteria)}, not by GD's stability edge (a loss that "
+            "rises and falls back counts as stable): rerun with task.criterion=monotone"
+        )
+        return Verdict(INCONCLUSIVE, text, scale, LR_FIGURE, summary=fit_line(text))
+    no_lr = frame[frame["max_lr"] <= 0]
+    positive = frame[frame["max_lr"] > 0]
+    if any(not (positive[ARM] == arm).any() for arm in ("resnet_he", "resnet_bn")):
+        text = "no stable learning rate found for He or BN at any depth"
         return Verdict(INCONCLUSIVE, text, scale, LR_FIGURE, summary=text)
-    he_fits, bn_fits = fit_arm(frame, "resnet_he", "max_lr"), fit_arm(frame, "resnet_bn", "max_lr")
+    he = depth_curve(positive, "resnet_he", "max_lr")
+    bn = depth_curve(positive, "resnet_bn", "max_lr")
+    if too_few_depths(he) or too_few_depths(bn):
+        text = "fewer than 3 depths with a stable lr: a law fit needs >= 3 depths"
+        return Verdict(INCONCLUSIVE, text, scale, LR_FIGURE, summary=text)
+    he_fits = fit_arm(positive, "resnet_he", "max_lr")
+    bn_fits = fit_arm(positive, "resnet_bn", "max_lr")
     he_ok = he_fits.law == "exponential" and he_fits.rate.below(0.0)
-    bn_ok = bn_fits.law != "exponential" and bn_fits.exponent.within(-1.5, -0.5)
+    low, high = -1 - RECIPROCAL_HALF_WIDTH, -1 + RECIPROCAL_HALF_WIDTH
+    bn_ok = bn_fits.law != "exponential" and bn_fits.exponent.within(low, high)
     he_check = Check.of(he_ok, he_fits.rate.lo >= 0.0 or he_fits.law == "power")
     bn_check = Check.of(
         bn_ok,
-        bn_fits.law == "exponential" or bn_fits.exponent.hi < -1.5 or bn_fits.exponent.lo > -0.5,
+        bn_fits.law == "exponential" or bn_fits.exponent.hi < low or bn_fits.exponent.lo > high,
     )
     status = grade([he_check, bn_check])
     parts = [
-        f"He max_lr {he.iloc[0]:.3g} -> {he.iloc[-1]:.3g} ({'ok' if he_ok else 'fails'}): "
-        f"{describe_fits(he_fits)}" + _sharpness_note(results_dir, "resnet_he", he),
-        f"BN max_lr {bn.iloc[0]:.3g} -> {bn.iloc[-1]:.3g} ({'ok' if bn_ok else 'fails'}): "
-        f"{describe_fits(bn_fits)}" + _sharpness_note(results_dir, "resnet_bn", bn),
+        f"criterion: {EDGE_CRITERION} (100 full-batch GD steps, no rise beyond the tolerance)",
+        f"He max_lr {he.iloc[0]:.3g} -> {he.iloc[-1]:.3g} ({he_check.outcome}): "
+        f"{describe_fits(he_fits)}",
+        f"BN max_lr {bn.iloc[0]:.3g} -> {bn.iloc[-1]:.3g} ({bn_check.outcome}; 1/L: exponent "
+        f"within [{low:g}, {high:g}]): {describe_fits(bn_fits)}",
     ]
     for arm in ("resnet_fixup", "mlp_he"):
-        if (frame[ARM] == arm).any():
-            curve = depth_curve(frame, arm, "max_lr")
-            parts.append(f"{arm} {curve.iloc[0]:.3g} -> {curve.iloc[-1]:.3g}")
+        if (positive[ARM] == arm).any():
+            curve = depth_curve(positive, arm, "max_lr")
+            parts.append(f"{arm} max_lr {curve.iloc[0]:.3g} -> {curve.iloc[-1]:.3g}")
+    ratios = {
+        arm: edge_ratio_text(positive, arm)
+        for arm in sorted(positive[ARM].unique())
+        if edge_ratio_text(positive, arm)
+    }
+    edge_laws = edge_law_text(positive)
+    if edge_laws:
+        parts.append(edge_laws)
+    if ratios:
+        parts.append("edge vs 2/lambda_max (same run): " + ", ".join(
+            f"{arm} {text}" for arm, text in ratios.items()
+        ))  # fmt: skip
+    if not no_lr.empty:
+        where = ", ".join(
+            f"{arm} L={int(d)}" for arm, d in no_lr[[ARM, DEPTH]].itertuples(index=False)
+        )
+        parts.append(f"{len(no_lr)} run(s) with no stable lr (left out of the fits): {where}")
+    ratio_short = _ratio_short(positive)
     summary = (
-        f"He: {_law_text(he_fits)} ({he_check.outcome}); BN: power exponent "
-        f"{short(bn_fits.exponent)}, law {bn_fits.law} ({bn_check.outcome}); {short_scale(frame)}"
+        f"He: {_law_text(he_fits, terse=True)} ({he_check.outcome}); BN: p "
+        f"{short(bn_fits.exponent)} {bn_fits.law[:3]} ({bn_check.outcome}); "
+        + (f"{ratio_short}; " if ratio_short else "")
+        + short_scale(frame)
     )
-    return Verdict(status, "; ".join(parts), scale, LR_FIGURE, summary=_fit_line(summary))
+    return Verdict(status, "; ".join(parts), scale, LR_FIGURE, summary=fit_line(summary))
+
+
+def _ratio_short(frame: pd.DataFrame) -> str:
+    """``lr*lam/2 He 0.9, BN 5.1`` (medians over every run of the arm), '' if not measured."""
+    ratios = edge_ratios(frame)
+    parts = []
+    for arm, tag in (("resnet_he", "He"), ("resnet_bn", "BN")):
+        values = ratios[(frame[ARM] == arm) & ratios.notna()]
+        if not values.empty:
+            parts.append(f"{tag} {float(np.median(values)):.2g}")
+    return ("lr*lam/2 " + ", ".join(parts)) if parts else ""
 
 
 def _law_text(fits: DepthFits, terse: bool = False) -> str:
@@ -139,27 +241,45 @@ def _law_text(fits: DepthFits, terse: bool = False) -> str:
     return f"{law}{sep}exp {rate} {short(fits.rate)}"
 
 
-def positive_curve(frame: pd.DataFrame, arm: str, column: str) -> tuple[pd.Series, list[int]]:
-    """The depth curve without the depths whose median is not > 0 (returned apart): the true
-    Fisher of a net whose softmax saturates is exactly 0 in floating point and has no log."""
-    curve = depth_curve(frame, arm, column)
-    return curve[curve > 0], [int(d) for d in curve.index[curve <= 0]]
+FISHER_ARMS = ("mlp_he", "resnet_he", "resnet_bn")
+
+
+def zero_runs(frame: pd.DataFrame, arm: str) -> tuple[int, int, list[int]]:
+    """(runs with lambda_max exactly 0, runs, the depths where any is) of ``arm``: a Fisher whose
+    softmax saturates is exactly 0 in floating point; it has no log, so the fits leave it out
+    and the verdict and the figure count it."""
+    rows = frame[(frame[ARM] == arm) & frame["lambda_max"].notna()]
+    zeros = rows[rows["lambda_max"] <= 0]
+    return len(zeros), len(rows), sorted({int(d) for d in zeros[DEPTH]})
+
+
+def positive_curve(frame: pd.DataFrame, arm: str, column: str) -> pd.Series:
+    """Median over the seeds with ``column`` > 0 at each depth that has any."""
+    rows = frame[(frame[ARM] == arm) & (frame[column] > 0)]
+    if rows.empty:
+        return pd.Series(dtype=float)
+    return depth_curve(rows, arm, column)
 
 
 def fisher_checks(frame: pd.DataFrame) -> tuple[list[Check], list[str], bool]:
     """(the three checks, one text per arm, enough depths) for one Fisher matrix's rows; each
     check's text is the arm's law found, for the summary."""
     curves = {arm: positive_curve(frame, arm, "lambda_max") for arm in FISHER_ARMS}
-    if any(too_few_depths(c) for c, _ in curves.values()):
-        return [], [f"{arm}: fewer than 3 depths with lambda > 0" for arm in curves], False
-    fits = {
-        arm: fit_arm(frame[frame[DEPTH].isin(c.index)], arm, "lambda_max")
-        for arm, (c, _) in curves.items()
-    }
+    if any(too_few_depths(c) for c in curves.values()):
+        parts = []
+        for arm, curve in curves.items():
+            zeros, runs, depths = zero_runs(frame, arm)
+            parts.append(
+                f"{arm}: {len(curve)} depth(s) with lambda > 0, exactly 0 in {zeros}/{runs} runs"
+                + (f" (L={depths})" if depths else "")
+            )
+        return [], parts, False
+    fits = {arm: fit_arm(frame[frame["lambda_max"] > 0], arm, "lambda_max") for arm in curves}
     mlp = fits["mlp_he"]
+    flat = FLAT_HALF_WIDTH
     mlp_check = Check.of(
-        mlp.exponent.within(-0.5, 0.5),
-        mlp.exponent.hi < -0.5 or mlp.exponent.lo > 0.5 or mlp.law == "exponential",
+        mlp.law != "exponential" and mlp.exponent.within(-flat, flat),
+        mlp.exponent.hi < -flat or mlp.exponent.lo > flat or mlp.law == "exponential",
         f"MLP p {short(mlp.exponent)} {mlp.law[:3]}",
     )
     he = fits["resnet_he"]
@@ -176,54 +296,87 @@ def fisher_checks(frame: pd.DataFrame) -> tuple[list[Check], list[str], bool]:
     )
     checks = [mlp_check, he_check, bn_check]
     parts = []
-    for arm, check in zip(("mlp_he", "resnet_he", "resnet_bn"), checks, strict=True):
-        curve, zeros = curves[arm]
-        zero = f", exactly 0 (saturated softmax) at L={zeros}" if zeros else ""
+    for arm, check in zip(FISHER_ARMS, checks, strict=True):
+        curve = curves[arm]
+        zeros, runs, depths = zero_runs(frame, arm)
+        zero = (
+            f", exactly 0 in {zeros}/{runs} runs (L={depths}; left out of the fit)" if zeros else ""
+        )
         parts.append(
-            f"{arm} {curve.iloc[0]:.3g} -> {curve.iloc[-1]:.3g} ({'ok' if check.held else 'fails'}"
-            f"{zero}; {check.outcome}): {describe_fits(fits[arm])}"
+            f"{arm} {curve.iloc[0]:.3g} -> {curve.iloc[-1]:.3g} ({check.outcome}{zero}): "
+            f"{describe_fits(fits[arm])}"
         )
     return checks, parts, True
 
 
-FISHER_ARMS = ("mlp_he", "resnet_he", "resnet_bn")
+def _zero_count(frame: pd.DataFrame) -> str:
+    zeros = int((frame["lambda_max"] <= 0).sum())
+    return f"0 in {zeros}/{int(frame['lambda_max'].notna().sum())} runs"
 
 
 @evaluator("C3", experiment=FISHER_EXP)
 def c3_fisher(results_dir: Path, profile: str) -> Verdict:
-    """Three checks on the TRUE Fisher's top eigenvalue vs depth (95% intervals):
+    """Three checks on the top eigenvalue of the GAUSSIAN-OUTPUT Fisher J^T J / N (J: the
+    Jacobian of the logits; the Fisher that analyses at random weights study, and the claim's
+    object) vs depth (95% intervals):
 
-    - MLP depth-independent: holds when the power exponent's interval lies within +-1/2; against
-      when it lies wholly outside, or the nested fit needs an exponential;
+    - MLP depth-independent: holds when no exponential is needed and the power exponent's
+      interval lies within +-1/2; against when it lies wholly outside, or the nested fit needs
+      an exponential;
     - ResNet (He) exponential: holds when the nested fit needs it and the rate's interval is
       above 0; against when the rate's interval lies at or below 0 or a power law is found;
     - ResNet + BN sub-linear: holds when the exponential is not needed and the exponent's
       interval lies below 1; against when the exponential is needed or the interval is >= 1;
     - else open. All hold: reproduced; some: partly; none: contradicted when one is against,
-      else inconclusive; fewer than 3 depths with lambda > 0: inconclusive.
+      else inconclusive; fewer than 3 depths with lambda > 0: inconclusive; the Gaussian-output
+      Fisher not measured: inconclusive (``task.matrix=fisher_gauss`` decides).
 
-    Depths where the median is exactly 0 are left out of the fits and named. The empirical
-    Fisher's checks, when measured, are reported next to it."""
+    Runs whose lambda_max is exactly 0 are left out of the fits and counted, per arm. The
+    cross-entropy (true) Fisher, and the empirical one when measured, get the same checks,
+    reported beside the graded one: they decide nothing (a saturated softmax makes the true
+    Fisher vanish whatever the network's Jacobian does)."""
     frame = read_summary(results_dir, FISHER_EXP)
     matrices = frame["matrix"] if "matrix" in frame else pd.Series("fisher_true", frame.index)
     scale = scale_of(results_dir, frame, "Fisher at init")
-    checks, parts, enough = fisher_checks(frame[matrices == "fisher_true"])
+    graded = frame[matrices == GRADED_FISHER]
+    side = []
+    side_summary = []
+    for matrix in SIDE_FISHERS:
+        rows = frame[matrices == matrix]
+        if rows.empty:
+            continue
+        s_checks, s_parts, s_enough = fisher_checks(rows)
+        held = f" ({sum(c.held for c in s_checks)}/3)" if s_enough else " (too few depths)"
+        side.append(f"{FISHER_NAMES[matrix]}{held}: " + "; ".join(s_parts))
+        tag = "CE" if matrix == "fisher_true" else "emp"
+        zeros = int((rows["lambda_max"] <= 0).sum())
+        side_summary.append(
+            f"{tag} {sum(c.held for c in s_checks) if s_enough else '-'}/3, "
+            f"{zeros}/{int(rows['lambda_max'].notna().sum())} zero"
+        )
+    beside = (" | " + " | ".join(side)) if side else ""
+    if graded.empty:
+        text = (
+            "the Gaussian-output Fisher (J^T J, the claim's object) was not measured: "
+            "task.matrix=fisher_gauss decides" + beside
+        )
+        summary = "J^T J Fisher not measured (task.matrix=fisher_gauss decides)"
+        return Verdict(INCONCLUSIVE, text, scale, FISHER_FIGURE, summary=summary)
+    checks, parts, enough = fisher_checks(graded)
     if not enough:
-        text = "; ".join(parts)
-        summary = "fewer than 3 depths with lambda > 0: a law fit needs >= 3"
+        text = f"{FISHER_NAMES[GRADED_FISHER]}: " + "; ".join(parts) + beside
+        summary = "fewer than 3 depths with J^T J lambda > 0: a law fit needs >= 3"
         return Verdict(INCONCLUSIVE, text, scale, FISHER_FIGURE, summary=summary)
     status = grade(checks)
     held = sum(c.held for c in checks)
-    measured = f"true Fisher ({held}/3): " + "; ".join(parts)
-    empirical = frame[matrices == "fisher_empirical"]
-    if not empirical.empty:
-        e_checks, e_parts, e_enough = fisher_checks(empirical)
-        if e_enough:
-            e_held = sum(c.held for c in e_checks)
-            measured += f" | empirical Fisher ({e_held}/3): " + "; ".join(e_parts)
-    summary = f"true Fisher {held}/3: " + ", ".join(c.text for c in checks)
-    summary += f"; {short_scale(frame)}"
-    return Verdict(status, measured, scale, FISHER_FIGURE, summary=_fit_line(summary))
+    measured = (
+        f"graded: {FISHER_NAMES[GRADED_FISHER]} ({held}/3, {_zero_count(graded)}): "
+        + "; ".join(parts)
+        + beside
+    )
+    summary = f"J^T J {held}/3: " + ", ".join(c.text for c in checks)
+    summary += "".join(f"; {s}" for s in side_summary) + f"; {short_scale(frame)}"
+    return Verdict(status, measured, scale, FISHER_FIGURE, summary=fit_line(summary))
 
 
 @evaluator("C1", experiment=ANGLES_EXP)

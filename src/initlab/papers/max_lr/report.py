@@ -1,8 +1,9 @@
 """Paper C's figures from the collected CSVs (``make report``; never trains):
 
-* ``c2_max_lr_depth/max_lr_vs_depth``: the largest learning rate vs depth, with 2 / lambda_max
-  from A1 when it was run;
-* ``c3_fisher_depth/fisher_vs_depth``: the Fisher's top eigenvalue vs depth.
+* ``c2_max_lr_depth/max_lr_vs_depth``: the largest stable learning rate of GD vs depth, with
+  2 / lambda_max and max_lr * lambda_max / 2 from the same runs;
+* ``c3_fisher_depth/fisher_vs_depth``: the Fisher's top eigenvalue vs depth (Gaussian-output
+  J^T J and cross-entropy Fisher; exact zeros marked).
 
 Drawn by :mod:`initlab.papers.max_lr.figures`. C1's figure is B's ``angle_by_arch``
 (:mod:`initlab.papers.angles.report`), as C1 is measured on B's experiment.
@@ -20,8 +21,7 @@ from initlab.report.common import read_completed
 def plot_max_lr(results: Path) -> None:
     frame = read_completed(results / "c2_max_lr_depth" / "summary.csv")
     if frame is not None:
-        a1 = read_completed(results / "a1_a2_hessian_depth" / "summary.csv")
-        save(figures.max_lr_figure(frame, a1), results / "c2_max_lr_depth" / "max_lr_vs_depth")
+        save(figures.max_lr_figure(frame), results / "c2_max_lr_depth" / "max_lr_vs_depth")
 
 
 def plot_fisher(results: Path) -> None:
