@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.linalg
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -60,8 +61,7 @@ from initlab.checkpoints import UnreadableFile, UnsafeFile, load_file, load_weig
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.run import Run, runtime
-from initlab.setup import Setup
-from initlab.tasks.base import TASKS, TaskConfig, TaskResult
+from initlab.tasks.base import TASKS, RunSetup, TaskConfig, TaskResult
 from initlab.tracking import atomic_write_bytes, atomic_write_text
 
 MATRICES = ("hessian", "fisher_true", "fisher_gauss", "fisher_empirical")
@@ -103,7 +103,7 @@ def has_batchnorm(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
-def prepare(cfg: CurvatureData, setup: Setup, data: DataBundle) -> tuple[nn.Module, list]:
+def prepare(cfg: CurvatureData, setup: RunSetup, data: DataBundle) -> tuple[nn.Module, list]:
     """The model (initialized or loaded, in the requested precision) and the data chunks."""
     model = setup.new_model(data)
     if cfg.checkpoint:
@@ -175,6 +175,15 @@ class Stages:
 
 
 LANCZOS_FILE = "hessian_lanczos.pt"
+
+
+def log_ritz(run: Run, state: dict) -> None:
+    """The run's history: after Lanczos step m, the extreme Ritz values of T_m (the estimates of
+    lambda_min and lambda_max so far; metrics.csv and W&B, phase ``lanczos``)."""
+    m, alphas, betas = state["m"], state["alphas"], state["betas"]
+    ritz = scipy.linalg.eigvalsh_tridiagonal(np.asarray(alphas[:m]), np.asarray(betas[: m - 1]))
+    run.log({"step": m, "phase": "lanczos", "ritz_max": float(ritz[-1]),
+             "ritz_min": float(ritz[0])})  # fmt: skip
 
 
 class PartialLanczos:
@@ -277,7 +286,7 @@ def spectrum_metrics(
 
 
 @TASKS.register("hessian", HessianConfig)
-def hessian_task(cfg: HessianConfig, setup: Setup, data: DataBundle, run: Run) -> TaskResult:
+def hessian_task(cfg: HessianConfig, setup: RunSetup, data: DataBundle, run: Run) -> TaskResult:
     model, chunks = prepare(cfg, setup, data)
     params = trainable_params(model)
     if cfg.params:
@@ -300,6 +309,7 @@ def hessian_task(cfg: HessianConfig, setup: Setup, data: DataBundle, run: Run) -
                 log.info("lanczos: resuming at step %d of %d (%s)", resume["m"], cfg.max_iter,
                          partial.path)  # fmt: skip
             start = op.calls - (resume["m"] if resume else 0)  # the killed attempt's HVPs count
+            run.truncate(resume["m"] if resume else -1, "lanczos")  # rows past the saved step
             with preemption.watch():
                 found = lanczos(
                     op,
@@ -310,7 +320,7 @@ def hessian_task(cfg: HessianConfig, setup: Setup, data: DataBundle, run: Run) -
                     max_iter=cfg.max_iter,
                     seed=setup.seed,
                     resume=resume,
-                    snapshot=partial.save,
+                    snapshot=lambda state: (log_ritz(run, state), partial.save(state)),
                 )
             partial.clear()
             return {"result": found, "hvps": op.calls - start}

@@ -43,8 +43,7 @@ from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.optim import build_optimizer
 from initlab.run import ResumeError, Run
-from initlab.setup import Setup
-from initlab.tasks.base import TASKS, TaskConfig, TaskResult
+from initlab.tasks.base import TASKS, RunSetup, TaskConfig, TaskResult
 from initlab.tasks.hessian import evaluation_mode
 from initlab.tracking import Progress, atomic_write_text
 from initlab.training import batches_for, fit
@@ -110,7 +109,12 @@ class ProbeRecord:
 
 
 def train_probe(
-    cfg: LrSearchConfig, setup: Setup, data: DataBundle, x: torch.Tensor, y: torch.Tensor, lr: float
+    cfg: LrSearchConfig,
+    setup: RunSetup,
+    data: DataBundle,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lr: float,
 ) -> ProbeRecord:
     """``cfg.steps`` optimizer steps of the one loop from a fresh model; the loss is checked
     before every step and after the last one (``check_after_last``)."""
@@ -156,7 +160,7 @@ def train_probe(
 
 
 def sharpness(
-    cfg: LrSearchConfig, setup: Setup, data: DataBundle, x: torch.Tensor, y: torch.Tensor
+    cfg: LrSearchConfig, setup: RunSetup, data: DataBundle, x: torch.Tensor, y: torch.Tensor
 ) -> dict:
     """lambda_max of the Hessian of the mean cross-entropy over (x, y) at the probes' initial
     weights (Lanczos, ``sharpness_tol``); BatchNorm with the statistics of the whole batch."""
@@ -217,7 +221,7 @@ def _write(path: Path, records: list[ProbeRecord]) -> None:
 
 
 @TASKS.register("lr_search", LrSearchConfig)
-def lr_search_task(cfg: LrSearchConfig, setup: Setup, data: DataBundle, run: Run) -> TaskResult:
+def lr_search_task(cfg: LrSearchConfig, setup: RunSetup, data: DataBundle, run: Run) -> TaskResult:
     x, y = data.split("train")
     n = len(x) if cfg.samples is None else min(cfg.samples, len(x))
     x, y = x[:n], y[:n]
