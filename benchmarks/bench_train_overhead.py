@@ -42,9 +42,9 @@ CASES = {
 }
 COMMON = [
     "device=cpu",
-    "task.epochs=10",
+    "task.epochs=50",
     "task.batch_size=64",
-    "task.eval_every=10",
+    "task.eval_every=50",
     "logger.progress=off",
     "optim.lr=0.01",
 ]

@@ -324,8 +324,10 @@ class LossLedger:
         self._since_check: list[tuple[torch.Tensor, int]] = []
 
     def add(self, loss: torch.Tensor, size: int, step: int) -> None:
-        weighted = loss.double() * size
-        self.epoch_sum = weighted if self.epoch_sum is None else self.epoch_sum + weighted
+        if self.epoch_sum is None:
+            self.epoch_sum = loss.double() * size
+        else:  # in place (a fresh tensor each epoch); float64, in step order
+            self.epoch_sum.add_(loss, alpha=size)
         self._since_check.append((loss, step))
         self.last = loss
 
@@ -454,9 +456,14 @@ class BatchLoss:
     def plain(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         """The model's own mean loss (one per member of a stack)."""
         with self.autocast():
-            return self.model.objective(xb, yb)["loss"].float().mean(-1)
+            loss = self.model.objective(xb, yb)["loss"]
+        return (loss if loss.dtype == torch.float32 else loss.float()).mean(-1)
 
     def __call__(self, xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
+        if not self.micro_batch and self.objective is None and self.scaler is None:
+            loss = self.plain(xb, yb)  # the common case, without the general path's bookkeeping
+            (loss if loss.dim() == 0 else loss.sum()).backward()
+            return loss.detach()
         if self.micro_batch:
             size, ok = self.micro_batch, self.single_ok
             pieces = zip(split_pieces(xb, size, ok), split_pieces(yb, size, ok), strict=True)
