@@ -166,7 +166,7 @@ E4_FEATURES, E4_CLASSES, E4_BATCH = 64, 4, 64  # a mid-sized UCI set; the paper'
 def e4_setup(fnn: str, width: int, depth: int):
     overrides = [
         "task=grid_search",
-        f"+arm=fnn_{fnn}",
+        f"arm=fnn_{fnn}",
         f"task.method=fnn_{fnn}",
         "optim=sgd",
         "optim.momentum=0.0",
@@ -295,12 +295,12 @@ def conv_case(overrides: list[str], shape: tuple[int, ...], batch: int) -> dict:
 
 CONV_CASES = {
     "cifar_resnet110_fixup": (
-        ["+arm=resnet_fixup", "model.depth=54", "model.stages=3", "model.width=16"],
+        ["arm=resnet_fixup", "model.depth=54", "model.stages=3", "model.width=16"],
         (3, 32, 32),
         128,
     ),
     "cifar_resnet110_he_bn": (
-        ["+arm=resnet_bn", "model.depth=54", "model.stages=3", "model.width=16"],
+        ["arm=resnet_bn", "model.depth=54", "model.stages=3", "model.width=16"],
         (3, 32, 32),
         128,
     ),
@@ -310,7 +310,7 @@ CONV_CASES = {
             "model=resnet_vae_162",
             "model.activation_checkpointing=true",
             "optim=adam",
-            "+arm=d2_he",
+            "arm=d2_he",
         ],
         (3, 1024, 1024),
         16,

@@ -39,7 +39,7 @@ def e4_case(members: int) -> dict:
     setup = parse_config(
         compose(
             [
-                "+arm=fnn_snn",
+                "arm=fnn_snn",
                 "model.width=256",
                 "model.depth=8",
                 "optim=sgd",
@@ -90,7 +90,7 @@ def resnet_case(precision: str) -> dict:
     setup = parse_config(
         compose(
             [
-                "+arm=resnet_fixup",
+                "arm=resnet_fixup",
                 "model.depth=54",
                 "model.stages=3",
                 "model.width=16",

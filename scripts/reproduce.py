@@ -50,7 +50,7 @@ def missing_data(names: list[str], profile: str) -> list[str]:
     for name in names:
         for point in data_points(name, profile):
             cfg = compose(
-                [f"+experiment={config_name(name, profile)}", f"profile={profile}", *point]
+                [f"experiment={config_name(name, profile)}", f"profile={profile}", *point]
             )
             key = repr(sorted(cfg["data"].items()))
             if key in seen:

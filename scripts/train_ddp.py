@@ -1,7 +1,7 @@
 """Data-parallel training of a config's train / train_vae task with PyTorch DDP.
 
     torchrun --nproc_per_node=4 scripts/train_ddp.py --out outputs/ddp/vae \
-        +experiment=d2_pdi_vae_full arm=d2_pdi_full seed=0
+        experiment=d2_pdi_vae_full arm=d2_pdi_full seed=0
 
 The overrides are those of ``train.py``; ``task.batch_size`` is the GLOBAL batch (split across
 ranks). CUDA ranks use NCCL and GPU ``LOCAL_RANK``; CPU ranks use gloo. Rank 0 logs, checkpoints

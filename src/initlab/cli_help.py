@@ -19,7 +19,7 @@ from typing import Any
 HELP_FLAGS = ("--help", "-h")
 USAGE = (
     "usage: python train.py [group=option ...] [key=value ...]   (-m: a sweep over comma lists)\n"
-    "       python train.py +experiment=<name> -m   |   make experiment NAME=<name>\n"
+    "       python train.py experiment=<name> -m   |   make experiment NAME=<name>\n"
     "Keys below are for the composition the rest of this command line selects; add group\n"
     "options before --help to see theirs (python train.py model=resnet task=hessian --help).\n"
     "Hydra's own help: --hydra-help."
@@ -102,8 +102,8 @@ def help_text(overrides: Sequence[str]) -> str:
         if not line.lstrip().startswith(tuple(f"{g} " for g in (*GROUPS, "logger", "runtime")))
     ]
     out.append("")
-    out.append(f"arm (+arm=<name>): {_options(CONF_DIR / 'arm')}")
-    out.append(f"experiment (+experiment=<name>): {_options(CONF_DIR / 'experiment')}")
+    out.append(f"arm={cfg.get('arm', 'none')}   (options: {_options(CONF_DIR / 'arm')})")
+    out.append(f"experiment=<name>   (options: {_options(CONF_DIR / 'experiment')})")
     return "\n".join(out)
 
 

@@ -141,6 +141,17 @@ def data_points(name: str, profile: str) -> list[list[str]]:
     ]
 
 
+#: groups that command lines appended (``+arm=``, ``+experiment=``) before conf/config.yaml listed
+#: them in its defaults; an override recorded in that form is read in its current one
+DEFAULTS_GROUPS = ("arm", "experiment")
+
+
+def current_override(override: str) -> str:
+    """``+arm=x`` -> ``arm=x`` (a recorded override of an older run); any other unchanged."""
+    key = override.partition("=")[0]
+    return override[1:] if key[1:] in DEFAULTS_GROUPS and key[:1] == "+" else override
+
+
 def sweep_choices(key: str, value: str) -> list[str]:
     """The values Hydra's basic sweeper runs for ``key=value``, parsed by Hydra's own override
     grammar: comma lists (brackets and quoted commas kept together), ``range()``, ``choice()``,
@@ -337,7 +348,7 @@ def _point(name: str, profile: str, overrides: list[str] | tuple[str, ...]) -> d
 
     single = [o for o in overrides if not _is_sweep(*o.partition("=")[::2])]
     try:
-        return compose([f"+experiment={config_name(name, profile)}", f"profile={profile}", *single])
+        return compose([f"experiment={config_name(name, profile)}", f"profile={profile}", *single])
     except Exception:  # noqa: BLE001
         return None
 
@@ -402,7 +413,7 @@ def _multirun(name: str, profile: str, overrides: list[str], env: dict[str, str]
         sys.executable,
         str(ROOT / "train.py"),
         "-m",
-        f"+experiment={config_name(name, profile)}",
+        f"experiment={config_name(name, profile)}",
         f"profile={profile}",
         f"hydra.sweep.dir={sweep_dir(name, profile)}",
         # one directory per run, named by its recorded keys and seed (not by every override):
@@ -442,7 +453,7 @@ def declared_claims(name: str, profile: str) -> dict[str, dict[str, list[str]]]:
     from omegaconf import OmegaConf
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = hydra_compose("config", [f"+experiment={config_name(name, profile)}"])
+        cfg = hydra_compose("config", [f"experiment={config_name(name, profile)}"])
     return OmegaConf.to_container(cfg.claims, resolve=True)  # type: ignore[return-value]
 
 

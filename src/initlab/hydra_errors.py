@@ -91,6 +91,10 @@ def one_line(err: BaseException, overrides: Sequence[str] = ()) -> str:
         allowed = f"; allowed keys: {', '.join(known)}" if known else ""
         add = override.split("=", 1)[1] if "=" in override else "..."
         return f"{full}: unknown key{close}{allowed}; to add a new key, write +{full}={add}"
+    if text.startswith("Multiple values for "):
+        group = re.match(r"Multiple values for (\S+?)\.? To override", text)
+        name = group.group(1) if group else "?"
+        return f"{name}: already in the config; drop the + to set it ({name}=...), or use ++"
     if text.startswith("Could not append to config"):
         key = re.search(r"An item is already at '([^']*)'", text)
         name = key.group(1) if key else "?"

@@ -149,7 +149,7 @@ def test_rejects_mismatched_arguments():
 def test_batched_layers_equal_one_by_one_for_the_fnn_variants(fnn, batched):
     """With a shared batch order the members run as batched layers (one bmm per layer; the
     highway gate's own bias is stacked as (K, 1, width))."""
-    arm = (f"+arm=fnn_{fnn}",)
+    arm = (f"arm=fnn_{fnn}",)
     seeds, order = [20, 21, 22, 23], [5] * 4
     models, data = make_models(seeds, arm=arm)
     assert (StackedModels(models).batched is not None) == batched
@@ -203,7 +203,7 @@ class Bilinear(torch.nn.Module):
         return F.linear(x, self.w)
 
 
-@pytest.mark.parametrize("arm", [("model=mlp",), ("+arm=fnn_resnet",)], ids=["mlp", "resnet"])
+@pytest.mark.parametrize("arm", [("model=mlp",), ("arm=fnn_resnet",)], ids=["mlp", "resnet"])
 def test_epoch_callback_gets_one_by_one_losses_and_logits_and_stops_members(arm):
     """``on_epoch_end`` sees each member's epoch loss as a one-model loop computes it (the
     size-weighted mean of batch losses; for a member that blew up, its first non-finite batch

@@ -72,7 +72,7 @@ SGD = ("optim=sgd",)
 # and, where the variant has dropout, in the dropout rate (0 = no dropout layer at all)
 CASES = {
     "snn_alpha_dropout": (
-        ("+arm=fnn_snn", *SGD),
+        ("arm=fnn_snn", *SGD),
         [
             ("optim.lr=0.05", "model.dropout=0.05", "optim.momentum=0.0"),
             ("optim.lr=0.1", "model.dropout=0.0", "optim.momentum=0.0"),
@@ -80,7 +80,7 @@ CASES = {
         ],
     ),
     "msra_dropout": (
-        ("+arm=fnn_msra", *SGD),
+        ("arm=fnn_msra", *SGD),
         [
             ("optim.lr=0.05", "model.dropout=0.5", "optim.momentum=0.0"),
             ("optim.lr=0.1", "model.dropout=0.0", "optim.weight_decay=0.01"),
@@ -88,19 +88,19 @@ CASES = {
         ],
     ),
     "batchnorm": (
-        ("+arm=fnn_batchnorm", *SGD),
+        ("arm=fnn_batchnorm", *SGD),
         [("optim.lr=0.05",), ("optim.lr=0.1", "optim.momentum=0.9"), ("optim.lr=0.01",)],
     ),
     "layernorm": (
-        ("+arm=fnn_layernorm", *SGD),
+        ("arm=fnn_layernorm", *SGD),
         [("optim.lr=0.05",), ("optim.lr=0.1", "optim.weight_decay=0.001"), ("optim.lr=0.2",)],
     ),
     "weightnorm": (
-        ("+arm=fnn_weightnorm", *SGD),
+        ("arm=fnn_weightnorm", *SGD),
         [("optim.lr=0.05",), ("optim.lr=0.1", "optim.momentum=0.9"), ("optim.lr=0.02",)],
     ),
     "highway_dropout": (
-        ("+arm=fnn_highway", *SGD),
+        ("arm=fnn_highway", *SGD),
         [
             ("optim.lr=0.05", "model.dropout=0.5"),
             ("optim.lr=0.1", "model.dropout=0.0"),
@@ -108,19 +108,19 @@ CASES = {
         ],
     ),
     "resnet_diavolo": (
-        ("+arm=fnn_resnet", *SGD, "model.branch_layers=3", "model.block_shape=diavolo"),
+        ("arm=fnn_resnet", *SGD, "model.branch_layers=3", "model.block_shape=diavolo"),
         [
             ("optim.lr=0.05", "model.bottleneck=0.25"),
             ("optim.lr=0.1", "model.bottleneck=0.25", "optim.momentum=0.9"),
         ],
     ),
     "resnet_rectangular_dropout": (
-        ("+arm=fnn_resnet", *SGD, "model.bottleneck=0.5"),
+        ("arm=fnn_resnet", *SGD, "model.bottleneck=0.5"),
         [("optim.lr=0.05", "model.dropout=0.1"), ("optim.lr=0.03", "model.dropout=0.0")],
     ),
     "nesterov_cosine_warmup": (
         (
-            "+arm=fnn_msra",
+            "arm=fnn_msra",
             *SGD,
             "optim.momentum=0.9",
             "optim.nesterov=true",
@@ -129,11 +129,11 @@ CASES = {
         [("optim.lr=0.05", "optim.warmup_steps=3"), ("optim.lr=0.1", "optim.warmup_steps=3")],
     ),
     "adam": (
-        ("+arm=fnn_msra", "optim=adam"),
+        ("arm=fnn_msra", "optim=adam"),
         [("optim.lr=0.001",), ("optim.lr=0.01", "optim.weight_decay=0.01"), ("optim.lr=0.003",)],
     ),
     "adamw_step_schedule": (
-        ("+arm=fnn_snn", "optim=adam", "optim.decoupled=true", "optim.schedule=step"),
+        ("arm=fnn_snn", "optim=adam", "optim.decoupled=true", "optim.schedule=step"),
         [("optim.lr=0.001", "optim.weight_decay=0.1"), ("optim.lr=0.01", "model.dropout=0.0")],
     ),
 }
@@ -177,7 +177,7 @@ def test_stack_equals_one_by_one(case):
 def test_dropout_members_draw_their_own_masks_of_their_own_rate():
     """Same init, lr and batches: members with different dropout rates end apart, and a member
     with rate 0 trains as a dropout-free net (a stack without dropout at all)."""
-    arm = ("+arm=fnn_msra", *SGD)
+    arm = ("arm=fnn_msra", *SGD)
     built = [member(arm, (f"model.dropout={p}",), seed=7) for p in (0.0, 0.5, 0.5)]
     models = [m for m, _, _, _ in built]
     data = built[0][3]

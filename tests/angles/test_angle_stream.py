@@ -158,9 +158,9 @@ def test_task_end_to_end_writes_theory_and_the_float64_check(tmp_path):
     cfg = compose(
         [
             "logger.wandb.mode=disabled",
-            "+experiment=b1_b3_angles",
+            "experiment=b1_b3_angles",
             "data=digits_flat",
-            "+arm=stream_resnet_bn",
+            "arm=stream_resnet_bn",
             "model.depth=12",
             "model.width=32",
             "task.seeds=2",

@@ -18,7 +18,7 @@ from initlab.main import execute
 from initlab.setup import parse_config
 from initlab.tasks.angles import _inputs
 
-NET = ["logger.wandb.mode=disabled", "+arm=angles_mlp", "data=digits_flat"]
+NET = ["logger.wandb.mode=disabled", "arm=angles_mlp", "data=digits_flat"]
 SIZE = ["model.depth=3", "model.width=16"]
 ANGLES = [
     "task=angles",

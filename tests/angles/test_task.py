@@ -28,7 +28,7 @@ TINY = [
 
 
 def test_angles_task_writes_tables_and_summary(tmp_path):
-    cfg = compose([*TINY, "+arm=angles_mlp", "task.train=true", "task.epochs=1"])
+    cfg = compose([*TINY, "arm=angles_mlp", "task.train=true", "task.epochs=1"])
     summary = execute(cfg, tmp_path)
     assert summary["status"] == "completed"
     angles = pd.read_csv(tmp_path / "angles.csv")
@@ -54,7 +54,7 @@ def test_angles_task_writes_tables_and_summary(tmp_path):
 
 
 def test_batchnorm_resnet_runs_with_batch_statistics(tmp_path):
-    summary = execute(compose([*TINY, "+arm=angles_resnet_bn"]), tmp_path)
+    summary = execute(compose([*TINY, "arm=angles_resnet_bn"]), tmp_path)
     angles = pd.read_csv(tmp_path / "angles.csv")
     assert summary["status"] == "completed"
     assert angles.theory_cos.isna().all() and angles.cos_mean.notna().all()

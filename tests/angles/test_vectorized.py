@@ -14,13 +14,13 @@ from initlab.main import execute
 from initlab.setup import parse_config
 
 NETS = {
-    "mlp": ["+arm=angles_mlp", "data=digits_flat"],
-    "resnet": ["+arm=angles_resnet", "data=digits_flat"],
-    "resnet_fixup": ["+arm=angles_resnet_fixup", "data=synthetic", "data.samples=60"],
-    "resnet_bn": ["+arm=angles_resnet_bn", "data=digits_flat"],
-    "conv_resnet": ["+arm=angles_resnet", "data=digits"],
-    "conv_resnet_bn": ["+arm=angles_resnet_bn", "data=digits"],
-    "snn": ["+arm=angles_snn", "data=digits_flat", "model.dropout=0.1"],
+    "mlp": ["arm=angles_mlp", "data=digits_flat"],
+    "resnet": ["arm=angles_resnet", "data=digits_flat"],
+    "resnet_fixup": ["arm=angles_resnet_fixup", "data=synthetic", "data.samples=60"],
+    "resnet_bn": ["arm=angles_resnet_bn", "data=digits_flat"],
+    "conv_resnet": ["arm=angles_resnet", "data=digits"],
+    "conv_resnet_bn": ["arm=angles_resnet_bn", "data=digits"],
+    "snn": ["arm=angles_snn", "data=digits_flat", "model.dropout=0.1"],
 }
 
 
@@ -91,7 +91,7 @@ def test_task_tables_do_not_depend_on_draws_per_pass(tmp_path):
     base = [
         "logger.wandb.mode=disabled",
         "task=angles",
-        "+arm=angles_mlp",
+        "arm=angles_mlp",
         "data=digits_flat",
         "model.depth=3",
         "model.width=16",

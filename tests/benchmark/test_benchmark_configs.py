@@ -18,7 +18,7 @@ FNNS = ("snn", "msra", "batchnorm", "layernorm", "weightnorm", "highway", "resne
 )
 def test_fnn_grids_parse_for_every_variant(experiment, extra):
     for fnn in FNNS:
-        setup = parse_config(quiet_config(f"+experiment={experiment}", f"+arm=fnn_{fnn}", *extra))
+        setup = parse_config(quiet_config(f"experiment={experiment}", f"arm=fnn_{fnn}", *extra))
         assert setup.task.method == f"fnn_{fnn}"  # ${arm} picked the variant's grid
         members, setups = member_setups(setup.task, setup)
         assert len(members) == len(setups) > 1
@@ -29,14 +29,14 @@ def test_fnn_grids_parse_for_every_variant(experiment, extra):
 @pytest.mark.parametrize(
     ("experiment", "extra"),
     [
-        ("e4_uci_fnn_full", ["+arm=fnn_resnet", "data.dataset=zoo"]),
-        ("e5_tox21_full", ["+arm=fnn_snn", "seed=4"]),
+        ("e4_uci_fnn_full", ["arm=fnn_resnet", "data.dataset=zoo"]),
+        ("e5_tox21_full", ["arm=fnn_snn", "seed=4"]),
         ("e4_uci_baselines", ["data.dataset=wine", "data.seed=2"]),
         ("e4_uci_baselines_full", ["data.dataset=abalone"]),
     ],
 )
 def test_other_benchmark_configs_parse(experiment, extra):
-    setup = parse_config(quiet_config(f"+experiment={experiment}", *extra))
+    setup = parse_config(quiet_config(f"experiment={experiment}", *extra))
     assert setup.task.name in ("grid_search", "sklearn_baselines")
 
 
@@ -66,11 +66,11 @@ def test_quick_e4_sweeps_the_usable_keel_sets_and_leaves_the_full_grids_alone():
     for params in quick.values():
         assert sorted(params["data.dataset"]) == sorted(USABLE) and len(USABLE) == 36
         assert params["data.seed"] == ["0", "1"]
-    assert len(quick["e4_uci_fnn"]["+arm"]) == 7
+    assert len(quick["e4_uci_fnn"]["arm"]) == 7
     assert sweep_size("e4_uci_fnn", "quick") == 7 * 36 * 2
     for experiment in ("e4_uci_fnn_full", "e4_uci_baselines_full"):
-        arm = ["+arm=fnn_snn"] if "fnn" in experiment else []
-        cfg = quiet_config(f"+experiment={experiment}", *arm, "data.dataset=zoo")
+        arm = ["arm=fnn_snn"] if "fnn" in experiment else []
+        cfg = quiet_config(f"experiment={experiment}", *arm, "data.dataset=zoo")
         assert cfg["data"]["name"] == "uci121" and cfg["data"]["max_train"] is None
         assert cfg["data"]["val_fraction"] == 0.0
     assert "data.seed" not in sweep_params("e4_uci_fnn", "full")

@@ -1,11 +1,10 @@
 """An arm's own values reach the runs of every experiment that sweeps it.
 
-An experiment's sweep lists its arms (``+arm: a,b`` or ``arm: a,b``); Hydra puts a config's
-sweep params BEFORE the command line's overrides, so a ``+arm`` is merged before the
-``+experiment`` and any key both set is the experiment's. At paper scale this once ran every
-B-experiment's conv ResNets at the quick file's width (512, 256, 128) instead of their arms' 64
-channels, and D2's He control without its extra steps, silently. Composed here in the sweep's
-order, every key an arm file sets must keep the arm's value.
+conf/config.yaml lists ``arm`` after ``experiment`` in its defaults, so an arm's values win over
+the experiment's whatever order a command line gives them in. When the arm was appended
+(``+arm=``) before the experiment instead, any key both set was the experiment's: at paper scale
+this once ran every B-experiment's conv ResNets at the quick file's width (512, 256, 128) instead
+of their arms' 64 channels, and D2's He control without its extra steps, silently.
 """
 
 from __future__ import annotations
@@ -41,8 +40,8 @@ def _swept_arms() -> list[tuple[str, str, str]]:
     for profile in ("quick", "full"):
         for name in discover(profile):
             params = sweep_params(name, profile)
-            key = next((k for k in params if k.lstrip("+") == "arm"), None)
-            cases += [(config_name(name, profile), key, arm) for arm in params.get(key, [])]
+            keys = [k for k in params if k.lstrip("+~") == "arm"]
+            cases += [(config_name(name, profile), k, arm) for k in keys for arm in params[k]]
     return cases
 
 
@@ -50,8 +49,9 @@ CASES = _swept_arms()
 
 
 def test_the_sweeps_have_arms_to_check() -> None:
-    assert len(CASES) > 50 and any(key == "+arm" for _, key, _ in CASES)
-    assert any(key == "arm" for _, key, _ in CASES)
+    assert len(CASES) > 50
+    # one way only: every sweep sets the arm group the defaults list declares
+    assert {key for _, key, _ in CASES} == {"arm"}
 
 
 @pytest.mark.parametrize("experiment", sorted({c[0] for c in CASES}))
@@ -60,8 +60,20 @@ def test_every_arm_keeps_its_values(experiment: str) -> None:
     for name, key, arm in CASES:
         if name != experiment:
             continue
-        cfg = compose([f"{key}={arm}", f"+experiment={name}"])  # the sweep's order
+        cfg = compose([f"{key}={arm}", f"experiment={name}"])  # the sweep's order
         for dotted, value in _arm_keys(arm).items():
             if _value(cfg, dotted) != value:
                 lost.append(f"{arm}: {dotted}={value!r} composed as {_value(cfg, dotted)!r}")
     assert not lost, f"{experiment}: the experiment overrides its arms' keys: {lost}"
+
+
+@pytest.mark.parametrize("group", ["arm", "experiment"])
+def test_the_old_appending_form_is_refused_in_one_line(group: str) -> None:
+    from initlab.hydra_errors import one_line
+
+    option = {"arm": "resnet_he", "experiment": "smoke_train"}[group]
+    with pytest.raises(Exception) as err:
+        compose([f"+{group}={option}"])
+    assert one_line(err.value, [f"+{group}={option}"]) == (
+        f"{group}: already in the config; drop the + to set it ({group}=...), or use ++"
+    )

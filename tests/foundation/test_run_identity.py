@@ -245,7 +245,7 @@ def test_the_gpu_plan_reads_a_runs_overrides_not_its_folder_name():
     from initlab_harness.rehearsal.gpu_plan import _point
 
     row = {"run": "arm=fnn_snn,data.dataset=iris", "overrides": '["+arm=fnn_snn", "data=uci121"]'}
-    assert _point(row) == ["+arm=fnn_snn", "data=uci121"]
+    assert _point(row) == ["arm=fnn_snn", "data=uci121"]  # arm is in the defaults list now
     # a costs.csv written before (its folders were named by their overrides)
     old = {"run": "+arm=fnn_snn,data.dataset=iris,data=uci121", "overrides": float("nan")}
-    assert _point(old) == ["+arm=fnn_snn", "data.dataset=iris", "data=uci121"]
+    assert _point(old) == ["arm=fnn_snn", "data.dataset=iris", "data=uci121"]

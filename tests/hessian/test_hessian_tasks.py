@@ -29,7 +29,7 @@ def run(tmp_path, name: str, *overrides: str) -> dict:
 
 @pytest.mark.parametrize("arm", ["resnet_he", "resnet_fixup", "resnet_bn"])
 def test_lanczos_ends_match_the_dense_hessian(tmp_path, arm: str) -> None:
-    common = [f"+arm={arm}", "task.samples=64", "task.chunk_size=64", "task.float64=true"]
+    common = [f"arm={arm}", "task.samples=64", "task.chunk_size=64", "task.float64=true"]
     lanczos = run(tmp_path, "lanczos", "task=hessian", "task.tol=1e-8", *common)
     dense = run(tmp_path, "dense", "task=hessian_structure", *common)
     assert lanczos["status"] == dense["status"] == "completed"
@@ -45,7 +45,7 @@ def test_lanczos_ends_match_the_dense_hessian(tmp_path, arm: str) -> None:
 
 def test_chunking_and_top_k(tmp_path) -> None:
     """Without BatchNorm the chunk size does not change the operator; top_k gives k per end."""
-    common = ["+arm=resnet_he", "task.samples=60", "task.float64=true", "task.tol=1e-9"]
+    common = ["arm=resnet_he", "task.samples=60", "task.float64=true", "task.tol=1e-9"]
     whole = run(tmp_path, "whole", "task=hessian", "task.chunk_size=60", "task.top_k=2", *common)
     parts = run(tmp_path, "parts", "task=hessian", "task.chunk_size=7", "task.top_k=2", *common)
     assert parts["lambda_max"] == pytest.approx(whole["lambda_max"], rel=1e-9)
@@ -57,7 +57,7 @@ def test_chunking_and_top_k(tmp_path) -> None:
 
 
 def test_fisher_matrices_are_positive_and_below_the_gradient_bound(tmp_path) -> None:
-    common = ["+arm=mlp_he", "task.samples=50", "task.chunk_size=50", "task.float64=true"]
+    common = ["arm=mlp_he", "task.samples=50", "task.chunk_size=50", "task.float64=true"]
     true = run(tmp_path, "true", "task=hessian", "task.matrix=fisher_true", *common)
     emp = run(tmp_path, "emp", "task=hessian", "task.matrix=fisher_empirical", *common)
     assert true["matrix"] == "fisher_true" and emp["matrix"] == "fisher_empirical"
@@ -68,11 +68,11 @@ def test_fisher_matrices_are_positive_and_below_the_gradient_bound(tmp_path) -> 
 
 def test_checkpoint_weights_are_used(tmp_path) -> None:
     trained = execute(
-        compose([*QUIET, *TINY, "+arm=resnet_fixup", "task.epochs=2", "optim.lr=0.1"]),
+        compose([*QUIET, *TINY, "arm=resnet_fixup", "task.epochs=2", "optim.lr=0.1"]),
         tmp_path / "train",
     )
     assert trained["status"] == "completed"
-    common = ["+arm=resnet_fixup", "task.samples=64", "task.chunk_size=64"]
+    common = ["arm=resnet_fixup", "task.samples=64", "task.chunk_size=64"]
     at_init = run(tmp_path, "init", "task=hessian", *common)
     ckpt = str(tmp_path / "train" / "checkpoint.pt")
     loaded = run(tmp_path, "ckpt", "task=hessian", f"task.checkpoint={ckpt}", *common)
@@ -82,8 +82,8 @@ def test_checkpoint_weights_are_used(tmp_path) -> None:
 
 
 def test_structure_of_fixup_and_he(tmp_path) -> None:
-    fixup = run(tmp_path, "fixup", "task=hessian_structure", "+arm=resnet_fixup")
-    he = run(tmp_path, "he", "task=hessian_structure", "+arm=resnet_he")
+    fixup = run(tmp_path, "fixup", "task=hessian_structure", "arm=resnet_fixup")
+    he = run(tmp_path, "he", "task=hessian_structure", "arm=resnet_he")
     assert fixup["zero_block_fraction"] > 0.5 > he["zero_block_fraction"]
     blocks = pd.read_csv(tmp_path / "fixup" / "hessian_blocks.csv")
     assert len(blocks) == fixup["blocks"] == fixup["tensors"] ** 2
@@ -109,7 +109,7 @@ def test_structure_refuses_large_models(tmp_path) -> None:
     from initlab.config import ConfigError
 
     with pytest.raises(ConfigError, match="max_params"):
-        run(tmp_path, "big", "task=hessian_structure", "+arm=resnet_he", "task.max_params=10")
+        run(tmp_path, "big", "task=hessian_structure", "arm=resnet_he", "task.max_params=10")
 
 
 def test_functional_call_leaves_shared_modules_intact() -> None:

@@ -64,7 +64,7 @@ def test_real_probes_are_consistent(tmp_path) -> None:
             [
                 *QUIET,
                 *TINY,
-                "+arm=resnet_he",
+                "arm=resnet_he",
                 "task.steps=15",
                 "task.samples=64",
                 "task.rel_tol=0.3",
@@ -106,7 +106,7 @@ def test_sgd_option_and_bad_bracket(tmp_path) -> None:
             [
                 *QUIET,
                 *TINY,
-                "+arm=mlp_he",
+                "arm=mlp_he",
                 "task.steps=6",
                 "task.full_batch=false",
                 "task.criterion=diverge",

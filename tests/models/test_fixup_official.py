@@ -26,7 +26,7 @@ DEPTH, WIDTH = 6, 4  # 3 stages of 2 blocks: 4, 8, 16 channels on 8x8 digits
 def official_arm(*overrides: str):
     setup = parse_config(
         quiet_config(
-            "+arm=resnet_fixup_official",
+            "arm=resnet_fixup_official",
             "task=train",
             "data=digits",
             "device=cpu",
@@ -185,7 +185,7 @@ def test_a4_official_arm_resolves_to_the_authors_network(experiment: str) -> Non
     """In the sweep's order (arm first, then the experiment), the experiment keeps every key
     that makes the arm the authors' network."""
     setup = parse_config(
-        quiet_config("+arm=resnet_fixup_official", f"+experiment={experiment}", "model.depth=15")
+        quiet_config("arm=resnet_fixup_official", f"experiment={experiment}", "model.depth=15")
     )
     model, optim = setup.model, setup.optim
     assert (model.stem_activation, model.post_activation, model.scalar_biases) == (

@@ -30,7 +30,7 @@ def test_the_seven_variants_are_there() -> None:
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_variant_composes_with_its_model_and_init(variant: str) -> None:
-    setup = parse_config(quiet_config(f"+arm=fnn_{variant}"))
+    setup = parse_config(quiet_config(f"arm=fnn_{variant}"))
     model_name = {"snn": "snn", "highway": "highway", "resnet": "resnet"}.get(variant, "mlp")
     assert setup.model.name == model_name
     assert setup.init.name == ("lecun" if variant == "snn" else "he")
@@ -42,14 +42,14 @@ def test_variant_composes_with_its_model_and_init(variant: str) -> None:
 @pytest.mark.parametrize("data", ["iris", "breast_cancer"])
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_variant_trains_two_epochs_to_a_finite_loss(variant: str, data: str, tmp_path) -> None:
-    cfg = quiet_config(f"+arm=fnn_{variant}", f"data={data}", "task.epochs=2", *SMALL)
+    cfg = quiet_config(f"arm=fnn_{variant}", f"data={data}", "task.epochs=2", *SMALL)
     summary = execute(cfg, tmp_path / "run")
     assert summary["status"] == "completed"
     assert math.isfinite(summary["train_loss"]) and math.isfinite(summary["test_loss"])
 
 
 def test_conic_shape_is_a_key_of_the_mlp_variants() -> None:
-    setup = parse_config(quiet_config("+arm=fnn_batchnorm", "model.shape=conic", *SMALL))
+    setup = parse_config(quiet_config("arm=fnn_batchnorm", "model.shape=conic", *SMALL))
     model = build_model(setup.model, (30,), 2)
     assert model.widths == [16, 8, 4]  # 16 * (2/16)^(i/3)
 
@@ -86,7 +86,7 @@ def test_weight_norm_reparametrizes_and_keeps_the_function_at_init() -> None:
 
 def test_weight_norm_follows_the_initializer() -> None:
     """The initializer draws v (He: row norms ~ sqrt(2)); g is ||v|| of that draw, not torch's."""
-    setup = parse_config(quiet_config("+arm=fnn_weightnorm", "model.width=400", "model.depth=2"))
+    setup = parse_config(quiet_config("arm=fnn_weightnorm", "model.width=400", "model.depth=2"))
     data = build_data(setup.data)
     model = setup.new_model(data)
     x = torch.randn(8, *data.input_shape)
@@ -124,7 +124,7 @@ def test_highway_with_closed_gate_is_near_identity() -> None:
 
 
 def test_highway_gate_bias_survives_the_initializer() -> None:
-    setup = parse_config(quiet_config("+arm=fnn_highway", "model.gate_bias=-3.0", *SMALL))
+    setup = parse_config(quiet_config("arm=fnn_highway", "model.gate_bias=-3.0", *SMALL))
     model = setup.new_model(build_data(setup.data))
     for layer in model.hidden:
         assert torch.all(layer.gate_bias == -3.0)

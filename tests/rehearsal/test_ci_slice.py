@@ -16,11 +16,11 @@ from initlab_harness.rehearsal.report import render
 from initlab_harness.rehearsal.writers import write_all
 
 SLICE = {  # experiment -> the sweep point it runs (paper sizes; the rehearsal's cuts apply)
-    "a1_a2_hessian_depth": ["+arm=resnet_bn", "model.depth=16"],  # died at 13.5 GB before
+    "a1_a2_hessian_depth": ["arm=resnet_bn", "model.depth=16"],  # died at 13.5 GB before
     "b4_distance_ratio": ["arm=angles_resnet_cifar", "data=synthetic"],
-    "c3_fisher_depth": ["+arm=resnet_bn", "model.depth=8", "task.matrix=fisher_true"],
+    "c3_fisher_depth": ["arm=resnet_bn", "model.depth=8", "task.matrix=fisher_true"],
     "d1_pdi_weight_variance": ["arm=d1_he"],
-    "e4_uci_fnn": ["+arm=fnn_snn", "data.dataset=iris"],
+    "e4_uci_fnn": ["arm=fnn_snn", "data.dataset=iris"],
 }
 
 

@@ -60,7 +60,7 @@ def test_stacked_and_one_by_one_runs_agree_when_every_stack_holds_one_member() -
 
 def _full(arm: str, dataset: str) -> dict:
     return compose(
-        ["+experiment=e4_uci_fnn_full", "profile=full", f"+arm={arm}", f"data.dataset={dataset}"]
+        ["experiment=e4_uci_fnn_full", "profile=full", f"arm={arm}", f"data.dataset={dataset}"]
     )
 
 

@@ -84,9 +84,9 @@ def test_another_seconds_per_step_source_replaces_the_measurement() -> None:
 
 
 def test_grid_members_of_the_paper_grids() -> None:
-    cfg = compose(["+experiment=e4_uci_fnn_full", "+arm=fnn_snn", "profile=full"])
+    cfg = compose(["experiment=e4_uci_fnn_full", "arm=fnn_snn", "profile=full"])
     assert grid_members(cfg["task"]) == 3 * 6 * 3 * 2 * 2  # widths, depths, lrs, dropout, shape
-    cfg = compose(["+experiment=e4_uci_fnn_full", "+arm=fnn_resnet", "profile=full"])
+    cfg = compose(["experiment=e4_uci_fnn_full", "arm=fnn_resnet", "profile=full"])
     assert grid_members(cfg["task"]) == 3 * 5 * 3 * 2 * 2  # blocks replace the depth axis
     work = full_work(cfg, 1000, {"train": 1000, "heldout": 500})
     assert work["steps"] == 180 * 100 * math.ceil(1000 / 64)
@@ -100,7 +100,7 @@ def test_work_scale_undoes_the_cut_batch() -> None:
 
 def test_every_full_experiment_has_rehearsal_cuts_that_keep_its_sizes() -> None:
     for name in discover("full"):
-        cfg = compose([f"+experiment={name}_full", "profile=rehearsal"])
+        cfg = compose([f"experiment={name}_full", "profile=rehearsal"])
         cuts = profile.overrides(cfg)
         for cut in cuts:  # models and data sets stay at paper size
             assert not cut.startswith(("model.", "data.")), (name, cut)
@@ -115,13 +115,13 @@ def test_covering_sweep_runs_every_value_of_every_axis() -> None:
         for item in segment:
             key, _, values = item.partition("=")
             seen.setdefault(key, set()).update(values.split(","))
-    assert seen["+arm"] == set(params["+arm"])
+    assert seen["arm"] == set(params["arm"])
     assert seen["data.dataset"] == set(params["data.dataset"])
     assert profile.sweep_runs(params) == len(params["data.dataset"]) == 121
 
 
 def test_repetition_axes_run_their_first_value() -> None:
-    params = {"+arm": ["a", "b"], "seed": ["0", "1", "2"], "optim.lr": ["0.1", "1"]}
+    params = {"arm": ["a", "b"], "seed": ["0", "1", "2"], "optim.lr": ["0.1", "1"]}
     assert profile.sweep_overrides(params) == ["seed=0", "optim.lr=0.1"]
     assert profile.sweep_runs(params) == 2
 

@@ -20,4 +20,4 @@ def test_the_pdi_arm_of_d2_gets_its_stage_cut_and_the_he_arms_do_not():
 def test_an_experiment_whose_arms_share_their_cuts_stays_one_multirun():
     segments, _ = profile_overrides("b1_b3_angles", "rehearsal")
     assert len(segments) == 1
-    assert not any(o.startswith("+arm=") for o in segments[0])
+    assert not any(o.startswith("arm=") for o in segments[0])

@@ -15,7 +15,7 @@ from tests.data.test_tox21_htru2 import _write_tox21
 
 TINY = (
     "task=grid_search",
-    "+arm=fnn_snn",
+    "arm=fnn_snn",
     "data=iris",
     "task.method=fnn_snn",
     "model.width=16",
@@ -73,7 +73,7 @@ def test_method_axes_add_replace_and_null_removes(tmp_path) -> None:
 
 def test_unknown_method_and_missing_val_split_are_config_errors(tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"task\.method: 'mlp'.*snn.*resnet"):
-        parse_config(quiet_config("task=grid_search", "+arm=fnn_snn", "task.method=mlp"))
+        parse_config(quiet_config("task=grid_search", "arm=fnn_snn", "task.method=mlp"))
     with pytest.raises(ConfigError, match=r"task\.grid\.data\.seed"):
         parse_config(quiet_config(*TINY, "+task.grid.data.seed=[1]"))
     with pytest.raises(ConfigError, match=r"data\.val_fraction"):
@@ -269,7 +269,7 @@ def test_every_fnn_variant_trains_stacked_with_the_one_by_one_grid(tmp_path, mon
     for mode in ("true", "false"):
         cfg = quiet_config(
             "task=grid_search",
-            f"+arm=fnn_{fnn}",
+            f"arm=fnn_{fnn}",
             "data=iris",
             f"task.method=fnn_{fnn}",
             "optim=sgd",

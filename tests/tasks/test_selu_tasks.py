@@ -103,8 +103,8 @@ def _run_stats(tmp_path, net: str, depth: int = 24) -> pd.DataFrame:
     cfg = compose(
         [
             *QUIET,
-            "+experiment=e3_activation_stats",
-            f"+arm=e3_{net}",
+            "experiment=e3_activation_stats",
+            f"arm=e3_{net}",
             f"model.depth={depth}",
             "model.width=128",
             "task.samples=512",

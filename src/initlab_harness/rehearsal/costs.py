@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from initlab.analysis.grid import flatten
+from initlab.experiments import current_override
 from initlab_harness.rehearsal import profile as rehearsal
 
 FORWARD_SHARE = 1 / 3  # a forward pass costs about a third of a training step (fwd + bwd)
@@ -192,7 +193,7 @@ class _FullConfigs:
         if key not in self.cache:
             from initlab.compose import compose
 
-            self.cache[key] = compose([f"+experiment={self.name}_full", "profile=full", *overrides])
+            self.cache[key] = compose([f"experiment={self.name}_full", "profile=full", *overrides])
         return self.cache[key]
 
 
@@ -204,7 +205,7 @@ def _sweep_overrides(run_dir: Path, cut_keys: set[str]) -> list[str]:
         key = str(item).partition("=")[0].lstrip("+~")
         if key.startswith("hydra") or key in ("experiment", "profile") or key in cut_keys:
             continue
-        keep.append(str(item))
+        keep.append(current_override(str(item)))
     return keep
 
 
@@ -360,7 +361,7 @@ def cut_keys(name: str) -> set[str]:
     """The keys the rehearsal sets for experiment ``name`` (not part of its sweep point)."""
     from initlab.compose import compose
 
-    cfg = compose([f"+experiment={name}_full", f"profile={rehearsal.PROFILE}"])
+    cfg = compose([f"experiment={name}_full", f"profile={rehearsal.PROFILE}"])
     return {o.partition("=")[0] for o in rehearsal.overrides(cfg)}
 
 

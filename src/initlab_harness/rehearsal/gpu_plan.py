@@ -33,6 +33,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from initlab.experiments import current_override
 from initlab_harness.rehearsal.costs import FORWARD_SHARE, _FullConfigs
 
 BENCH_DEPTH = 8  # the depth the launch benchmark measures the E4 variants at
@@ -193,8 +194,8 @@ def _point(row: Mapping[str, Any]) -> list[str]:
     runs were named by their recorded keys has none, and its folder name is its overrides."""
     given = row.get("overrides")
     if isinstance(given, str) and given:
-        return list(json.loads(given))
-    return str(row["run"]).split(",")
+        return [current_override(o) for o in json.loads(given)]
+    return [current_override(o) for o in str(row["run"]).split(",")]
 
 
 def format_gpu_plan(lines: list[dict[str, Any]], cpu_total: float | None = None) -> str:

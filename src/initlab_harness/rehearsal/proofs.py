@@ -30,7 +30,7 @@ from initlab.compose import CONF_DIR
 
 ROOT = CONF_DIR.parent
 #: the resume proof: a paper-size conv net (E6's CIFAR-10 CNN), killed after step 2 of 4
-RESUME_RUN = ["+experiment=e6_cifar_cnn_full", "+arm=cnn_selu", "data=cifar10", "seed=0"]
+RESUME_RUN = ["experiment=e6_cifar_cnn_full", "arm=cnn_selu", "data=cifar10", "seed=0"]
 RESUME_CUTS = [
     "task.max_steps=4",
     "task.log_every=1",
@@ -38,9 +38,9 @@ RESUME_CUTS = [
     "logger.wandb.mode=disabled",
 ]
 #: the biggest model: the Tox21 grid's widest, deepest SNN (2048 x 32 layers, ~134 M weights)
-BIGGEST = ["+experiment=e5_tox21_full", "+arm=fnn_snn", "model.width=2048", "model.depth=32"]
+BIGGEST = ["experiment=e5_tox21_full", "arm=fnn_snn", "model.width=2048", "model.depth=32"]
 #: the curvature memory proof: A1's BN ResNet, one paper-size chunk, measured at these depths
-CURVATURE_RUN = ["+experiment=a1_a2_hessian_depth_full", "+arm=resnet_bn", "seed=0"]
+CURVATURE_RUN = ["experiment=a1_a2_hessian_depth_full", "arm=resnet_bn", "seed=0"]
 CURVATURE_DEPTHS = (8, 16)
 CURVATURE_DEEPEST = 128
 HOST_MB, GPU_MB = 24 * 1024, 40 * 1024

@@ -18,7 +18,7 @@ def multiruns(
     name: str, profile: str, params: dict[str, list[str]]
 ) -> tuple[list[list[str]], dict[str, str]]:
     """Overrides of each multirun of the rehearsal's sweep of ``name``, and its environment."""
-    base = [f"+experiment={config_name(name, profile)}", f"profile={profile}"]
+    base = [f"experiment={config_name(name, profile)}", f"profile={profile}"]
     segments = rehearsal.sweep_segments(params)
     cuts = rehearsal.overrides(compose(base))
     # an arm may change what is cut (D2's PDI arm: its stages' steps): one multirun per arm then

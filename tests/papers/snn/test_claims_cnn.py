@@ -59,7 +59,7 @@ def _write(
         for seed, acc in enumerate(mean + spread * noise):
             rows.append(
                 {
-                    "run": f"+arm=cnn_{act},data={data},seed={seed}",
+                    "run": f"arm=cnn_{act},data={data},seed={seed}",
                     "arm": f"cnn_{act}",
                     "data": data,
                     "seed": seed,
@@ -296,7 +296,7 @@ def test_report_table_shows_the_equivalence_test(tmp_path) -> None:
 
 
 def _model(experiment: str, act: str, input_shape: tuple[int, int, int]) -> tuple[nn.Module, Setup]:
-    setup = parse_config(quiet_config(f"+experiment={experiment}", f"+arm=cnn_{act}"))
+    setup = parse_config(quiet_config(f"experiment={experiment}", f"arm=cnn_{act}"))
     model = build_model(setup.model, input_shape, 10)
     torch.manual_seed(0)
     initialize(model, setup.init)
@@ -358,7 +358,7 @@ def test_sweeps_cover_both_arms_and_name_the_data(experiment, data, seeds) -> No
 
     profile = "full" if experiment.endswith("_full") else "quick"
     params = sweep_params(experiment.removesuffix("_full"), profile)
-    assert sorted(params["+arm"]) == ["cnn_relu", "cnn_selu"]
+    assert sorted(params["arm"]) == ["cnn_relu", "cnn_selu"]
     assert params["data"] == [data]
     assert len(params["seed"]) == seeds
     for act in ("selu", "relu"):
@@ -366,13 +366,13 @@ def test_sweeps_cover_both_arms_and_name_the_data(experiment, data, seeds) -> No
 
 
 def test_mnist_subset_trains_on_every_training_image_for_the_slides_epochs() -> None:
-    setup = parse_config(quiet_config("+experiment=e6_mnist_subset", "+arm=cnn_selu"))
+    setup = parse_config(quiet_config("experiment=e6_mnist_subset", "arm=cnn_selu"))
     assert setup.data.max_train is None and setup.data.val_fraction == 0.0  # held out = test
     assert setup.task.epochs == 30
 
 
 def test_digits_test_size_is_what_the_loader_holds_out() -> None:
-    setup = parse_config(quiet_config("+experiment=e6_selu_cnn", "+arm=cnn_selu"))
+    setup = parse_config(quiet_config("experiment=e6_selu_cnn", "arm=cnn_selu"))
     bundle = build_data(setup.data)
     assert len(bundle.y_test) == TEST_IMAGES["digits"]
     assert tuple(bundle.input_shape) == (1, 8, 8)
