@@ -339,10 +339,12 @@ class Tracker:
             self._wandb = _start_wandb(out_dir, cfg, run_name, run_id, config)
 
     def log(self, row: dict[str, Any]) -> None:
+        """One row to metrics.csv and W&B. W&B gets the row's ``step`` as a field, not as its
+        own step: that must only grow, and a phase's rows (a PDI stage, the Lanczos history)
+        count their steps from 0 again, so W&B would drop them."""
         self.csv.append(row)
         if self._wandb is not None:
-            step = row.get("step")
-            self._wandb.log({k: v for k, v in row.items() if k != "step"}, step=step)
+            self._wandb.log(dict(row))
 
     def finish(self, summary: dict[str, Any], failed: bool) -> None:
         if self._wandb is None:

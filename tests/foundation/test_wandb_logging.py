@@ -67,6 +67,19 @@ def test_a_run_logs_its_tables_and_figures_as_an_artifact(tmp_path, fake_wandb):
     assert fake_wandb[-1] == ("finish", 0)
 
 
+def test_every_phase_reaches_wandb_though_its_steps_start_again(tmp_path, fake_wandb):
+    # W&B drops a row whose step= is below the last one; a PDI stage's steps restart at 0
+    tracker = Tracker(tmp_path, _logger(), run_name="n", run_id="abc", config={})
+    rows = [
+        {"step": 5, "phase": "pdi_stage0", "loss": 1.0},
+        {"step": 0, "phase": "train", "loss": 2.0},
+    ]
+    for row in rows:
+        tracker.log(row)
+    logged = [c for c in fake_wandb if c[0] == "log"]
+    assert logged == [("log", sorted(row), None) for row in rows]
+
+
 def test_a_sweep_member_is_grouped_by_its_sweep_and_named_by_its_overrides():
     hydra_cfg = SimpleNamespace(
         sweep=SimpleNamespace(dir="multirun/2026-12-07/11-30-00"),
