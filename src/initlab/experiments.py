@@ -264,6 +264,15 @@ def identity_problem(name: str, profile: str, overrides: list[str] | tuple[str, 
             f"its runs would share one directory; add {unrecorded[0]} to the experiment's record "
             "list (or record=[...] on the line)"
         )
+    moved = changed_experiment(name, profile, overrides)
+    if moved:
+        run, key, old, new = moved
+        return (
+            f"the experiment's config changed since the runs in {sweep_dir(name, profile)} were "
+            f"made ({key}={old!r} in {run}, now {new!r}), so each of them would be refused as a "
+            "run of another config; move them aside (scripts/reproduce.py --force "
+            f"--only {name}) or keep them apart (INITLAB_OUTPUTS=<another folder>)"
+        )
     changed = changed_unrecorded_keys(name, profile, overrides)
     if changed:
         override, key, run, value = changed[0]
@@ -295,6 +304,44 @@ def unrecorded_sweep_keys(
         return []
     record = {str(k) for k in cfg.get("record") or []}
     return [k for k in swept if k not in record]
+
+
+def changed_experiment(
+    name: str, profile: str, overrides: list[str] | tuple[str, ...]
+) -> tuple[str, str, Any, Any] | None:
+    """The experiment's files changed since its runs were made: composed at the first run's
+    own sweep point (its ``.hydra/overrides.yaml``, with the command's single-valued overrides
+    of other keys), the experiment no longer gives that run's config. (run directory, first
+    differing key, its old value, its new one), or None (also when nothing can be compared)."""
+    from initlab.analysis.grid import flatten
+    from initlab.run import NON_SEMANTIC_KEYS, config_hash
+
+    for path in sorted(sweep_dir(name, profile).glob("*/.hydra/overrides.yaml")):
+        run = path.parent.parent
+        try:
+            recorded = yaml.safe_load(path.read_text()) or []
+            old = yaml.safe_load((run / "config.yaml").read_text())
+        except (OSError, yaml.YAMLError, UnicodeDecodeError):
+            continue
+        if not isinstance(old, dict) or not isinstance(recorded, list):
+            continue
+        point = [
+            current_override(str(o))
+            for o in recorded
+            if str(o).partition("=")[0].lstrip("+~") not in ("experiment", "profile")
+            and not str(o).startswith("hydra.")
+        ]
+        keys = {o.partition("=")[0].lstrip("+~") for o in point}
+        extra = [o for o in overrides if o.partition("=")[0].lstrip("+~") not in keys]
+        new = _point(name, profile, [*point, *extra])
+        if new is None or config_hash(new) == config_hash(old):
+            return None
+        before, after = (
+            flatten({k: v for k, v in c.items() if k not in NON_SEMANTIC_KEYS}) for c in (old, new)
+        )
+        key = next((k for k in sorted({*before, *after}) if before.get(k) != after.get(k)), "?")
+        return run.name, key, before.get(key), after.get(key)
+    return None
 
 
 def changed_unrecorded_keys(

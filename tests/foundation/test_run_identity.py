@@ -7,6 +7,7 @@ import json
 
 import pandas as pd
 import pytest
+import yaml
 
 import initlab.experiments as experiments
 from initlab.collect import DuplicateRunError, collect
@@ -249,3 +250,29 @@ def test_the_gpu_plan_reads_a_runs_overrides_not_its_folder_name():
     # a costs.csv written before (its folders were named by their overrides)
     old = {"run": "+arm=fnn_snn,data.dataset=iris,data=uci121", "overrides": float("nan")}
     assert _point(old) == ["arm=fnn_snn", "data.dataset=iris", "data=uci121"]
+
+
+def test_a_changed_experiment_file_is_refused_before_the_sweep(tmp_path, monkeypatch, capfd):
+    """Runs made before the experiment's file changed (a key it sets, not on the command line)
+    would each be refused as another config while the sweep still exited 0 and collect
+    re-collected the old tables: the sweep is refused up front, in one line."""
+    from initlab.compose import compose
+
+    monkeypatch.setenv("INITLAB_OUTPUTS", str(tmp_path / "outputs"))
+    _no_sweep(monkeypatch)
+    run = sweep_dir("smoke_train", "quick") / "init=he,seed=0"
+    (run / ".hydra").mkdir(parents=True)
+    point = ["init=he", "seed=0"]
+    (run / ".hydra" / "overrides.yaml").write_text(
+        yaml.safe_dump(["experiment=smoke_train", "profile=quick", *point])
+    )
+    config = compose(["experiment=smoke_train", "profile=quick", *point])
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    assert experiments.identity_problem("smoke_train", "quick", []) is None
+    config["model"]["width"] = 999  # what the file said when the run was made
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    capfd.readouterr()
+    assert run_experiment("smoke_train", "quick", [], tmp_path / "r") == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the experiment's config changed" in err[0]
+    assert "model.width=999 in init=he,seed=0, now 16" in err[0]
