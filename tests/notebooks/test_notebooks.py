@@ -60,6 +60,7 @@ def test_every_paper_has_a_notebook():
     assert {c.id[0] for c in all_claims()} == set(PAPERS.values())
 
 
+@pytest.mark.slow  # 5-11 s each; `make notebooks` runs them too
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_runs_on_quick_results(notebook: Path, tmp_path: Path):
     proc = run_notebook(notebook, QUICK, tmp_path)
