@@ -257,7 +257,18 @@ MEASUREMENTS = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("name", list(MEASUREMENTS))
+#: the default suite kills two measurements (one of a model's Hessian, one of its features); the
+#: others share their rerun path and run with -m slow
+SLOW_MEASUREMENTS = {"sklearn_baselines", "activation_stats", "selu_theory"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.slow) if n in SLOW_MEASUREMENTS else n
+        for n in MEASUREMENTS
+    ],
+)
 def test_kill_mid_measurement_then_rerun_equals_uninterrupted(tmp_path, name):
     overrides, units, files = MEASUREMENTS[name]
     reference = _reference(tmp_path, overrides)

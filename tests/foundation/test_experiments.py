@@ -156,7 +156,6 @@ def test_collect_leads_with_the_recorded_keys_and_checks_the_claims_columns(
     """Columns come from summary.json["recorded"], not from the sweep's overrides; a column a
     claim declares it reads and the sweep did not give stops the experiment with one line."""
     import json
-    import subprocess
 
     import initlab.experiments as experiments
 
@@ -167,9 +166,7 @@ def test_collect_leads_with_the_recorded_keys_and_checks_the_claims_columns(
     recorded = {"init": "he", "seed": 3, "profile": "quick"}
     summary = {"status": "completed", "test_accuracy": 0.5, "recorded": recorded, "seed": 3}
     (run_dir / "summary.json").write_text(json.dumps(summary))
-    monkeypatch.setattr(
-        experiments.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0)
-    )
+    monkeypatch.setattr(experiments, "run_child", lambda *a, **k: 0)  # no sweep: the run is above
     results = tmp_path / "results"
     assert run_experiment("smoke_train", "quick", results_root=results) == 0
     frame = pd.read_csv(results / "quick" / "smoke_train" / "summary.csv")
