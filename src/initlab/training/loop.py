@@ -1,7 +1,7 @@
 """The one training loop: every optimizer step of initlab runs in :func:`fit`.
 
 ``task=train``, ``train_vae``, learning-rate probes, grid-search members (one by one or stacked),
-PDI stages, angle draws, DDP ranks and :func:`initlab.analysis.lr_search.gd_diverges` all call
+PDI stages, angle draws, DDP ranks and :func:`initlab.training.lr_search.gd_diverges` all call
 :func:`fit` (through :func:`train_model` when they train on a :class:`DataBundle` and report
 train/val/test metrics). What differs between them is passed in: the batches, the optimizer, a
 per-epoch hook (evaluation, scoring, stopping members), the run that receives rows and checkpoints
