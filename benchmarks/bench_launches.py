@@ -19,7 +19,7 @@ at its 1024 x 1024 resolution, batch 16, Adam, activation checkpointing, as e.g.
 * bytes: the sum of the outputs of the counted ops, x3 for reads (a rough memory-traffic count).
 
 Per-step numbers come from the real loops: ``initlab.tasks.grid_search.train_member`` (one by one)
-and ``initlab.analysis.stacked.train_stacked`` (stacked) each run for one epoch of 2 and of 4
+and ``initlab.training.stacked.train_stacked`` (stacked) each run for one epoch of 2 and of 4
 steps; the difference over 2 steps is the cost of one step (model building, first-step state and
 the epoch's scoring cancel; what is left of the 2-step run besides its steps -- building and
 initializing the members, stacking them, one epoch's scoring as grid_search does it -- is
@@ -51,7 +51,6 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
-from initlab.analysis.stacked import StackedModels, train_stacked
 from initlab.compose import compose
 from initlab.data import DataBundle
 from initlab.inits import initialize
@@ -61,6 +60,7 @@ from initlab.optim import build_optimizer
 from initlab.setup import parse_config
 from initlab.tasks import grid_search
 from initlab.training import Batches, fit
+from initlab.training.stacked import StackedModels, train_stacked
 
 # ---- the cost model (A100 40 GB, PCIe/SXM) ----------------------------------------------------
 # Per-launch cost of an eager PyTorch op: ~5-10 us of host time (dispatcher + CUDA launch); the

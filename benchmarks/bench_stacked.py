@@ -8,7 +8,7 @@ which goes through ``vmap``. A third row trains the same grid with torch.func al
 models' parameters stacked by ``stack_module_state``, one ``vmap`` of ``functional_call`` per
 step, a plain SGD update of the stacked tensors with each member's lr): what the batched layers
 are measured against. Sequential training is the bare loop (``torch.optim.SGD``, one
-member after another); stacked training is ``initlab.analysis.stacked.train_stacked``. Both
+member after another); stacked training is ``initlab.training.stacked.train_stacked``. Both
 end with a train and test evaluation. Throughput: member-steps per second (members x steps /
 wall time, median of interleaved repeats). The CPU is shared, so each case records the load
 average around it. Writes benchmarks/results/stacked.json. Target: stacked >= 5x sequential
@@ -32,11 +32,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from initlab.analysis.stacked import StackedModels, train_stacked
 from initlab.compose import compose
 from initlab.data import build_data
 from initlab.setup import parse_config
 from initlab.training import epoch_order
+from initlab.training.stacked import StackedModels, train_stacked
 
 TARGET = 5.0
 

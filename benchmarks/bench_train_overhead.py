@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import tempfile
@@ -121,15 +122,21 @@ def main() -> None:
         setup = parse_config(compose([*COMMON, *overrides]))
         data = build_data(setup.data)
         bare, ours, ours_wandb, steps = [], [], [], 0
+        load_before = os.getloadavg()[0]  # other processes on a shared CPU skew the timings
         for _ in range(args.repeats):  # interleaved, so drifts hit all three alike
             bare.append(bare_loop(setup, data))
             elapsed, steps = initlab_loop(setup, data, "disabled")
             ours.append(elapsed)
             ours_wandb.append(initlab_loop(setup, data, "offline")[0])
         b, o, w = (statistics.median(t) for t in (bare, ours, ours_wandb))
+        load_after = os.getloadavg()[0]
         results[name] = {
             **op_counts(setup, data, steps),
             "steps": steps,
+            "load_average_1min_before": load_before,
+            "load_average_1min_after": load_after,
+            "bare_ms_per_step_each": [1e3 * t / steps for t in bare],
+            "initlab_ms_per_step_each": [1e3 * t / steps for t in ours],
             "bare_ms_per_step": 1e3 * b / steps,
             "initlab_ms_per_step": 1e3 * o / steps,
             "initlab_wandb_offline_ms_per_step": 1e3 * w / steps,

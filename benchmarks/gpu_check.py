@@ -17,12 +17,12 @@ from pathlib import Path
 
 import torch
 
-from initlab.analysis.stacked import train_stacked
 from initlab.compose import compose
 from initlab.data import DataBundle
 from initlab.main import execute
 from initlab.optim import build_optimizer
 from initlab.setup import parse_config
+from initlab.training.stacked import train_stacked
 
 
 def timed(fn, repeats: int = 5) -> float:

@@ -10,6 +10,7 @@ them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -44,6 +45,15 @@ def prepare_model(model: nn.Module, loop: object, image: bool) -> nn.Module:
     if compile_:
         model.compile()
     return model
+
+
+def batch_transform(loop: object, seed: int) -> Callable[[torch.Tensor, int], torch.Tensor] | None:
+    """:func:`prepare_batch` for the loop's ``transform(x, step)``, or None when it would
+    return every batch unchanged (no augmentation, no channels_last)."""
+    name, channels_last, _ = _keys(loop)
+    if name == "none" and not channels_last:
+        return None
+    return lambda x, step: prepare_batch(x, loop, seed, step)
 
 
 def prepare_batch(x: torch.Tensor, loop: object, seed: int, step: int) -> torch.Tensor:

@@ -290,10 +290,10 @@ def test_every_fnn_variant_trains_stacked_with_the_one_by_one_grid(tmp_path, mon
 
 
 def test_stacks_are_cut_by_memory_and_member_caps_and_split_by_shape() -> None:
-    from initlab.analysis.stacked import member_bytes, stack_groups
     from initlab.data import build_data
     from initlab.models.base import build_model
     from initlab.tasks.grid_search import member_setups
+    from initlab.training.stacked import member_bytes, stack_groups
 
     cfg = _config(
         "task.stack_max_members=3",

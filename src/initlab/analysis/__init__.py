@@ -1,1 +1,1 @@
-"""Measurement that needs models: curvature operators, Lanczos, law fits, learning-rate search."""
+"""Measurement that needs models: curvature operators, Lanczos, law fits, spectra, features."""

@@ -25,9 +25,9 @@ rewritten after each member, so a restarted run skips the members already there;
 
 Stacked training (``task.stacked``, on by default): members whose models have the same layer
 types and shapes, whose optimizers differ at most in lr, momentum and weight decay and whose seeds
-are equal are trained together (:func:`initlab.analysis.stacked.stack_groups` groups them, in
+are equal are trained together (:func:`initlab.training.stacked.stack_groups` groups them, in
 stacks of at most ``stack_max_members`` members and ``stack_max_mb`` estimated memory;
-:func:`initlab.analysis.stacked.train_stacked` trains them: one batched forward and update per
+:func:`initlab.training.stacked.train_stacked` trains them: one batched forward and update per
 step for all of them). Same init seeds, same batch order, each member's dropout masks drawn from
 its own random stream as alone (CPU), same per-epoch scores, so ``grid.csv`` holds the numbers of
 one-by-one training to float32 rounding (``tests/tasks/test_grid_search.py``); chaotic
@@ -59,7 +59,6 @@ from initlab.analysis.grid import (
     parse_tie_break,
     selection_table,
 )
-from initlab.analysis.stacked import StackedModels, stack_groups, stacking_refusal, train_stacked
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.optim import build_optimizer
@@ -67,6 +66,7 @@ from initlab.run import Run
 from initlab.tasks.base import TASKS, RunSetup, TaskConfig, TaskResult
 from initlab.tracking import Progress, atomic_write_text
 from initlab.training import FitResult, batches_for, fit, member_scores, score
+from initlab.training.stacked import StackedModels, stack_groups, stacking_refusal, train_stacked
 
 NO_METHOD = "none"  # task.method: the shared grid alone, no variant's own axes
 GRID_FILE = "grid.csv"

@@ -1,12 +1,12 @@
 """``task=lr_search``: the largest learning rate at which training stays stable (claim C2).
 
-Bisection on a log scale (:func:`initlab.analysis.lr_search.max_stable_lr`) over probes. Each
+Bisection on a log scale (:func:`initlab.training.lr_search.max_stable_lr`) over probes. Each
 probe builds a fresh model with the run's init and seed (the same weights every probe), makes a
 fresh optimizer from the ``optim`` group with only its ``lr`` replaced (plain gradient descent:
 ``optim=sgd optim.momentum=0``) and trains ``steps`` steps on the first ``samples`` training
 examples: full batch (gradient descent) or, with ``full_batch: false``, shuffled minibatches of
 ``batch_size``. ``criterion`` decides what a stable probe is
-(:mod:`initlab.analysis.lr_search`): ``monotone`` (gradient descent's stability edge, full batch
+(:mod:`initlab.training.lr_search`): ``monotone`` (gradient descent's stability edge, full batch
 only): the loss never rises between two steps by more than ``increase_tol`` (relative) and ends
 no higher than it began; ``diverge``: the training loop's blow-up rule only (non-finite, or above
 ``diverge_factor`` times the first loss), under which a loss that rises and falls back counts as
@@ -38,7 +38,6 @@ import torch.nn.functional as F
 
 from initlab.analysis.hvp import loss_hvp
 from initlab.analysis.lanczos import lanczos
-from initlab.analysis.lr_search import CRITERIA, max_stable_lr, run_gd
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.optim import build_optimizer
@@ -47,6 +46,7 @@ from initlab.tasks.base import TASKS, RunSetup, TaskConfig, TaskResult
 from initlab.tasks.hessian import evaluation_mode
 from initlab.tracking import Progress, atomic_write_text
 from initlab.training import batches_for, fit
+from initlab.training.lr_search import CRITERIA, max_stable_lr, run_gd
 
 PROBES_FILE = "lr_probes.csv"
 PROBE_COLUMNS = [

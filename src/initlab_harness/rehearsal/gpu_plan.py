@@ -5,7 +5,7 @@ machine's measured seconds per step. For the grid searches, which dominate the S
 this module estimates the same runs on one GPU from the kernel-launch benchmark
 (``benchmarks/bench_launches.py``, ``benchmarks/results/launches.json``), with each run's
 members stacked as ``task=grid_search`` stacks them
-(:func:`initlab.analysis.stacked.stack_groups` on the full config's members, on the meta device)
+(:func:`initlab.training.stacked.stack_groups` on the full config's members, on the meta device)
 and one by one (``task.stacked=false``). The model, stated:
 
 - A member-step of an FNN variant at width ``w`` and depth ``d`` costs
@@ -58,9 +58,9 @@ def data_shape(cfg: Mapping[str, Any]) -> tuple[tuple[int, ...], int]:
 def member_stacks(cfg: Mapping[str, Any]) -> list[list[tuple[int, int]]]:
     """The full config's grid members as ``task=grid_search`` stacks them: per stack, each
     member's (width, depth)."""
-    from initlab.analysis.stacked import stack_groups
     from initlab.setup import parse_config
     from initlab.tasks.grid_search import member_setups
+    from initlab.training.stacked import stack_groups
 
     setup = parse_config(cfg)
     task = setup.task

@@ -4,7 +4,7 @@ Inputs, collected under ``results/<profile>/`` (column ``arm``, see ``conf/arm/`
 
 * ``c2_max_lr_depth/summary.csv``: ``max_lr`` per (arm, ``model.depth``, seed) from
   ``task=lr_search`` with ``criterion`` (monotone: gradient descent's stability edge, see
-  :mod:`initlab.analysis.lr_search`), and from the same run ``lambda_max`` of the loss Hessian at
+  :mod:`initlab.training.lr_search`), and from the same run ``lambda_max`` of the loss Hessian at
   the same init on the same examples and ``edge_ratio = max_lr * lambda_max / 2``;
 * ``c3_fisher_depth/summary.csv``: ``lambda_max`` per (arm, depth, seed, ``matrix``):
   ``fisher_gauss`` (the Gaussian-output Fisher J^T J of the logits: C3's own object, the one

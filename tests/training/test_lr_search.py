@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from initlab.analysis.lr_search import (
+from initlab.training.lr_search import (
     gd_diverges,
     loss_rose,
     max_stable_lr,

@@ -259,7 +259,7 @@ def batched_copy_or_reason(
     """(A copy of ``models[0]`` whose layers hold all members' tensors, None) or (None, why not).
 
     Its parameters and buffers have the names of the original model's (with a leading member
-    dim), so :func:`initlab.analysis.stacked.load_member` works on it.
+    dim), so :func:`initlab.training.stacked.load_member` works on it.
     """
     rng = rng or MemberGenerators()
     copy_ = copy.deepcopy(models[0])

@@ -17,12 +17,12 @@ import math
 import pytest
 import torch
 
-from initlab.analysis.stacked import StackedModels, load_member, train_stacked
 from initlab.compose import compose
 from initlab.data import build_data
 from initlab.optim import build_optimizer
 from initlab.setup import parse_config
 from initlab.training import epoch_order
+from initlab.training.stacked import StackedModels, load_member, train_stacked
 
 EPOCHS, BATCH, ORDER_SEED = 2, 16, 3
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from initlab.analysis.stacked import StackedModels, load_member, train_stacked
 from initlab.compose import compose
 from initlab.data import build_data
 from initlab.setup import parse_config
 from initlab.training import epoch_order
+from initlab.training.stacked import StackedModels, load_member, train_stacked
 
 LRS = [0.05, 0.1, 0.02, 0.2]
 EPOCHS, BATCH = 3, 16

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from initlab.training.loop import Batches, fit
+
 
 @dataclass(frozen=True)
 class Probe:
@@ -180,8 +182,6 @@ def run_gd(
     (one batch per epoch), judged by ``criterion`` (:data:`CRITERIA`). The loss before every
     step and after the last one is recorded; with ``monotone`` the loop stops at the first rise
     beyond ``increase_tol``. Both criteria stop at a blow-up (``diverge_factor``)."""
-    from initlab.training import fit
-
     if criterion not in CRITERIA:
         raise ValueError(f"criterion must be one of {CRITERIA}, not {criterion!r}")
     if getattr(batches, "per_epoch", 1) != 1:
@@ -261,8 +261,6 @@ def gd_diverges(
     above ``blowup_factor`` times the initial loss; ``monotone``: also any step raising the loss
     by more than ``increase_tol`` (``task=lr_search`` probes use the same function).
     """
-    from initlab.training import Batches
-
     if steps < 1:
         raise ValueError("need steps >= 1")
     model = _Parameters(loss_fn_of_params, params)

@@ -1,7 +1,7 @@
 """The one training loop: every optimizer step of initlab runs in :func:`fit`.
 
 ``task=train``, ``train_vae``, learning-rate probes, grid-search members (one by one or stacked),
-PDI stages, angle draws, DDP ranks and :func:`initlab.analysis.lr_search.gd_diverges` all call
+PDI stages, angle draws, DDP ranks and :func:`initlab.training.lr_search.gd_diverges` all call
 :func:`fit` (through :func:`train_model` when they train on a :class:`DataBundle` and report
 train/val/test metrics). What differs between them is passed in: the batches, the optimizer, a
 per-epoch hook (evaluation, scoring, stopping members), the run that receives rows and checkpoints
@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from initlab import hooks, preemption
-from initlab.accel import prepare_batch, prepare_model
+from initlab.accel import batch_transform, prepare_model
 from initlab.config import ConfigError, spec
 from initlab.data import DataBundle
 from initlab.data.mixup import mixup_loss
@@ -301,6 +301,9 @@ class FitResult:
     resumed_at_end: bool = False
 
 
+# loss dtypes whose values times a batch size are exact in float64 (the host's epoch sum)
+EXACT_TIMES_SIZE = (torch.float32, torch.float16, torch.bfloat16)
+
 EpochHook = Callable[[int, torch.Tensor, bool, int], "list[int] | None | bool"]
 
 
@@ -313,31 +316,77 @@ class LossLedger:
     exactly as an uninterrupted one); everything else is worked out for all the steps since the
     last check in one go when a check point asks (:meth:`all_bad`, :meth:`epoch_losses`,
     :meth:`result`), without reading anything back to the host.
+
+    On the CPU a host read costs nothing, so a step costs no tensor op: the check point adds the
+    stretch's losses to the epoch sum on the host (in float64, in step order: the same sums as
+    the device's ``add_``, whose terms, a float32 loss times an integer size, are exact in
+    float64; a float64 loss keeps the device's sum), and a stretch where no member has a bad
+    loss (the common case) settles in a few ops (the peak); only a stretch with a bad loss runs
+    the full bookkeeping. The results are bitwise those of the device path.
     """
 
     def __init__(self, diverge_factor: float, n_examples: int, device: torch.device) -> None:
         self.factor, self.n, self.device = diverge_factor, n_examples, device
+        self.host = torch.device(device).type == "cpu"
+        self.sum_on_host: bool | None = None  # decided by the first loss's dtype
         self.first: torch.Tensor | None = None  # () or (K,)
         self.epoch_sum: torch.Tensor | None = None  # float64
         self.last: torch.Tensor | None = None
         self.bad = self.bad_step = self.bad_value = self.peak = None
-        self._since_check: list[tuple[torch.Tensor, int]] = []
+        self._since_check: list[tuple[torch.Tensor, int, int]] = []
+        self._limit: tuple[torch.Tensor, Any] | None = None  # (first, its limit on the host)
+        self._clean = True  # on the host: no member has had a bad loss
 
     def add(self, loss: torch.Tensor, size: int, step: int) -> None:
-        if self.epoch_sum is None:
-            self.epoch_sum = loss.double() * size
-        else:  # in place (a fresh tensor each epoch); float64, in step order
-            self.epoch_sum.add_(loss, alpha=size)
-        self._since_check.append((loss, step))
+        if self.sum_on_host is None:  # a float64 loss times a size is not exact: the device's sum
+            self.sum_on_host = self.host and loss.dtype in EXACT_TIMES_SIZE
+        if not self.sum_on_host:
+            if self.epoch_sum is None:
+                self.epoch_sum = loss.double() * size
+            else:  # in place (a fresh tensor each epoch); float64, in step order
+                self.epoch_sum.add_(loss, alpha=size)
+        self._since_check.append((loss, size, step))
         self.last = loss
+
+    def _add_on_host(self, rows: list, sizes: list[int]) -> None:
+        """The epoch sum of :meth:`add`'s device path, on the host (CPU tensors only)."""
+        total = None if self.epoch_sum is None else self.epoch_sum.tolist()
+        for values, size in zip(rows, sizes, strict=True):
+            if isinstance(values, float):  # one model
+                total = values * size if total is None else total + values * size
+            else:  # a stack: each member's own sum
+                terms = [v * size for v in values]
+                total = terms if total is None else [t + u for t, u in zip(total, terms)]
+        self.epoch_sum = torch.tensor(total, dtype=torch.float64, device=self.device)
+
+    def _below_limit(self, rows: list) -> bool:
+        """No member bad before, and every loss of the stretch finite and below
+        ``diverge_factor`` x its member's first loss in magnitude: nothing in it can be bad (a
+        sufficient test, in float64 on the host, where the float32 values compare as they do on
+        the device; a stretch that fails it goes through the full bookkeeping)."""
+        if not self._clean:
+            return False
+        if self._limit is None or self._limit[0] is not self.first:
+            limit: Any = math.inf
+            if math.isfinite(self.factor):
+                limit = (self.factor * self.first.clamp_min(1e-8)).tolist()
+            self._limit = (self.first, limit)
+        limit = self._limit[1]
+        if isinstance(limit, float):
+            if isinstance(rows[0], float):
+                return all(abs(v) < limit for v in rows)
+            return all(abs(v) < limit for values in rows for v in values)
+        return all(abs(v) < m for values in rows for v, m in zip(values, limit, strict=True))
 
     def settle(self) -> None:
         """Fold the losses since the last check into first / bad / peak."""
         if not self._since_check:
             return
-        losses = torch.stack([loss for loss, _ in self._since_check])  # (n,) or (n, K)
-        steps = torch.tensor([step for _, step in self._since_check], device=losses.device)
-        self._since_check.clear()
+        stretch, self._since_check = self._since_check, []
+        losses = torch.stack([loss for loss, _, _ in stretch])  # (n,) or (n, K)
+        rows = losses.tolist() if self.host else []  # float32 -> Python float: exact
+        if self.sum_on_host:
+            self._add_on_host(rows, [size for _, size, _ in stretch])
         if self.first is None:
             self.first = losses[0].clone()
         if self.bad is None:
@@ -345,6 +394,11 @@ class LossLedger:
             self.bad_step = torch.full_like(self.first, -1, dtype=torch.long)
             self.bad_value = torch.zeros_like(self.first)
             self.peak = losses[0].clone()
+            self._clean = True
+        if self.host and self._below_limit(rows):  # all counted: the general rule's peak
+            self.peak = torch.fmax(self.peak, losses.amax(0))
+            return
+        steps = torch.tensor([step for _, _, step in stretch], device=losses.device)
         bad_now = ~torch.isfinite(losses)
         if math.isfinite(self.factor):
             bad_now |= losses > self.factor * self.first.clamp_min(1e-8)
@@ -358,6 +412,7 @@ class LossLedger:
         top = torch.where(counted, losses, -math.inf).amax(0)
         self.peak = torch.where(top == -math.inf, self.peak, torch.fmax(self.peak, top))
         self.bad |= bad_now.any(0)
+        self._clean = self._clean and not (self.host and bool(self.bad.any()))
 
     def all_bad(self) -> bool:
         """A single model stops at its first bad loss; a stack's hook drops bad members at the
@@ -382,6 +437,8 @@ class LossLedger:
             value = getattr(self, name)
             if value is not None and value.dim():
                 setattr(self, name, value[index])
+        if self.host and self.bad is not None:
+            self._clean = not bool(self.bad.any())
 
     def result(self, status: str, where: LoopState, resumed_at_end: bool = False) -> FitResult:
         self.settle()
@@ -447,21 +504,45 @@ class BatchLoss:
         self.device_type, self.amp_dtype = device_type, AMP_DTYPES.get(precision)
         self.scaler = torch.amp.GradScaler(device_type) if precision == "fp16" else None
         self.single_ok = not has_batch_norm(model)  # BatchNorm: a last piece of one joins
+        self.common = not micro_batch and objective is None and self.scaler is None
+        self._seeds: dict[tuple, torch.Tensor] = {}
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device_type, dtype=self.amp_dtype)
 
+    def per_example(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        """The model's own loss per example ((batch,), or (K, batch) for a stack)."""
+        if self.amp_dtype is None:
+            return self.model.objective(xb, yb)["loss"]
+        with self.autocast():
+            return self.model.objective(xb, yb)["loss"]
+
     def plain(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         """The model's own mean loss (one per member of a stack)."""
-        with self.autocast():
-            loss = self.model.objective(xb, yb)["loss"]
+        loss = self.per_example(xb, yb)
         return (loss if loss.dtype == torch.float32 else loss.float()).mean(-1)
 
+    def seed(self, loss: torch.Tensor) -> torch.Tensor:
+        """The gradient that ``loss.mean(-1)`` (summed over a stack's members) hands back to the
+        per-example ``loss``: made by the same ops autograd's mean backward runs (ones expanded
+        over the batch, divided by its size), so the parameters' gradients are bitwise those of
+        ``loss.mean(-1).sum().backward()`` without the mean's autograd node and backward ops."""
+        key = (loss.shape, loss.device)
+        seed = self._seeds.get(key)
+        if seed is None:
+            one = torch.ones((1,) * loss.dim(), dtype=loss.dtype, device=loss.device)
+            seed = self._seeds[key] = one.expand(loss.shape) / loss.shape[-1]
+        return seed
+
     def __call__(self, xb: torch.Tensor, yb: torch.Tensor, step: int) -> torch.Tensor:
-        if not self.micro_batch and self.objective is None and self.scaler is None:
-            loss = self.plain(xb, yb)  # the common case, without the general path's bookkeeping
+        if self.common:  # without the general path's bookkeeping
+            loss = self.per_example(xb, yb)
+            if loss.dtype == torch.float32 and loss.requires_grad:
+                loss.backward(self.seed(loss))
+                return loss.detach().mean(-1)
+            loss = (loss if loss.dtype == torch.float32 else loss.float()).mean(-1)
             (loss if loss.dim() == 0 else loss.sum()).backward()
             return loss.detach()
         if self.micro_batch:
@@ -792,7 +873,7 @@ def train_model(
         checkpointing=checkpointing,
         on_epoch_end=on_epoch_end,
         on_finish=on_finish,
-        transform=lambda x, step: prepare_batch(x, loop, seed, step),
+        transform=batch_transform(loop, seed),
         objective=_mixup_objective(model, getattr(loop, "mixup_alpha", 0.0), seed),
         micro_batch=loop.micro_batch,
     )
