@@ -16,6 +16,7 @@ between two CPU instances (issue 32) where one was observed, else a bound stated
 | theory     | 1e-14 relative            | float64 closed forms and solves (SELU, angle theory)    |
 | analysis   | 1e-8 relative             | Hessian / Fisher eigenvalues, SLQ, Hessian block maxima |
 | statistics | 1e-2 relative             | losses, activation statistics, angles, variances        |
+|            |                           | the Lanczos history's Ritz values (unconverged early on)|
 | score      | 1/64 absolute (in [0, 1]) | accuracies, selected models' val / test scores          |
 | bisection  | one grid step (15.5%)     | C2's largest learning rate and its bracket              |
 | exact      | 0                         | recorded keys, counts, steps, config values, outcomes   |
@@ -114,6 +115,7 @@ _FAMILIES: dict[Tolerance, str] = {
         val_elbo test_l1 test_kl test_elbo variance mean var unit_mean_std post_mean_last
         post_var_last post_max_abs_mean post_max_abs_var_minus_1 pre_mean_last pre_var_last
         pre_max_abs_mean pre_max_abs_var_minus_1 max_increase
+        ritz_max ritz_min
     """,
     SCORE: """
         train_accuracy val_accuracy test_accuracy init_test_accuracy trained_test_accuracy
