@@ -88,7 +88,12 @@ def train_ddp(resolved: dict[str, Any], out_dir: str | Path) -> dict[str, Any] |
     from initlab.main import guard_output_dir
     from initlab.run import Run, config_hash, seed_everything
     from initlab.setup import parse_config
-    from initlab.tasks.train_vae import GRID_FILE, TrainVAEConfig, save_vae_grid
+    from initlab.tasks.train_vae import (
+        GRID_FILE,
+        TrainVAEConfig,
+        evaluate_at_start,
+        save_vae_grid,
+    )
     from initlab.training import TrainLoopConfig, train_model
 
     setup = parse_config(resolved)
@@ -114,6 +119,8 @@ def train_ddp(resolved: dict[str, Any], out_dir: str | Path) -> dict[str, Any] |
         )
         data = build_data(setup.data).to(device)
         model = setup.new_model(data, run if rank == 0 else None).to(device)
+        if rank == 0 and isinstance(setup.task, TrainVAEConfig):  # reads the model, changes nothing
+            evaluate_at_start(setup.task, model, data, run)
         wrapped = ShardedObjective(model, [device.index] if device.type == "cuda" else None)
         outcome = train_model(
             wrapped, data, setup.task, setup.optim, run, seed=setup.seed,

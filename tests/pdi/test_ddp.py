@@ -48,3 +48,34 @@ def test_two_gloo_ranks_equal_one_process(tmp_path):
     ]
     for key, value in states[0].items():
         torch.testing.assert_close(states[1][key], value, rtol=1e-5, atol=1e-6)
+
+
+def test_ddp_evaluates_at_start_like_one_process(tmp_path, monkeypatch):
+    """``task.eval_at_start`` (D2's first curve point) reaches a DDP run's metrics.csv: the
+    same ``main_start`` row as one process's (a world of one rank, in this process)."""
+    import socket
+
+    import pandas as pd
+
+    from initlab.compose import compose
+    from initlab.distributed import train_ddp
+
+    vae = [*QUIET, "task=train_vae", "model=resnet_vae", "model.depth=10", "model.width=4",
+           "model.resolution=8", "model.latent=4", "data=digits", "task.max_steps=2",
+           "task.eval_examples=32", "task.eval_at_start=true", "task.grid_examples=0",
+           "device=cpu"]  # fmt: skip
+    single = execute(quiet_config(*vae), tmp_path / "single")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for key, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1",
+                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    ddp = train_ddp(compose(vae), tmp_path / "ddp")
+    assert ddp["status"] == single["status"] == "completed"
+    rows = [pd.read_csv(tmp_path / d / "metrics.csv") for d in ("single", "ddp")]
+    starts = [r[r["phase"] == "main_start"].dropna(axis=1, how="all") for r in rows]
+    assert len(starts[0]) == 1 and "test_l1" in starts[0].columns
+    pd.testing.assert_frame_equal(
+        starts[1].reset_index(drop=True), starts[0].reset_index(drop=True)
+    )

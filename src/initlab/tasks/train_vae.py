@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -65,17 +66,26 @@ def save_vae_grid(model: torch.nn.Module, data: DataBundle, path: Path, n: int, 
     tmp.replace(path)
 
 
+def evaluate_at_start(cfg: TrainVAEConfig, model: Any, data: DataBundle, run: Any) -> None:
+    """``task.eval_at_start``: one evaluation before the main phase (row ``main_start``, step
+    0), once: not again when a resume finds the main phase's checkpoint (PDI leaves
+    "pdi_done"). Also called by :func:`initlab.distributed.train_ddp` (rank 0)."""
+    if not cfg.eval_at_start:
+        return
+    saved = run.load_checkpoint()
+    if saved is not None and saved.get("phase") == "train":
+        return
+    with eval_autocast(model, cfg.precision):
+        metrics = evaluate_splits(model, data, cfg.eval_batch_size, cfg.eval_examples)
+    run.log({"phase": "main_start", "step": 0, "epoch": 0, **metrics})
+
+
 @TASKS.register("train_vae", TrainVAEConfig)
 def train_vae_task(cfg: TrainVAEConfig, setup: RunSetup, data: DataBundle, run: Run) -> TaskResult:
     model = setup.new_model(data, run)
     if not (hasattr(model, "reconstruct") and hasattr(model, "sample")):
         raise ConfigError("task.name: train_vae needs a generative model, e.g. model=resnet_vae")
-    saved = run.load_checkpoint() if cfg.eval_at_start else None
-    # once: not again when a resume finds the main phase's checkpoint (PDI leaves "pdi_done")
-    if cfg.eval_at_start and (saved is None or saved.get("phase") != "train"):
-        with eval_autocast(model, cfg.precision):
-            metrics = evaluate_splits(model, data, cfg.eval_batch_size, cfg.eval_examples)
-        run.log({"phase": "main_start", "step": 0, "epoch": 0, **metrics})
+    evaluate_at_start(cfg, model, data, run)
     outcome = train_model(
         model, data, cfg, setup.optim, run, seed=setup.seed,
     )  # fmt: skip
