@@ -507,7 +507,15 @@ def _remove_if_hydra_only(out_dir: Path, before: set[str] | None) -> None:
     now = _listing(out_dir)
     if now is None or not now <= HYDRA_FILES or (before and not before <= {"train.log"}):
         return
-    logging.shutdown()  # Hydra's file handler holds train.log
+    # Hydra's file handler holds train.log: closed and detached, or a later run of this process
+    # (a test, a notebook) would log into the removed folder and fail
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).is_relative_to(
+            out_dir.resolve()
+        ):
+            handler.close()
+            root.removeHandler(handler)
     shutil.rmtree(out_dir, ignore_errors=True)
 
 

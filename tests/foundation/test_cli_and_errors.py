@@ -80,6 +80,22 @@ def test_seed_out_of_range_is_refused_before_any_work(tmp_path):
     assert not out.exists()
 
 
+def test_a_refused_run_leaves_no_log_handler_on_its_removed_folder(tmp_path):
+    """The refused run's folder is removed; Hydra's train.log handler must go with it, or the
+    next run of this process (a test, a notebook) logs into the removed folder and fails."""
+    import logging
+
+    from initlab.tracking import log_files_only
+
+    out = tmp_path / "r"
+    done = run_train(*QUIET, f"seed={2**64}", f"hydra.run.dir={out}", cwd=tmp_path)
+    assert done.returncode != 0 and not out.exists()
+    files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    assert not [h for h in files if h.baseFilename.startswith(str(out))]
+    log_files_only("a later line")  # reaches no handler of the removed folder
+    assert not out.exists()
+
+
 def test_a_run_dir_name_too_long_for_the_file_system_is_one_line(tmp_path):
     out = tmp_path / ("x" * 300) / "run"
     line = _one_error(run_train(*QUIET, f"hydra.run.dir={out}", cwd=tmp_path))
