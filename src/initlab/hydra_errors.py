@@ -91,13 +91,10 @@ def one_line(err: BaseException, overrides: Sequence[str] = ()) -> str:
         allowed = f"; allowed keys: {', '.join(known)}" if known else ""
         add = override.split("=", 1)[1] if "=" in override else "..."
         return f"{full}: unknown key{close}{allowed}; to add a new key, write +{full}={add}"
-    if text.startswith("Multiple values for "):
-        group = re.match(r"Multiple values for (\S+?)\.? To override", text)
-        name = group.group(1) if group else "?"
-        return f"{name}: already in the config; drop the + to set it ({name}=...), or use ++"
-    if text.startswith("Could not append to config"):
-        key = re.search(r"An item is already at '([^']*)'", text)
-        name = key.group(1) if key else "?"
+    # +key= on a key the config has (a value), or on a group its defaults list names
+    if text.startswith(("Could not append to config", "Multiple values for ")):
+        key = re.search(r"An item is already at '([^']*)'|Multiple values for (\S+?)\.? To", text)
+        name = next((g for g in key.groups() if g), "?") if key else "?"
         return f"{name}: already in the config; drop the + to set it ({name}=...), or use ++"
     if text.startswith("Could not delete from config"):
         key = re.search(r"'([^']*)' does not exist", text)
